@@ -1,0 +1,42 @@
+# The README's commands. Each sets up what it needs (scripts/setup-deps is
+# idempotent and fast when everything is installed), builds, and runs.
+.PHONY: demo test bench build setup asan tsan sanitize format clean
+
+JOBS ?= $(shell nproc)
+
+setup:
+	@scripts/setup-deps
+
+build: setup
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default -j $(JOBS)
+
+# The pool-size benchmark: how large should the pool be?
+demo: build
+	build/bin/modelpool bench --backend sim --callers 30 --pool-sizes 1,2,4,8,30 \
+	  --service-ms 100 --service sleep --weights-mb 256 --instance-mb 16 \
+	  --share-weights both --json build/pool-size.json
+
+test: build
+	ctest --preset default
+
+bench: build
+	bench/run-pool-benchmarks
+
+asan: setup
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan
+
+tsan: setup
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan
+
+sanitize: asan tsan
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,199 @@
+#include "backends/sim/sim_backend.h"
+
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "backends/common/option_reader.h"
+
+namespace modelpool {
+namespace {
+
+constexpr std::size_t kMiB = 1024 * 1024;
+
+// Anonymous memory, every page written so it is really resident (a buffer
+// only reserved would not show in PSS and would measure nothing).
+class TouchedMemory {
+ public:
+  TouchedMemory() = default;
+  explicit TouchedMemory(std::size_t bytes) : bytes_(bytes) {
+    if (bytes == 0) return;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("sim: mmap of " + std::to_string(bytes) + " bytes failed");
+    data_ = static_cast<unsigned char*>(p);
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    for (std::size_t i = 0; i < bytes; i += page) data_[i] = static_cast<unsigned char>(i / page | 1);
+  }
+  ~TouchedMemory() {
+    if (data_ != nullptr) munmap(data_, bytes_);
+  }
+  TouchedMemory(const TouchedMemory&) = delete;
+  TouchedMemory& operator=(const TouchedMemory&) = delete;
+
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  std::size_t bytes_ = 0;
+  unsigned char* data_ = nullptr;
+};
+
+class SimWeights final : public Weights {
+ public:
+  // Without sharing, every instance holds its own copy and the shared part
+  // is empty, like a pool that loads the model once per instance.
+  explicit SimWeights(const SimConfig& config)
+      : config(config), memory_(config.share_weights ? config.weights_bytes : 0) {}
+  std::size_t bytes() const override { return memory_.bytes(); }
+
+  const SimConfig config;
+  // Failure-injection counters: test state, not model state.
+  mutable std::atomic<std::int64_t> creates{0};
+  mutable std::atomic<std::int64_t> runs{0};
+  mutable std::atomic<std::int64_t> checks{0};
+
+ private:
+  TouchedMemory memory_;
+};
+
+bool every(std::int64_t n, std::int64_t count) { return n > 0 && count % n == 0; }
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+class SimInstance final : public Instance {
+ public:
+  explicit SimInstance(std::shared_ptr<const SimWeights> weights)
+      : weights_(std::move(weights)),
+        own_weights_(weights_->config.share_weights ? 0 : weights_->config.weights_bytes),
+        state_(weights_->config.instance_bytes) {}
+
+  std::size_t bytes() const override { return own_weights_.bytes() + state_.bytes(); }
+
+  Status run(const Request& request, Sink& sink, std::stop_token stop) override {
+    const SimConfig& c = weights_->config;
+    const std::int64_t n = weights_->runs.fetch_add(1) + 1;
+    if (every(c.throw_run_every, n)) throw std::runtime_error("sim: injected throw on run " + std::to_string(n));
+    if (every(c.fail_run_every, n)) return internal_error("sim: injected failure on run " + std::to_string(n));
+    if (every(c.hang_run_every, n)) {
+      wait(stop, std::chrono::hours(24 * 365));
+      return cancelled_error("sim: hung run stopped");
+    }
+    if (c.service == SimConfig::Service::kSleep) {
+      wait(stop, c.service_time);
+    } else {
+      burn_cpu(stop, std::chrono::duration<double>(c.service_time).count());
+    }
+    if (stop.stop_requested()) return cancelled_error("sim: run stopped");
+    for (const Tensor& input : request.inputs) {
+      if (!sink.write(input)) return cancelled_error("sim: consumer gone");
+    }
+    return {};
+  }
+
+  Status check() override {
+    const std::int64_t n = weights_->checks.fetch_add(1) + 1;
+    if (every(weights_->config.fail_check_every, n)) {
+      return internal_error("sim: injected check failure " + std::to_string(n));
+    }
+    return {};
+  }
+
+ private:
+  static void wait(std::stop_token stop, std::chrono::microseconds d) {
+    if (d.count() <= 0) return;
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    cv.wait_for(lock, stop, d, [] { return false; });
+  }
+
+  // Spends `seconds` of this thread's CPU time: with more runs than cores the
+  // wall time stretches, as it would for a real CPU-bound model.
+  static void burn_cpu(std::stop_token stop, double seconds) {
+    const double until = thread_cpu_seconds() + seconds;
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+    while (!stop.stop_requested() && thread_cpu_seconds() < until) {
+      for (int i = 0; i < 20000; ++i) {  // ~50 us between clock reads
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+      }
+      asm volatile("" : : "r"(x));
+    }
+  }
+
+  std::shared_ptr<const SimWeights> weights_;
+  TouchedMemory own_weights_;
+  TouchedMemory state_;
+};
+
+}  // namespace
+
+Result<SimConfig> SimConfig::from_options(const ModelSpec& spec) {
+  SimConfig c;
+  OptionReader r(spec.options, "sim model '" + spec.name + "'");
+  constexpr std::int64_t kMaxMb = 1 << 20;
+  std::int64_t load_ms = 0, weights_mb = 0, instance_mb = 0;
+  double service_ms = 0;
+  std::string service = "sleep";
+  std::string fail_create = "0";
+  r.get("load_ms", &load_ms, 0, 3'600'000);
+  r.get("weights_mb", &weights_mb, 0, kMaxMb);
+  r.get("instance_mb", &instance_mb, 0, kMaxMb);
+  r.get("share_weights", &c.share_weights);
+  r.get("service_ms", &service_ms, 0, 3'600'000);
+  r.get("service", &service, {"sleep", "cpu"});
+  r.get("fail_load", &c.fail_load);
+  r.get("fail_create", &c.fail_create, -1, INT64_MAX);
+  r.get("fail_run_every", &c.fail_run_every, 0, INT64_MAX);
+  r.get("throw_run_every", &c.throw_run_every, 0, INT64_MAX);
+  r.get("hang_run_every", &c.hang_run_every, 0, INT64_MAX);
+  r.get("fail_check_every", &c.fail_check_every, 0, INT64_MAX);
+  if (Status s = r.finish(); !s.ok()) return s;
+  c.load_time = std::chrono::milliseconds(load_ms);
+  c.weights_bytes = static_cast<std::size_t>(weights_mb) * kMiB;
+  c.instance_bytes = static_cast<std::size_t>(instance_mb) * kMiB;
+  c.service_time = std::chrono::microseconds(static_cast<std::int64_t>(service_ms * 1000));
+  c.service = service == "cpu" ? Service::kCpu : Service::kSleep;
+  return c;
+}
+
+Result<std::shared_ptr<const Weights>> SimBackend::load(const ModelSpec& spec,
+                                                        const ProgressFn& progress) {
+  auto config = SimConfig::from_options(spec);
+  if (!config.ok()) return config.status();
+  if (config->fail_load) return model_failed_error("sim model '" + spec.name + "': injected load failure");
+  // Sleep in steps so progress moves during a long load.
+  constexpr int kSteps = 10;
+  for (int i = 1; i <= kSteps; ++i) {
+    std::this_thread::sleep_for(config->load_time / kSteps);
+    if (progress) progress(0.9 * i / kSteps);
+  }
+  auto weights = std::make_shared<const SimWeights>(*config);
+  if (progress) progress(1.0);
+  return std::shared_ptr<const Weights>(std::move(weights));
+}
+
+Result<std::unique_ptr<Instance>> SimBackend::instantiate(std::shared_ptr<const Weights> weights,
+                                                          const ModelSpec& spec) {
+  auto sim = std::dynamic_pointer_cast<const SimWeights>(weights);
+  if (!sim) return invalid_argument_error("sim model '" + spec.name + "': weights are not sim weights");
+  const std::int64_t n = sim->creates.fetch_add(1) + 1;
+  if (sim->config.fail_create < 0 || n <= sim->config.fail_create) {
+    return model_failed_error("sim model '" + spec.name + "': injected creation failure " +
+                              std::to_string(n));
+  }
+  return std::unique_ptr<Instance>(std::make_unique<SimInstance>(std::move(sim)));
+}
+
+}  // namespace modelpool

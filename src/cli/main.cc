@@ -1,0 +1,29 @@
+// modelpool: the command line. One subcommand per job; every subcommand has
+// --help, and a bad argument gets one line naming it and exit code 2.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/bench_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"modelpool: serve machine-learning models to many callers within a memory budget"};
+  app.name("modelpool");
+  app.require_subcommand(1);
+  int exit_code = 0;
+  modelpool::cli::add_bench_command(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    // The help of the subcommand that was asked for, or of the whole program.
+    const CLI::App* target = &app;
+    for (const CLI::App* sub : app.get_subcommands()) target = sub;
+    std::cout << target->help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "modelpool: error: %s (see --help)\n", e.what());
+    return 2;
+  }
+  return exit_code;
+}
