@@ -3,7 +3,10 @@
 // Callers acquire an instance, use it exclusively through a Lease, and give it
 // back when the Lease goes out of scope:
 //
-//   auto pool = Pool::create(factory, {.min_instances = 2, .max_instances = 4});
+//   PoolOptions options;
+//   options.min_instances = 2;
+//   options.max_instances = 4;
+//   auto pool = Pool::create(factory, options);
 //   if (!pool.ok()) return pool.status();
 //   Result<Lease> lease = (*pool)->acquire(Clock::now() + 500ms, stop_token);
 //   if (!lease.ok()) return lease.status();   // timeout, cancelled, queue_full...

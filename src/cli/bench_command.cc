@@ -19,9 +19,17 @@ std::string check_writable(const std::string& path) {
 }  // namespace
 
 void add_bench_command(CLI::App& app, int* exit_code) {
-  auto options = std::make_shared<SimBenchOptions>();
-  auto backend = std::make_shared<std::string>("sim");
-  auto share = std::make_shared<std::string>("true");
+  // The parsed values live as long as the App: CLI11 keeps references to
+  // them, and the callback holds this struct.
+  struct Args {
+    SimBenchOptions options;
+    std::string backend = "sim";
+    std::string share = "true";
+  };
+  auto args = std::make_shared<Args>();
+  SimBenchOptions* options = &args->options;
+  std::string* backend = &args->backend;
+  std::string* share = &args->share;
   CLI::App* cmd = app.add_subcommand(
       "bench",
       "Measure makespan, waits, latency and memory of a pool at several sizes, "
@@ -56,7 +64,7 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--json", options->json_path, "Also write the results as JSON to FILE")
       ->check([](const std::string& path) { return check_writable(path); });
-  cmd->callback([options, share, exit_code] {
+  cmd->callback([args, options, share, exit_code] {
     options->share_weights.clear();
     if (*share != "false") options->share_weights.push_back(true);
     if (*share != "true") options->share_weights.push_back(false);

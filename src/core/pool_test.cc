@@ -300,7 +300,7 @@ TEST(PoolTest, ABrokenInstanceIsDestroyedAndReplaced) {
   }
   ASSERT_TRUE(eventually([&] {
     PoolSnapshot s = pool->snapshot();
-    return s.replaced == 1 && s.idle == 2;
+    return s.replaced == 1 && s.idle == 2 && s.destroyed == 1;
   }));
   EXPECT_EQ(ledger.destroyed, 1);
   EXPECT_EQ(ledger.created, 3);
@@ -408,7 +408,7 @@ TEST(PoolTest, ResizeGrowsAndShrinksAtRunTime) {
   b->release();
   ASSERT_TRUE(eventually([&] {
     PoolSnapshot s = pool->snapshot();
-    return s.idle + s.busy == 1 && s.broken == 0;
+    return s.idle + s.busy == 1 && s.destroyed == 2;
   }));
   EXPECT_EQ(ledger.destroyed, 2);
   EXPECT_EQ(pool->resize(2, 1).code(), StatusCode::kInvalidArgument);
@@ -428,7 +428,10 @@ TEST(PoolTest, IdleInstancesShrinkBackToMin) {
       leases.push_back(std::move(*lease));
     }
   }
-  ASSERT_TRUE(eventually([&] { return pool->snapshot().idle == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    PoolSnapshot s = pool->snapshot();
+    return s.idle == 1 && s.destroyed == 2;
+  }));
   EXPECT_EQ(ledger.destroyed, 2);
 }
 

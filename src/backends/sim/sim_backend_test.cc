@@ -132,6 +132,9 @@ TEST(SimBackendTest, AHungRunEndsWhenStopped) {
 
 // Shared weights count once in PSS; copied weights count once per instance.
 TEST(SimBackendTest, SharedWeightsAreCountedOnceInPss) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer's shadow memory grows with every touched page";
+#endif
   auto pss_growth_mb = [](bool share) {
     SimBackend backend;
     ModelSpec spec = sim({{"weights_mb", "64"},
