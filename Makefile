@@ -22,6 +22,9 @@ test: build
 
 bench: build
 	bench/run-pool-benchmarks
+	bench/llm-vs-engine
+	bench/llm-fair-prefill
+	bench/llm-memory
 
 asan: setup
 	@cmake --preset asan >/dev/null

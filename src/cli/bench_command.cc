@@ -23,6 +23,7 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   // them, and the callback holds this struct.
   struct Args {
     SimBenchOptions options;
+    LlamaBenchOptions llama;
     std::string backend = "sim";
     std::string share = "true";
   };
@@ -34,8 +35,9 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       "bench",
       "Measure makespan, waits, latency and memory of a pool at several sizes, "
       "with all callers arriving at once, beside the queueing theory");
-  cmd->add_option("--backend", *backend, "Backend to measure")
-      ->check(CLI::IsMember({"sim"}))
+  LlamaBenchOptions* llama = &args->llama;
+  cmd->add_option("--backend", *backend, "Backend to measure: sim (pool sizes) or llama (LLM)")
+      ->check(CLI::IsMember({"sim", "llama"}))
       ->capture_default_str();
   cmd->add_option("--callers", options->callers, "Concurrent callers, each makes one request")
       ->check(CLI::Range(1, 100000))
@@ -64,7 +66,46 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--json", options->json_path, "Also write the results as JSON to FILE")
       ->check([](const std::string& path) { return check_writable(path); });
-  cmd->callback([args, options, share, exit_code] {
+
+  auto* g = "llama backend";
+  cmd->add_option("--model", llama->model, "GGUF model file (llama)")->group(g)->check(CLI::ExistingFile);
+  cmd->add_option("--mode", llama->mode, "batched: one context, continuous batching; "
+                  "exclusive: a pool of contexts")
+      ->group(g)->check(CLI::IsMember({"batched", "exclusive"}))->capture_default_str();
+  cmd->add_option("--concurrency", llama->concurrency, "Comma-separated concurrent requests")
+      ->group(g)->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--prompt-tokens", llama->prompt_tokens, "Prompt length in tokens")
+      ->group(g)->check(CLI::Range(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--max-tokens", llama->max_tokens, "Tokens generated per request")
+      ->group(g)->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--instances", llama->instances,
+                  "exclusive: contexts in the pool (default: min(concurrency, cores))")
+      ->group(g)->check(CLI::Range(1, 4096));
+  cmd->add_option("--slots", llama->slots, "batched: sequences per context (default: concurrency)")
+      ->group(g)->check(CLI::Range(1, 4096));
+  cmd->add_option("--context-per-seq", llama->context_per_seq,
+                  "KV tokens per sequence (default: prompt + max tokens, rounded up to 256)")
+      ->group(g)->check(CLI::Range(16, 1 << 22));
+  cmd->add_option("--threads", llama->threads, "Compute threads for the model (default: cores)")
+      ->group(g)->check(CLI::Range(1, 1024));
+  cmd->add_option("--prefill-chunk", llama->prefill_chunk,
+                  "batched: prompt tokens per step while others decode")
+      ->group(g)->check(CLI::Range(1, 1 << 16))->capture_default_str();
+  cmd->add_flag("--separate-loads", llama->separate_loads,
+                "exclusive: each instance reads its own copy of the model (the naive pool)")
+      ->group(g);
+  cmd->add_option("--long-prompt-tokens", llama->long_prompt_tokens,
+                  "Fair-prefill scenario: once every stream decodes, a prompt this long arrives; "
+                  "reports the streams' largest gap between tokens against their median")
+      ->group(g)->check(CLI::Range(2, 1 << 20));
+
+  cmd->callback([args, options, llama, share, backend, exit_code] {
+    if (*backend == "llama") {
+      if (llama->model.empty()) throw CLI::RequiredError("--model (with --backend llama)");
+      llama->json_path = options->json_path;
+      *exit_code = run_llama_bench(*llama);
+      return;
+    }
     options->share_weights.clear();
     if (*share != "false") options->share_weights.push_back(true);
     if (*share != "true") options->share_weights.push_back(false);

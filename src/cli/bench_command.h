@@ -19,11 +19,31 @@ struct SimBenchOptions {
   std::string json_path;
 };
 
+struct LlamaBenchOptions {
+  std::string model;
+  std::string mode = "batched";  // batched | exclusive
+  std::vector<std::size_t> concurrency{1, 4, 8, 16, 32};
+  std::size_t prompt_tokens = 128;
+  std::size_t max_tokens = 64;
+  std::size_t instances = 0;        // exclusive: 0 = min(concurrency, cores)
+  std::size_t slots = 0;            // batched: 0 = the concurrency
+  std::size_t context_per_seq = 0;  // 0 = prompt + max tokens, rounded up to 256
+  std::size_t threads = 0;          // 0 = the cores
+  std::size_t prefill_chunk = 64;
+  bool separate_loads = false;
+  std::size_t long_prompt_tokens = 0;  // > 0: the fair-prefill scenario
+  std::string json_path;
+};
+
 // Registers the subcommand; `run` is set to its action after parsing.
 void add_bench_command(CLI::App& app, int* exit_code);
 
 // Runs the sim pool-size benchmark, prints its table, writes JSON when asked.
 // Returns the process exit code.
 int run_sim_bench(const SimBenchOptions& options);
+
+// Runs the LLM benchmark (throughput, TTFT, TPOT, memory per concurrency),
+// or the fair-prefill scenario when long_prompt_tokens > 0.
+int run_llama_bench(const LlamaBenchOptions& options);
 
 }  // namespace modelpool::cli

@@ -1,0 +1,183 @@
+// LlmService: text generation on one model, many callers at once.
+//
+// Two ways to run a model (LlmOptions::mode):
+//
+//   kExclusive  a Pool of `instances` llama contexts over one shared copy of
+//               the weights; each context serves one request at a time.
+//   kBatched    one context serves up to `slots` sequences together with
+//               continuous batching: a request joins at the next decoding
+//               step, long prompts are prefilled in chunks between decoding
+//               steps so running streams keep flowing, and a finished or
+//               cancelled sequence frees its KV cells at once.
+//
+// Either way admission goes through a Pool (of contexts, or of slots), so the
+// pool's promises hold: strict FIFO when everything is busy, deadlines,
+// cancellation through a stop token, and kQueueFull beyond max_queue.
+//
+//   LlmOptions options;                      // batched, 8 slots
+//   auto llm = LlmService::create(registry, spec, options);
+//   GenerationRequest req;
+//   req.messages = {{"user", "Hello"}};
+//   req.max_tokens = 64;
+//   req.on_text = [](std::string_view piece) { std::cout << piece; return true; };
+//   Result<GenerationResult> r = (*llm)->generate(req, Clock::now() + 30s, stop);
+//
+// Thread safety: generate() may be called from any number of threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "modelpool/backend.h"
+#include "modelpool/pool.h"
+#include "modelpool/registry.h"
+#include "modelpool/status.h"
+
+namespace modelpool {
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+enum class FinishReason {
+  kStop,       // end-of-generation token or a stop string
+  kLength,     // max_tokens reached, or the context is full
+  kCancelled,  // the stop token fired or on_text returned false
+};
+
+// "stop", "length", "cancelled" (the OpenAI names, plus ours).
+std::string_view finish_reason_name(FinishReason reason);
+
+// Receives generated text in order, piece by piece, as soon as it is final
+// (text that may still turn out to begin a stop string is held back). Called
+// on the engine's thread: it must be quick (append to a buffer, signal a
+// writer). Return false to stop generating (finish reason kCancelled).
+using TextCallback = std::function<bool(std::string_view piece)>;
+
+struct GenerationRequest {
+  // The prompt as raw text; ignored when `messages` is not empty.
+  std::string prompt;
+  // Chat messages, rendered with the model's chat template (chatml when the
+  // model has none).
+  std::vector<ChatMessage> messages;
+  int max_tokens = 16;
+  float temperature = 0.8f;  // 0: greedy (deterministic)
+  float top_p = 0.95f;
+  int top_k = 40;
+  std::optional<std::uint32_t> seed;  // none: a random seed
+  std::vector<std::string> stop;      // stop strings; not part of the output
+  bool ignore_eos = false;  // keep generating past end-of-generation (benchmarks)
+  TextCallback on_text;     // optional streaming
+};
+
+struct GenerationResult {
+  std::string text;
+  std::vector<std::int32_t> tokens;  // completion token ids
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+  FinishReason finish_reason = FinishReason::kStop;
+  double queue_s = 0;  // waiting for a context or slot
+  double ttft_s = 0;   // from the call to the first completion token
+  double total_s = 0;  // from the call to the end
+  // When each completion token was produced, in seconds from the call.
+  std::vector<double> token_times_s;
+};
+
+enum class LlmMode { kExclusive, kBatched };
+
+struct LlmOptions {
+  LlmMode mode = LlmMode::kBatched;
+  // kExclusive: contexts in the pool. kBatched: ignored (one context).
+  std::size_t instances = 1;
+  // kBatched: sequences one context decodes together.
+  std::size_t slots = 8;
+  // KV-cache tokens per context; in batched mode shared by its slots (each
+  // sequence gets context / slots), as llama-server's -c.
+  std::size_t context = 2048;
+  // Compute threads for the whole model, not per instance. 0: the cores.
+  std::size_t threads = 0;
+  // Most tokens one decoding call takes (llama n_batch).
+  std::size_t batch = 512;
+  // kBatched: most prompt tokens prefilled per step while other sequences are
+  // decoding, so a long prompt cannot stall them. Alone, a prompt is
+  // prefilled `batch` tokens at a time.
+  std::size_t prefill_chunk = 64;
+  std::size_t max_queue = 1024;
+  // kExclusive, benchmarks only: load the model once per instance (the naive
+  // pool), to measure what sharing saves.
+  bool separate_loads = false;
+};
+
+// Sizes as llama.cpp reports them.
+struct LlmInfo {
+  std::size_t weights_bytes = 0;      // the model's tensors
+  std::size_t context_bytes = 0;      // one context: KV cache + compute + output buffers
+  std::size_t kv_bytes = 0;           // of which the KV cache
+  std::size_t context_tokens = 0;     // per context
+  std::size_t sequence_tokens = 0;    // per sequence (context / slots in batched mode)
+  std::size_t instances = 0;          // contexts
+  std::size_t slots = 0;              // concurrent sequences in all
+  std::size_t threads = 0;            // compute threads in all
+};
+
+// What one context's decoding calls did, cumulative since it was made.
+// decode_tokens / decode_s is comparable to llama-batched-bench's S_TG: it
+// counts only steps that carried generated tokens and no prompt tokens.
+struct LlmEngineStats {
+  std::uint64_t decode_steps = 0;
+  std::uint64_t decode_tokens = 0;
+  double decode_s = 0;
+  std::uint64_t prefill_tokens = 0;  // prompt tokens, in any step
+  double busy_s = 0;                 // time in every llama_decode call
+};
+
+class LlmService {
+ public:
+  // Loads (or shares, through `registry`) the model in spec.path and builds
+  // the contexts. Errors: kNotFound (no file), kInvalidArgument (bad options,
+  // naming the field), kModelFailed (llama.cpp refused the file or context).
+  static Result<std::unique_ptr<LlmService>> create(Registry& registry, const ModelSpec& spec,
+                                                    const LlmOptions& options);
+  virtual ~LlmService() = default;
+
+  // Generates a completion. Waits in FIFO order for a context or slot until
+  // `deadline` (kTimeout) or `stop` (kCancelled); kQueueFull when max_queue
+  // callers already wait. A prompt longer than a sequence's context is
+  // refused with kInvalidArgument before any work. Once generation started,
+  // a stop ends it within one decoding step with finish reason kCancelled
+  // and the text so far (ok status).
+  virtual Result<GenerationResult> generate(const GenerationRequest& request,
+                                            Deadline deadline = kNoDeadline,
+                                            std::stop_token stop = {}) = 0;
+
+  // Number of tokens `text` encodes to with this model's tokenizer.
+  virtual Result<std::size_t> count_tokens(std::string_view text) const = 0;
+
+  virtual LlmInfo info() const = 0;
+  // One entry per context (exclusive mode) or one for the batched context.
+  virtual std::vector<LlmEngineStats> engine_stats() const = 0;
+  virtual PoolSnapshot snapshot() const = 0;
+  // Stops admitting, wakes waiters with kShuttingDown, drains (bounded).
+  virtual Status shutdown(std::chrono::milliseconds timeout) = 0;
+};
+
+// Writes a llama-architecture GGUF with deterministic random weights and the
+// llama SPM tokenizer, for tests and benchmarks.
+struct MakeModelOptions {
+  std::string preset = "tiny";  // tiny | small | medium
+  std::string out;
+  std::uint64_t seed = 42;
+  std::string vocab;  // GGUF to take the tokenizer from; empty: the pinned llama.cpp's
+  ProgressFn progress;
+};
+Status make_model(const MakeModelOptions& options);
+
+}  // namespace modelpool

@@ -1,0 +1,88 @@
+#include "backends/llama/exclusive_context.h"
+
+#include <algorithm>
+
+namespace modelpool::llama {
+
+Result<std::unique_ptr<ExclusiveContext>> ExclusiveContext::create(
+    std::shared_ptr<const LlamaWeights> weights, std::size_t context_tokens, std::size_t threads,
+    std::size_t batch, std::shared_ptr<ComputeGate> gate, std::shared_ptr<DecodeMeter> meter) {
+  std::unique_ptr<ExclusiveContext> c(
+      new ExclusiveContext(std::move(weights), std::move(gate), std::move(meter)));
+  llama_context_params p = llama_context_default_params();
+  p.n_ctx = static_cast<uint32_t>(context_tokens);
+  p.n_batch = p.n_ubatch = static_cast<uint32_t>(batch);
+  p.n_seq_max = 1;
+  p.n_threads = p.n_threads_batch = static_cast<int32_t>(threads);
+  p.no_perf = true;
+  auto ctx = create_context(c->weights_->model(), p, &c->buffers_);
+  if (!ctx.ok()) return ctx.status();
+  c->ctx_ = *ctx;
+  c->context_tokens_ = llama_n_ctx(c->ctx_);
+  c->batch_size_ = batch;
+  c->batch_ = llama_batch_init(static_cast<int32_t>(batch), 0, 1);
+  return c;
+}
+
+ExclusiveContext::~ExclusiveContext() {
+  if (batch_.token != nullptr) llama_batch_free(batch_);
+  if (ctx_ != nullptr) llama_free(ctx_);
+}
+
+int ExclusiveContext::decode(std::size_t generated, std::size_t prompt) {
+  gate_->acquire();
+  const Clock::time_point start = Clock::now();
+  const int rc = llama_decode(ctx_, batch_);
+  meter_->record(generated, prompt, Clock::now() - start);
+  gate_->release();
+  return rc;
+}
+
+Status ExclusiveContext::warmup() {
+  batch_.n_tokens = 0;
+  add_to_batch(batch_, llama_vocab_bos(weights_->vocab()), 0, 0, true);
+  const int rc = decode(0, 0);
+  llama_memory_clear(llama_get_memory(ctx_), true);
+  if (rc != 0) return internal_error("llama_decode failed during warm-up (" + std::to_string(rc) + ")");
+  return {};
+}
+
+Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& request,
+                                                    PreparedPrompt prompt, Clock::time_point t0,
+                                                    std::stop_token stop) {
+  llama_memory_clear(llama_get_memory(ctx_), true);
+  Sequence seq(*weights_, request, std::move(prompt), context_tokens_, t0);
+  while (!seq.finished()) {
+    if (stop.stop_requested()) {
+      seq.finish(FinishReason::kCancelled);
+      break;
+    }
+    batch_.n_tokens = 0;
+    std::size_t prefill = 0;
+    if (!seq.prefill_done()) {
+      prefill = std::min(batch_size_, seq.prompt().size() - seq.prefilled());
+      for (std::size_t i = 0; i < prefill; ++i) {
+        const std::size_t at = seq.prefilled() + i;
+        add_to_batch(batch_, seq.prompt()[at], static_cast<llama_pos>(at), 0,
+                     at + 1 == seq.prompt().size());
+      }
+    } else {
+      add_to_batch(batch_, seq.pending_token(), seq.next_pos(), 0, true);
+      seq.mark_pending_fed();
+    }
+    if (const int rc = decode(prefill == 0 ? 1 : 0, prefill); rc != 0) {
+      llama_memory_clear(llama_get_memory(ctx_), true);
+      return internal_error("llama_decode failed (" + std::to_string(rc) + ")");
+    }
+    if (prefill > 0) {
+      seq.advance_prefill(prefill);
+      if (seq.prefill_done()) seq.on_logits(ctx_, batch_.n_tokens - 1);
+    } else {
+      seq.on_logits(ctx_, 0);
+    }
+  }
+  llama_memory_clear(llama_get_memory(ctx_), true);
+  return seq.take_result();
+}
+
+}  // namespace modelpool::llama

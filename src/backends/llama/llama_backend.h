@@ -1,0 +1,28 @@
+// The llama backend: GGUF models through llama.cpp.
+//
+// load() maps the model file once (LlamaWeights); instantiate() makes an
+// exclusive context over it. Options (ModelSpec::options):
+//   context  KV-cache tokens of a context (default 2048)
+//   threads  compute threads of a context (default: the cores)
+//   batch    most tokens per decoding call (default 512)
+// LlmService (include/modelpool/llm.h) builds on the same pieces and adds
+// batched mode and the generation API.
+#pragma once
+
+#include "modelpool/backend.h"
+
+namespace modelpool::llama {
+
+class LlamaBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "llama"; }
+  Result<std::shared_ptr<const Weights>> load(const ModelSpec& spec,
+                                              const ProgressFn& progress) override;
+  Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights> weights,
+                                                const ModelSpec& spec) override;
+};
+
+// The machine's cores, for "0 threads means all of them".
+std::size_t machine_cores();
+
+}  // namespace modelpool::llama

@@ -1,0 +1,82 @@
+// LlmInstance: what the LLM service leases from its pool, either a whole
+// exclusive context or one slot of a batched context.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <semaphore>
+
+#include "backends/llama/llama_weights.h"
+#include "backends/llama/sequence.h"
+#include "modelpool/backend.h"
+
+namespace modelpool::llama {
+
+class LlmInstance : public Instance {
+ public:
+  explicit LlmInstance(std::shared_ptr<const LlamaWeights> weights) : weights_(std::move(weights)) {}
+
+  // Tokens one sequence may hold (prompt + completion).
+  virtual std::size_t sequence_tokens() const = 0;
+
+  // Runs one generation for an already prepared prompt. Returns the result
+  // (finish reason kCancelled when `stop` fired mid-way) or kInternal when
+  // the engine failed (the caller then marks the instance broken).
+  virtual Result<GenerationResult> generate(const GenerationRequest& request,
+                                            PreparedPrompt prompt, Clock::time_point t0,
+                                            std::stop_token stop) = 0;
+
+  // The generic path (KServe infer): the first input, a BYTES tensor, is the
+  // prompt; parameters "max_tokens", "temperature", "seed" apply; the output
+  // is a BYTES tensor "text_output".
+  Status run(const Request& request, Sink& sink, std::stop_token stop) override;
+
+  const LlamaWeights& weights() const { return *weights_; }
+
+ protected:
+  std::shared_ptr<const LlamaWeights> weights_;
+};
+
+// Counts what a context's llama_decode calls did (lock-free).
+class DecodeMeter {
+ public:
+  // One llama_decode call of `generated` + `prompt` tokens taking `d`.
+  void record(std::size_t generated, std::size_t prompt, Clock::duration d) {
+    const auto ns = static_cast<std::uint64_t>(std::chrono::nanoseconds(d).count());
+    busy_ns_.fetch_add(ns, std::memory_order_relaxed);
+    prefill_tokens_.fetch_add(prompt, std::memory_order_relaxed);
+    if (prompt == 0 && generated > 0) {
+      decode_steps_.fetch_add(1, std::memory_order_relaxed);
+      decode_tokens_.fetch_add(generated, std::memory_order_relaxed);
+      decode_ns_.fetch_add(ns, std::memory_order_relaxed);
+    }
+  }
+  LlmEngineStats read() const {
+    LlmEngineStats s;
+    s.decode_steps = decode_steps_.load();
+    s.decode_tokens = decode_tokens_.load();
+    s.decode_s = static_cast<double>(decode_ns_.load()) * 1e-9;
+    s.prefill_tokens = prefill_tokens_.load();
+    s.busy_s = static_cast<double>(busy_ns_.load()) * 1e-9;
+    return s;
+  }
+
+ private:
+  std::atomic<std::uint64_t> decode_steps_{0}, decode_tokens_{0}, decode_ns_{0};
+  std::atomic<std::uint64_t> prefill_tokens_{0}, busy_ns_{0};
+};
+
+// Limits how many exclusive contexts compute at once, so a model's thread
+// budget holds whatever the pool size: each context has threads/instances
+// threads and at most budget/threads of them decode together.
+class ComputeGate {
+ public:
+  explicit ComputeGate(std::ptrdiff_t permits) : permits_(permits) {}
+  void acquire() { permits_.acquire(); }
+  void release() { permits_.release(); }
+
+ private:
+  std::counting_semaphore<1024> permits_;
+};
+
+}  // namespace modelpool::llama

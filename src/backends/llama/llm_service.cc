@@ -1,0 +1,222 @@
+// LlmService: the generation API over a pool of exclusive contexts or of
+// slots of one batched context.
+#include <algorithm>
+#include <mutex>
+
+#include "backends/llama/batch_engine.h"
+#include "backends/llama/exclusive_context.h"
+#include "backends/llama/llama_backend.h"
+#include "modelpool/llm.h"
+
+namespace modelpool {
+
+std::string_view finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+namespace llama {
+namespace {
+
+// Sequence ids of a batched context not held by a slot instance.
+class SlotIds {
+ public:
+  explicit SlotIds(std::size_t n) {
+    for (std::size_t i = n; i > 0; --i) free_.push_back(static_cast<int>(i - 1));
+  }
+  int take() {
+    std::lock_guard lock(mu_);
+    if (free_.empty()) return -1;
+    const int id = free_.back();
+    free_.pop_back();
+    return id;
+  }
+  void give_back(int id) {
+    std::lock_guard lock(mu_);
+    free_.push_back(id);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int> free_;
+};
+
+// One sequence slot of a BatchEngine, leased like any instance.
+class SlotInstance final : public LlmInstance {
+ public:
+  SlotInstance(BatchEngine* engine, std::shared_ptr<SlotIds> ids, int seq)
+      : LlmInstance(engine->weights()), engine_(engine), ids_(std::move(ids)), seq_(seq) {}
+  ~SlotInstance() override { ids_->give_back(seq_); }
+
+  // A slot's own state is its share of the context.
+  std::size_t bytes() const override { return engine_->buffers().total() / engine_->slots(); }
+  std::size_t sequence_tokens() const override { return engine_->sequence_tokens(); }
+  Result<GenerationResult> generate(const GenerationRequest& request, PreparedPrompt prompt,
+                                    Clock::time_point t0, std::stop_token stop) override {
+    return engine_->run(seq_, request, std::move(prompt), t0, stop);
+  }
+
+ private:
+  BatchEngine* engine_;
+  std::shared_ptr<SlotIds> ids_;
+  int seq_;
+};
+
+class LlmServiceImpl final : public LlmService {
+ public:
+  static Result<std::unique_ptr<LlmService>> create(Registry& registry, const ModelSpec& spec,
+                                                    const LlmOptions& options);
+
+  Result<GenerationResult> generate(const GenerationRequest& request, Deadline deadline,
+                                    std::stop_token stop) override {
+    const Clock::time_point t0 = Clock::now();
+    auto prompt = prepare(*weights_, request, info_.sequence_tokens);
+    if (!prompt.ok()) return prompt.status();
+    Result<Lease> lease = pool_->acquire(deadline, stop);
+    if (!lease.ok()) return lease.status();
+    const double queue_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    auto& instance = static_cast<LlmInstance&>(lease->instance());
+    Result<GenerationResult> result = instance.generate(request, std::move(*prompt), t0, stop);
+    if (!result.ok()) {
+      if (result.status().code() == StatusCode::kInternal) lease->mark_broken(result.status().message());
+      return result;
+    }
+    result->queue_s = queue_s;
+    return result;
+  }
+
+  Result<std::size_t> count_tokens(std::string_view text) const override {
+    return weights_->tokenize(text, false).size();
+  }
+  LlmInfo info() const override { return info_; }
+  std::vector<LlmEngineStats> engine_stats() const override {
+    std::vector<LlmEngineStats> out;
+    if (engine_) out.push_back(engine_->meter().read());
+    for (const auto& m : meters_) out.push_back(m->read());
+    return out;
+  }
+  PoolSnapshot snapshot() const override { return pool_->snapshot(); }
+  Status shutdown(std::chrono::milliseconds timeout) override { return pool_->shutdown(timeout); }
+
+ private:
+  WeightsRef weights_ref_;
+  std::shared_ptr<const LlamaWeights> weights_;
+  LlmInfo info_;
+  std::unique_ptr<BatchEngine> engine_;  // batched mode; outlives the pool's slots
+  std::vector<std::shared_ptr<DecodeMeter>> meters_;  // exclusive mode: one per context
+  std::unique_ptr<Pool> pool_;
+};
+
+Status validate(const LlmOptions& o) {
+  if (o.instances == 0) return invalid_argument_error("instances must be >= 1");
+  if (o.slots == 0) return invalid_argument_error("slots must be >= 1");
+  if (o.context < 16) return invalid_argument_error("context must be >= 16 tokens");
+  if (o.batch == 0) return invalid_argument_error("batch must be >= 1");
+  if (o.prefill_chunk == 0) return invalid_argument_error("prefill_chunk must be >= 1");
+  if (o.separate_loads && o.mode != LlmMode::kExclusive) {
+    return invalid_argument_error("separate_loads applies to exclusive mode only");
+  }
+  return {};
+}
+
+Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
+                                                           const ModelSpec& spec,
+                                                           const LlmOptions& options) {
+  if (Status s = validate(options); !s.ok()) return s;
+  auto ref = registry.get(spec);
+  if (!ref.ok()) return ref.status();
+  auto weights = std::dynamic_pointer_cast<const LlamaWeights>(ref->shared());
+  if (!weights) return invalid_argument_error("model '" + spec.name + "' is not a llama model");
+
+  std::unique_ptr<LlmServiceImpl> svc(new LlmServiceImpl());
+  svc->weights_ref_ = std::move(*ref);
+  svc->weights_ = weights;
+  const std::size_t threads = options.threads ? options.threads : machine_cores();
+  LlmInfo& info = svc->info_;
+  info.weights_bytes = weights->bytes();
+  info.threads = threads;
+
+  PoolOptions po;
+  po.name = spec.name;
+  po.max_queue = options.max_queue;
+  po.eager = true;
+  InstanceFactory factory;
+  if (options.mode == LlmMode::kBatched) {
+    BatchEngineOptions eo{options.slots, options.context, threads, options.batch,
+                          options.prefill_chunk};
+    auto engine = BatchEngine::create(weights, eo);
+    if (!engine.ok()) return engine.status();
+    svc->engine_ = std::move(*engine);
+    auto ids = std::make_shared<SlotIds>(options.slots);
+    BatchEngine* e = svc->engine_.get();
+    factory = [e, ids]() -> Result<std::unique_ptr<Instance>> {
+      const int seq = ids->take();
+      if (seq < 0) return internal_error("no free sequence slot");
+      return std::unique_ptr<Instance>(std::make_unique<SlotInstance>(e, ids, seq));
+    };
+    po.min_instances = po.max_instances = options.slots;
+    po.service_threads = 1;
+    po.warmup = false;
+    info.context_bytes = e->buffers().total();
+    info.kv_bytes = e->buffers().kv_bytes;
+    info.context_tokens = options.context;
+    info.sequence_tokens = e->sequence_tokens();
+    info.instances = 1;
+    info.slots = options.slots;
+  } else {
+    const std::size_t per_context = std::max<std::size_t>(1, threads / options.instances);
+    auto gate = std::make_shared<ComputeGate>(
+        static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, threads / per_context)));
+    const std::string path = spec.path;
+    for (std::size_t i = 0; i < options.instances; ++i) {
+      svc->meters_.push_back(std::make_shared<DecodeMeter>());
+    }
+    auto next_meter = std::make_shared<std::atomic<std::size_t>>(0);
+    auto meters = svc->meters_;
+    factory = [=]() -> Result<std::unique_ptr<Instance>> {
+      std::shared_ptr<const LlamaWeights> w = weights;
+      if (options.separate_loads) {
+        // The naive pool, for comparison: every instance reads its own copy.
+        auto own = LlamaWeights::load(path, nullptr, /*mmap=*/false);
+        if (!own.ok()) return own.status();
+        w = *own;
+      }
+      // Replacements reuse meters round-robin: the totals stay right.
+      auto meter = meters[next_meter->fetch_add(1) % meters.size()];
+      auto c = ExclusiveContext::create(w, options.context, per_context, options.batch, gate, meter);
+      if (!c.ok()) return c.status();
+      return std::unique_ptr<Instance>(std::move(*c));
+    };
+    po.min_instances = po.max_instances = options.instances;
+    po.service_threads = std::min<std::size_t>(options.instances, 2);
+    info.instances = info.slots = options.instances;
+    info.context_tokens = info.sequence_tokens = options.context;
+  }
+  auto pool = Pool::create(std::move(factory), po);
+  if (!pool.ok()) return pool.status();
+  svc->pool_ = std::move(*pool);
+  if (Status s = svc->pool_->wait_ready(); !s.ok()) return s;
+  if (options.mode == LlmMode::kExclusive) {
+    Result<Lease> probe = svc->pool_->try_acquire();
+    if (probe.ok()) {
+      const auto& c = static_cast<const ExclusiveContext&>(probe->instance());
+      info.context_bytes = c.buffers().total();
+      info.kv_bytes = c.buffers().kv_bytes;
+    }
+  }
+  return std::unique_ptr<LlmService>(std::move(svc));
+}
+
+}  // namespace
+}  // namespace llama
+
+Result<std::unique_ptr<LlmService>> LlmService::create(Registry& registry, const ModelSpec& spec,
+                                                       const LlmOptions& options) {
+  return llama::LlmServiceImpl::create(registry, spec, options);
+}
+
+}  // namespace modelpool

@@ -1,0 +1,268 @@
+// LLM serving on the real llama.cpp with the generated tiny model
+// (MODELPOOL_TEST_MODEL, made by `modelpool mkmodel --preset tiny`).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "backends/llama/llama_weights.h"
+#include "modelpool/llm.h"
+
+namespace modelpool {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string model_path() {
+  const char* p = std::getenv("MODELPOOL_TEST_MODEL");
+  return p ? p : "";
+}
+
+ModelSpec spec() {
+  ModelSpec s;
+  s.name = "tiny";
+  s.backend = "llama";
+  s.path = model_path();
+  return s;
+}
+
+class LlmServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (model_path().empty()) GTEST_SKIP() << "MODELPOOL_TEST_MODEL is not set";
+  }
+
+  std::unique_ptr<LlmService> make(LlmOptions o) {
+    auto llm = LlmService::create(registry_, spec(), o);
+    EXPECT_TRUE(llm.ok()) << llm.status().to_string();
+    return llm.ok() ? std::move(*llm) : nullptr;
+  }
+
+  static LlmOptions batched(std::size_t slots, std::size_t per_seq = 256) {
+    LlmOptions o;
+    o.mode = LlmMode::kBatched;
+    o.slots = slots;
+    o.context = slots * per_seq;
+    o.threads = 2;
+    return o;
+  }
+  static LlmOptions exclusive(std::size_t instances) {
+    LlmOptions o;
+    o.mode = LlmMode::kExclusive;
+    o.instances = instances;
+    o.context = 256;
+    o.threads = 2;
+    return o;
+  }
+  static GenerationRequest greedy(std::string prompt, int max_tokens) {
+    GenerationRequest r;
+    r.prompt = std::move(prompt);
+    r.max_tokens = max_tokens;
+    r.temperature = 0;
+    r.ignore_eos = true;
+    return r;
+  }
+
+  Registry registry_;
+};
+
+TEST_F(LlmServiceTest, GreedyTokensAreTheSameExclusiveBatchedAloneAndAmongFifteenOthers) {
+  const GenerationRequest probe = greedy("Once upon a time in a quiet village", 24);
+
+  auto excl = make(exclusive(1));
+  auto alone = excl->generate(probe);
+  ASSERT_TRUE(alone.ok()) << alone.status().to_string();
+  ASSERT_EQ(alone->completion_tokens, 24);
+
+  auto batch = make(batched(16));
+  auto batched_alone = batch->generate(probe);
+  ASSERT_TRUE(batched_alone.ok());
+  EXPECT_EQ(batched_alone->tokens, alone->tokens);
+
+  // The same request as one of 16 running together, the others different.
+  std::vector<Result<GenerationResult>> results(16, internal_error("not run"));
+  std::latch go(16);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 16; ++i) {
+      threads.emplace_back([&, i] {
+        GenerationRequest r = i == 7 ? probe : greedy("Stream " + std::to_string(i) + " says hello", 24 + i);
+        go.arrive_and_wait();
+        results[i] = batch->generate(r);
+      });
+    }
+  }
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status().to_string();
+    EXPECT_EQ(results[i]->completion_tokens, 24 + (i == 7 ? 0 : i));
+    EXPECT_EQ(results[i]->finish_reason, FinishReason::kLength);
+  }
+  EXPECT_EQ(results[7]->tokens, alone->tokens);
+  EXPECT_EQ(results[7]->text, alone->text);
+}
+
+TEST_F(LlmServiceTest, CancellingAStreamEndsItWithinAStepAndFreesItsSlot) {
+  auto llm = make(batched(1, 1024));
+  std::stop_source stop;
+  std::atomic<int> pieces{0};
+  GenerationRequest a = greedy("Tell me a very long story", 900);
+  a.on_text = [&](std::string_view) {
+    if (++pieces == 5) stop.request_stop();
+    return true;
+  };
+  Result<GenerationResult> second = internal_error("not run");
+  std::jthread waiter;
+  {
+    auto first = llm->generate(a, kNoDeadline, stop.get_token());
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    EXPECT_EQ(first->finish_reason, FinishReason::kCancelled);
+    // Stopped within a step of the request: a token or two past the 5th piece.
+    EXPECT_LT(first->completion_tokens, 12);
+  }
+  // The one slot is free again: the next request runs at once.
+  auto next = llm->generate(greedy("Next caller", 4), Clock::now() + 10s);
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  EXPECT_EQ(next->completion_tokens, 4);
+  EXPECT_EQ(llm->snapshot().idle, 1u);
+}
+
+TEST_F(LlmServiceTest, ACancelledStreamHandsItsSlotToTheNextWaiter) {
+  auto llm = make(batched(1, 1024));
+  std::stop_source stop;
+  std::atomic<bool> running{false};
+  GenerationRequest a = greedy("A long one", 900);
+  a.on_text = [&](std::string_view) {
+    running = true;
+    return true;
+  };
+  Result<GenerationResult> first = internal_error("not run"), second = internal_error("not run");
+  std::jthread t1([&] { first = llm->generate(a, kNoDeadline, stop.get_token()); });
+  while (!running) std::this_thread::sleep_for(1ms);
+  std::jthread t2([&] { second = llm->generate(greedy("Waiting", 3), Clock::now() + 30s); });
+  while (llm->snapshot().queue_length == 0) std::this_thread::sleep_for(1ms);
+  stop.request_stop();
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(first.ok() && second.ok()) << second.status().to_string();
+  EXPECT_EQ(first->finish_reason, FinishReason::kCancelled);
+  EXPECT_EQ(second->completion_tokens, 3);
+}
+
+TEST_F(LlmServiceTest, APromptLongerThanTheContextIsRefusedBeforeAnyWork) {
+  auto llm = make(batched(2, 128));
+  // llama.cpp rounds contexts up (to 256 cells); the limit is what it made.
+  const std::size_t limit = llm->info().sequence_tokens;
+  std::string prompt;
+  for (std::size_t i = 0; i < limit + 10; ++i) prompt += " word";
+  auto r = llm->generate(greedy(prompt, 4));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("do not fit the context of " + std::to_string(limit) + " tokens"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(llm->snapshot().acquired, 0u);
+}
+
+TEST_F(LlmServiceTest, GenerationStopsAtAStopStringSpanningTokens) {
+  auto weights = llama::LlamaWeights::load(model_path(), nullptr);
+  ASSERT_TRUE(weights.ok());
+  auto llm = make(batched(1));
+  auto full = llm->generate(greedy("The weather today is", 32));
+  ASSERT_TRUE(full.ok());
+  // A stop string made of the end of token 10 and the start of token 11.
+  std::string before, left, right;
+  for (int i = 0; i < 10; ++i) before += (*weights)->piece(full->tokens[i]);
+  left = (*weights)->piece(full->tokens[10]);
+  right = (*weights)->piece(full->tokens[11]);
+  ASSERT_FALSE(left.empty());
+  ASSERT_FALSE(right.empty());
+  const std::string stop = left.substr(left.size() - 1) + right.substr(0, 1);
+  const std::size_t expected_cut = full->text.find(stop);
+  ASSERT_NE(expected_cut, std::string::npos);
+
+  GenerationRequest r = greedy("The weather today is", 32);
+  r.stop = {stop};
+  std::string streamed;
+  r.on_text = [&](std::string_view piece) {
+    streamed += piece;
+    return true;
+  };
+  auto cut = llm->generate(r);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->finish_reason, FinishReason::kStop);
+  EXPECT_EQ(cut->text, full->text.substr(0, expected_cut));
+  EXPECT_EQ(streamed, cut->text);  // the held-back part of the stop string never streamed
+}
+
+TEST_F(LlmServiceTest, ChatMessagesAreRenderedAndAnswered) {
+  auto llm = make(exclusive(1));
+  GenerationRequest r;
+  r.messages = {{"system", "You are terse."}, {"user", "Hello!"}};
+  r.max_tokens = 8;
+  r.seed = 7;
+  auto out = llm->generate(r);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_GT(out->prompt_tokens, 5);
+  EXPECT_GE(out->completion_tokens, 1);
+  EXPECT_LE(out->completion_tokens, 8);
+}
+
+TEST_F(LlmServiceTest, QueuedRequestsTimeOutAndOverflowIsRejected) {
+  LlmOptions o = batched(1, 1024);
+  o.max_queue = 1;
+  auto llm = make(o);
+  std::stop_source stop;
+  std::atomic<bool> running{false};
+  GenerationRequest a = greedy("Occupy the slot", 900);
+  a.on_text = [&](std::string_view) {
+    running = true;
+    return true;
+  };
+  std::jthread holder([&] { llm->generate(a, kNoDeadline, stop.get_token()).status().ignore(); });
+  while (!running) std::this_thread::sleep_for(1ms);
+  const auto start = Clock::now();
+  std::jthread queued([&] {
+    EXPECT_EQ(llm->generate(greedy("late", 2), start + 100ms).status().code(), StatusCode::kTimeout);
+  });
+  while (llm->snapshot().queue_length == 0) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(llm->generate(greedy("too many", 2)).status().code(), StatusCode::kQueueFull);
+  queued.join();
+  EXPECT_GE(Clock::now() - start, 100ms);
+  stop.request_stop();
+}
+
+TEST_F(LlmServiceTest, SixteenConcurrentExclusiveRequestsOverTwoContextsComplete) {
+  auto llm = make(exclusive(2));
+  std::vector<Result<GenerationResult>> results(16, internal_error("not run"));
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 16; ++i) {
+      threads.emplace_back([&, i] { results[i] = llm->generate(greedy("n" + std::to_string(i), 6)); });
+    }
+  }
+  for (auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->completion_tokens, 6);
+  }
+  EXPECT_EQ(llm->info().instances, 2u);
+  EXPECT_GT(llm->info().context_bytes, 0u);
+  EXPECT_GT(llm->info().weights_bytes, 0u);
+}
+
+TEST_F(LlmServiceTest, AMissingOrBrokenModelFileIsNamed) {
+  ModelSpec missing = spec();
+  missing.path = "/nonexistent/model.gguf";
+  auto r = LlmService::create(registry_, missing, batched(1));
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("/nonexistent/model.gguf"), std::string::npos);
+
+  ModelSpec garbage = spec();
+  garbage.path = "/proc/self/status";
+  r = LlmService::create(registry_, garbage, batched(1));
+  EXPECT_EQ(r.status().code(), StatusCode::kModelFailed);
+}
+
+}  // namespace
+}  // namespace modelpool

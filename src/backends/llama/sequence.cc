@@ -1,0 +1,161 @@
+#include "backends/llama/sequence.h"
+
+#include <algorithm>
+#include <random>
+
+namespace modelpool::llama {
+namespace {
+
+// Bytes at the end of `s` that begin a UTF-8 character not yet complete.
+std::size_t incomplete_utf8_tail(const std::string& s) {
+  const std::size_t n = s.size();
+  for (std::size_t back = 1; back <= std::min<std::size_t>(n, 4); ++back) {
+    const auto c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking
+    std::size_t need = 1;
+    if ((c & 0xE0) == 0xC0) need = 2;
+    else if ((c & 0xF0) == 0xE0) need = 3;
+    else if ((c & 0xF8) == 0xF0) need = 4;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of a stop
+// string: that text might become part of a stop string, so it is held back.
+std::size_t stop_prefix_tail(const std::string& text, const std::vector<std::string>& stops) {
+  std::size_t best = 0;
+  for (const std::string& stop : stops) {
+    for (std::size_t len = std::min(stop.size() - 1, text.size()); len > best; --len) {
+      if (text.compare(text.size() - len, len, stop, 0, len) == 0) {
+        best = len;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+Result<PreparedPrompt> prepare(const LlamaWeights& weights, const GenerationRequest& request,
+                               std::size_t sequence_tokens) {
+  if (request.max_tokens < 1) return invalid_argument_error("max_tokens must be >= 1");
+  if (request.temperature < 0) return invalid_argument_error("temperature must be >= 0");
+  if (request.top_p <= 0 || request.top_p > 1) return invalid_argument_error("top_p must be in (0, 1]");
+  for (const std::string& s : request.stop) {
+    if (s.empty()) return invalid_argument_error("stop: empty stop string");
+  }
+  std::string text;
+  if (!request.messages.empty()) {
+    auto rendered = weights.render_chat(request.messages);
+    if (!rendered.ok()) return rendered.status();
+    text = std::move(*rendered);
+  } else {
+    text = request.prompt;
+  }
+  if (text.empty()) return invalid_argument_error("prompt: empty (give a prompt or messages)");
+  PreparedPrompt p;
+  p.tokens = weights.tokenize(text, /*add_special=*/true);
+  if (p.tokens.empty()) return invalid_argument_error("prompt: tokenizes to nothing");
+  // The prompt and at least one generated token must fit the sequence.
+  if (p.tokens.size() + 1 > sequence_tokens) {
+    return invalid_argument_error("prompt: " + std::to_string(p.tokens.size()) +
+                                  " tokens do not fit the context of " +
+                                  std::to_string(sequence_tokens) + " tokens per sequence");
+  }
+  return p;
+}
+
+Sequence::Sequence(const LlamaWeights& weights, const GenerationRequest& request,
+                   PreparedPrompt prompt, std::size_t sequence_tokens, Clock::time_point t0)
+    : weights_(weights),
+      request_(request),
+      prompt_(std::move(prompt.tokens)),
+      sequence_tokens_(sequence_tokens),
+      t0_(t0) {
+  result_.prompt_tokens = static_cast<int>(prompt_.size());
+  result_.tokens.reserve(static_cast<std::size_t>(request.max_tokens));
+  result_.token_times_s.reserve(static_cast<std::size_t>(request.max_tokens));
+  for (const std::string& s : request.stop) longest_stop_ = std::max(longest_stop_, s.size());
+
+  sampler_ = llama_sampler_chain_init(llama_sampler_chain_default_params());
+  if (request.temperature <= 0) {
+    llama_sampler_chain_add(sampler_, llama_sampler_init_greedy());
+  } else {
+    const std::uint32_t seed = request.seed ? *request.seed : std::random_device{}();
+    if (request.top_k > 0) llama_sampler_chain_add(sampler_, llama_sampler_init_top_k(request.top_k));
+    if (request.top_p < 1) llama_sampler_chain_add(sampler_, llama_sampler_init_top_p(request.top_p, 1));
+    llama_sampler_chain_add(sampler_, llama_sampler_init_temp(request.temperature));
+    llama_sampler_chain_add(sampler_, llama_sampler_init_dist(seed));
+  }
+}
+
+Sequence::~Sequence() { llama_sampler_free(sampler_); }
+
+void Sequence::on_logits(llama_context* ctx, int32_t index) {
+  if (finished_) return;
+  const llama_token token = llama_sampler_sample(sampler_, ctx, index);
+  if (!request_.ignore_eos && weights_.is_end_of_generation(token)) {
+    finish(FinishReason::kStop);
+    return;
+  }
+  result_.token_times_s.push_back(since(t0_));
+  if (result_.tokens.empty()) result_.ttft_s = result_.token_times_s.back();
+  result_.tokens.push_back(token);
+  ++result_.completion_tokens;
+
+  const std::size_t before = result_.text.size();
+  result_.text += weights_.piece(token);
+  if (!request_.stop.empty()) {
+    // A stop string may straddle tokens: look from where it could start.
+    const std::size_t from = before >= longest_stop_ ? before - longest_stop_ + 1 : 0;
+    std::size_t cut = std::string::npos;
+    for (const std::string& s : request_.stop) cut = std::min(cut, result_.text.find(s, from));
+    if (cut != std::string::npos) {
+      result_.text.resize(cut);
+      finish(FinishReason::kStop);
+      return;
+    }
+  }
+  if (result_.completion_tokens >= request_.max_tokens || next_pos() + 1 >= static_cast<llama_pos>(sequence_tokens_)) {
+    finish(FinishReason::kLength);
+    return;
+  }
+  emit_final_text(false);
+}
+
+void Sequence::emit_final_text(bool flush) {
+  if (!request_.on_text || finished_streaming_) return;
+  std::size_t end = result_.text.size();
+  if (!flush) end -= std::max(stop_prefix_tail(result_.text, request_.stop), incomplete_utf8_tail(result_.text));
+  if (end <= emitted_) return;
+  const std::string_view piece(result_.text.data() + emitted_, end - emitted_);
+  emitted_ = end;
+  if (!request_.on_text(piece)) {
+    finished_streaming_ = true;
+    if (!finished_) {
+      finished_ = true;
+      result_.finish_reason = FinishReason::kCancelled;
+    }
+  }
+}
+
+void Sequence::finish(FinishReason reason) {
+  if (finished_) return;
+  emit_final_text(true);
+  if (finished_) return;  // the consumer went away while flushing
+  finished_ = true;
+  result_.finish_reason = reason;
+}
+
+GenerationResult Sequence::take_result() {
+  result_.total_s = since(t0_);
+  return std::move(result_);
+}
+
+}  // namespace modelpool::llama

@@ -1,0 +1,95 @@
+// Sequence: one generation in progress, whatever runs it (an exclusive
+// context or a slot of a batched one): the prompt's tokens, the sampler, the
+// text produced so far, stop strings, streaming and the finish rule.
+//
+// The runner feeds the model and hands the Sequence each output's logits;
+// the Sequence samples, decides when to finish and streams text.
+#pragma once
+
+#include <llama.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/llama/llama_weights.h"
+#include "modelpool/llm.h"
+#include "modelpool/pool.h"
+
+namespace modelpool::llama {
+
+// The request turned into tokens, before any instance is involved.
+struct PreparedPrompt {
+  std::vector<llama_token> tokens;
+};
+
+// Tokenizes the prompt (or renders and tokenizes the chat messages) and
+// checks it fits: kInvalidArgument naming the problem (empty prompt,
+// max_tokens < 1, a prompt of N tokens that does not fit a sequence's M).
+Result<PreparedPrompt> prepare(const LlamaWeights& weights, const GenerationRequest& request,
+                               std::size_t sequence_tokens);
+
+class Sequence {
+ public:
+  // `t0`: when the caller asked (timings are measured from it).
+  Sequence(const LlamaWeights& weights, const GenerationRequest& request, PreparedPrompt prompt,
+           std::size_t sequence_tokens, Clock::time_point t0);
+  ~Sequence();
+  Sequence(const Sequence&) = delete;
+  Sequence& operator=(const Sequence&) = delete;
+
+  const std::vector<llama_token>& prompt() const { return prompt_; }
+  // Prompt tokens already given to the model.
+  std::size_t prefilled() const { return prefilled_; }
+  void advance_prefill(std::size_t n) { prefilled_ += n; }
+  bool prefill_done() const { return prefilled_ == prompt_.size(); }
+  // Position of the next token to feed.
+  llama_pos next_pos() const { return static_cast<llama_pos>(prefilled_ + fed_generated_); }
+  // The last sampled token, to feed in the next step. REQUIRES: one sampled.
+  llama_token pending_token() const { return result_.tokens.back(); }
+  void mark_pending_fed() { ++fed_generated_; }
+
+  // Samples from output `index` of the last llama_decode, streams what became
+  // final and decides whether the sequence is finished.
+  void on_logits(llama_context* ctx, int32_t index);
+
+  // Ends the sequence now with `reason` (cancellation), flushing held text.
+  void finish(FinishReason reason);
+  bool finished() const { return finished_; }
+
+  GenerationResult take_result();
+
+ private:
+  void emit_final_text(bool flush);
+
+  const LlamaWeights& weights_;
+  const GenerationRequest& request_;
+  std::vector<llama_token> prompt_;
+  std::size_t sequence_tokens_;
+  Clock::time_point t0_;
+  llama_sampler* sampler_ = nullptr;
+  std::size_t prefilled_ = 0;
+  std::size_t fed_generated_ = 0;
+  std::size_t emitted_ = 0;  // bytes of result_.text already streamed
+  std::size_t longest_stop_ = 0;
+  bool finished_ = false;
+  bool finished_streaming_ = false;  // on_text returned false
+  GenerationResult result_;
+};
+
+}  // namespace modelpool::llama
+
+namespace modelpool::llama {
+
+// Appends one token to `batch`. REQUIRES: room for it (llama_batch_init size).
+inline void add_to_batch(llama_batch& batch, llama_token token, llama_pos pos, llama_seq_id seq,
+                         bool want_logits) {
+  const int32_t i = batch.n_tokens++;
+  batch.token[i] = token;
+  batch.pos[i] = pos;
+  batch.n_seq_id[i] = 1;
+  batch.seq_id[i][0] = seq;
+  batch.logits[i] = want_logits ? 1 : 0;
+}
+
+}  // namespace modelpool::llama
