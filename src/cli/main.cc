@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/bench_command.h"
+#include "cli/mkmodel_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"modelpool: serve machine-learning models to many callers within a memory budget"};
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   modelpool::cli::add_bench_command(app, &exit_code);
+  modelpool::cli::add_mkmodel_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
