@@ -162,6 +162,10 @@ class LlmService {
   virtual Result<std::size_t> count_tokens(std::string_view text) const = 0;
 
   virtual LlmInfo info() const = 0;
+  // How long the batched decoding loop has had work without finishing a
+  // step (zero when it is idle or keeping up): the scheduler's heartbeat,
+  // for liveness probes. Always zero in exclusive mode.
+  virtual std::chrono::milliseconds stalled_for() const = 0;
   // One entry per context (exclusive mode) or one for the batched context.
   virtual std::vector<LlmEngineStats> engine_stats() const = 0;
   virtual PoolSnapshot snapshot() const = 0;

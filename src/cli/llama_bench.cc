@@ -104,7 +104,7 @@ Result<LevelResult> measure_level(const LlamaBenchOptions& o, std::size_t concur
   RegistryOptions ro;
   ro.unload_after_idle = std::chrono::milliseconds(0);
   Registry registry(ro);
-  PssSampler pss(std::chrono::milliseconds(20));
+  PssSampler pss(std::chrono::milliseconds(500));  // sparse: smaps walks steal a core from decoding
   const LlmOptions lo = service_options(o, concurrency, o.prompt_tokens + 4);
   std::fprintf(stderr, "  concurrency %zu: loading (%s, %zu %s)...\n", concurrency, o.mode.c_str(),
                lo.mode == LlmMode::kBatched ? lo.slots : lo.instances,

@@ -6,7 +6,9 @@
 #include <iostream>
 
 #include "cli/bench_command.h"
+#include "cli/loadgen_command.h"
 #include "cli/mkmodel_command.h"
+#include "cli/serve_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"modelpool: serve machine-learning models to many callers within a memory budget"};
@@ -15,6 +17,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   modelpool::cli::add_bench_command(app, &exit_code);
   modelpool::cli::add_mkmodel_command(app, &exit_code);
+  modelpool::cli::add_loadgen_command(app, &exit_code);
+  modelpool::cli::add_serve_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

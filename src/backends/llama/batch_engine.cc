@@ -27,6 +27,7 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::create(
                                   ") is too small for " + std::to_string(options.slots) + " slots");
   }
   std::unique_ptr<BatchEngine> e(new BatchEngine(std::move(weights), options));
+  e->seq_used_.assign(options.slots, false);
   llama_context_params p = llama_context_default_params();
   p.n_ctx = static_cast<uint32_t>(options.context);
   p.n_batch = p.n_ubatch = static_cast<uint32_t>(options.batch);
@@ -55,11 +56,10 @@ BatchEngine::~BatchEngine() {
   if (ctx_ != nullptr) llama_free(ctx_);
 }
 
-Result<GenerationResult> BatchEngine::run(int seq, const GenerationRequest& request,
+Result<GenerationResult> BatchEngine::run(const GenerationRequest& request,
                                           PreparedPrompt prompt, Clock::time_point t0,
                                           std::stop_token stop) {
   Job job;
-  job.seq = seq;
   job.sequence = std::make_unique<Sequence>(*weights_, request, std::move(prompt),
                                             sequence_tokens_, t0);
   {
@@ -82,24 +82,53 @@ Result<GenerationResult> BatchEngine::run(int seq, const GenerationRequest& requ
 
 void BatchEngine::finish_job(Job* job, Status status) {
   llama_memory_seq_rm(llama_get_memory(ctx_), job->seq, -1, -1);
+  seq_used_[static_cast<std::size_t>(job->seq)] = false;
   std::lock_guard lock(mu_);
   job->status = std::move(status);
   job->done = true;
   job->done_cv.notify_one();  // under mu_: the job dies once its caller wakes
 }
 
+std::chrono::milliseconds BatchEngine::stalled_for() const {
+  if (!has_work_.load()) return std::chrono::milliseconds(0);
+  const auto now = Clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      now - std::chrono::nanoseconds(last_beat_ns_.load()));
+}
+
 void BatchEngine::loop() {
+  auto beat = [this] { last_beat_ns_.store(Clock::now().time_since_epoch().count()); };
+  beat();
   // Where each running sequence's output lands in the batch (-1: none).
   std::vector<int32_t> output_index;
   std::vector<std::size_t> prefill_taken;
+  std::vector<std::size_t> by_seq;
   for (;;) {
     {
       std::unique_lock lock(mu_);
+      if (running_.empty() && submitted_.empty()) {
+        has_work_ = false;
+        beat();
+      }
       work_cv_.wait(lock, [&] { return stopping_ || !submitted_.empty() || !running_.empty(); });
+      if (!has_work_.load()) beat();
+      has_work_ = true;
       if (stopping_ && running_.empty() && submitted_.empty()) return;
       while (!submitted_.empty()) {
-        running_.push_back(submitted_.front());
+        Job* job = submitted_.front();
         submitted_.pop_front();
+        // The lowest free sequence id: llama.cpp puts only consecutive ids
+        // in one micro-batch, so compact ids keep a step in one matmul.
+        const auto free = std::find(seq_used_.begin(), seq_used_.end(), false);
+        if (free == seq_used_.end()) {
+          job->status = internal_error("no free sequence slot (more callers than slots)");
+          job->done = true;
+          job->done_cv.notify_one();
+          continue;
+        }
+        *free = true;
+        job->seq = static_cast<int>(free - seq_used_.begin());
+        running_.push_back(job);
       }
     }
 
@@ -116,39 +145,50 @@ void BatchEngine::loop() {
     }
     if (running_.empty()) continue;
 
-    batch_.n_tokens = 0;
+    // Prompt tokens go to the oldest sequences first, capped while others
+    // decode; then the batch is laid out in sequence-id order.
     output_index.assign(running_.size(), -1);
     prefill_taken.assign(running_.size(), 0);
     std::size_t decoding = 0;
-    for (std::size_t i = 0; i < running_.size(); ++i) {
-      Sequence& s = *running_[i]->sequence;
-      if (!s.prefill_done()) continue;
-      output_index[i] = batch_.n_tokens;
-      add_to_batch(batch_, s.pending_token(), s.next_pos(), running_[i]->seq, true);
-      s.mark_pending_fed();
-      ++decoding;
+    for (Job* job : running_) {
+      if (job->sequence->prefill_done()) ++decoding;
     }
-    // Prompts fill what is left, oldest first, capped while others decode.
     std::size_t budget = options_.batch - decoding;
     if (decoding > 0) budget = std::min(budget, options_.prefill_chunk);
     for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
-      Sequence& s = *running_[i]->sequence;
+      const Sequence& s = *running_[i]->sequence;
       if (s.prefill_done()) continue;
-      const std::size_t take = std::min(budget, s.prompt().size() - s.prefilled());
-      for (std::size_t k = 0; k < take; ++k) {
+      prefill_taken[i] = std::min(budget, s.prompt().size() - s.prefilled());
+      budget -= prefill_taken[i];
+    }
+    by_seq.resize(running_.size());
+    for (std::size_t i = 0; i < by_seq.size(); ++i) by_seq[i] = i;
+    std::sort(by_seq.begin(), by_seq.end(),
+              [&](std::size_t a, std::size_t b) { return running_[a]->seq < running_[b]->seq; });
+    batch_.n_tokens = 0;
+    for (std::size_t i : by_seq) {
+      Sequence& s = *running_[i]->sequence;
+      const llama_seq_id seq = running_[i]->seq;
+      if (s.prefill_done()) {
+        output_index[i] = batch_.n_tokens;
+        add_to_batch(batch_, s.pending_token(), s.next_pos(), seq, true);
+        s.mark_pending_fed();
+        continue;
+      }
+      for (std::size_t k = 0; k < prefill_taken[i]; ++k) {
         const std::size_t at = s.prefilled() + k;
         const bool last = at + 1 == s.prompt().size();
         if (last) output_index[i] = batch_.n_tokens;
-        add_to_batch(batch_, s.prompt()[at], static_cast<llama_pos>(at), running_[i]->seq, last);
+        add_to_batch(batch_, s.prompt()[at], static_cast<llama_pos>(at), seq, last);
       }
-      prefill_taken[i] = take;
-      budget -= take;
     }
+    if (batch_.n_tokens == 0) continue;
 
     const Clock::time_point start = Clock::now();
     const int rc = llama_decode(ctx_, batch_);
     meter_.record(decoding, static_cast<std::size_t>(batch_.n_tokens) - decoding,
                   Clock::now() - start);
+    beat();
     if (rc != 0) {
       // The whole step failed: every sequence in it ends with the error.
       for (Job* job : running_) {

@@ -43,9 +43,10 @@ class BatchEngine {
   // Stops the loop; REQUIRES: no run() in progress.
   ~BatchEngine();
 
-  // Generates in sequence slot `seq` (0 <= seq < slots; one caller per slot
-  // at a time). Blocks until done; `stop` ends it within one step.
-  Result<GenerationResult> run(int seq, const GenerationRequest& request, PreparedPrompt prompt,
+  // Generates one sequence. Blocks until done; `stop` ends it within one
+  // step. REQUIRES: at most `slots` callers at once (the LlmService's pool
+  // of slots admits them); the engine picks the sequence id.
+  Result<GenerationResult> run(const GenerationRequest& request, PreparedPrompt prompt,
                                Clock::time_point t0, std::stop_token stop);
 
   std::size_t slots() const { return options_.slots; }
@@ -53,6 +54,8 @@ class BatchEngine {
   const ContextBuffers& buffers() const { return buffers_; }
   const std::shared_ptr<const LlamaWeights>& weights() const { return weights_; }
   const DecodeMeter& meter() const { return meter_; }
+  // Time since the loop last made progress while it had sequences to run.
+  std::chrono::milliseconds stalled_for() const;
 
  private:
   struct Job;
@@ -72,8 +75,13 @@ class BatchEngine {
   std::condition_variable work_cv_;  // the loop waits for jobs here
   std::deque<Job*> submitted_;       // guarded by mu_
   bool stopping_ = false;            // guarded by mu_
-  std::vector<Job*> running_;        // the loop thread's own
+  std::vector<Job*> running_;        // the loop thread's own, in admission order
+  std::vector<bool> seq_used_;       // the loop thread's own
   DecodeMeter meter_;
+  // Heartbeat: when the loop last finished a step or went idle (steady-clock
+  // nanoseconds), and whether it has sequences now.
+  std::atomic<std::int64_t> last_beat_ns_{0};
+  std::atomic<bool> has_work_{false};
   std::thread thread_;
 };
 

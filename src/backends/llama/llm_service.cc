@@ -22,48 +22,22 @@ std::string_view finish_reason_name(FinishReason reason) {
 namespace llama {
 namespace {
 
-// Sequence ids of a batched context not held by a slot instance.
-class SlotIds {
- public:
-  explicit SlotIds(std::size_t n) {
-    for (std::size_t i = n; i > 0; --i) free_.push_back(static_cast<int>(i - 1));
-  }
-  int take() {
-    std::lock_guard lock(mu_);
-    if (free_.empty()) return -1;
-    const int id = free_.back();
-    free_.pop_back();
-    return id;
-  }
-  void give_back(int id) {
-    std::lock_guard lock(mu_);
-    free_.push_back(id);
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<int> free_;
-};
-
-// One sequence slot of a BatchEngine, leased like any instance.
+// One sequence slot of a BatchEngine, leased like any instance: the pool of
+// slots admits at most `slots` callers, in FIFO order.
 class SlotInstance final : public LlmInstance {
  public:
-  SlotInstance(BatchEngine* engine, std::shared_ptr<SlotIds> ids, int seq)
-      : LlmInstance(engine->weights()), engine_(engine), ids_(std::move(ids)), seq_(seq) {}
-  ~SlotInstance() override { ids_->give_back(seq_); }
+  explicit SlotInstance(BatchEngine* engine) : LlmInstance(engine->weights()), engine_(engine) {}
 
   // A slot's own state is its share of the context.
   std::size_t bytes() const override { return engine_->buffers().total() / engine_->slots(); }
   std::size_t sequence_tokens() const override { return engine_->sequence_tokens(); }
   Result<GenerationResult> generate(const GenerationRequest& request, PreparedPrompt prompt,
                                     Clock::time_point t0, std::stop_token stop) override {
-    return engine_->run(seq_, request, std::move(prompt), t0, stop);
+    return engine_->run(request, std::move(prompt), t0, stop);
   }
 
  private:
   BatchEngine* engine_;
-  std::shared_ptr<SlotIds> ids_;
-  int seq_;
 };
 
 class LlmServiceImpl final : public LlmService {
@@ -93,6 +67,9 @@ class LlmServiceImpl final : public LlmService {
     return weights_->tokenize(text, false).size();
   }
   LlmInfo info() const override { return info_; }
+  std::chrono::milliseconds stalled_for() const override {
+    return engine_ ? engine_->stalled_for() : std::chrono::milliseconds(0);
+  }
   std::vector<LlmEngineStats> engine_stats() const override {
     std::vector<LlmEngineStats> out;
     if (engine_) out.push_back(engine_->meter().read());
@@ -151,12 +128,9 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
     auto engine = BatchEngine::create(weights, eo);
     if (!engine.ok()) return engine.status();
     svc->engine_ = std::move(*engine);
-    auto ids = std::make_shared<SlotIds>(options.slots);
     BatchEngine* e = svc->engine_.get();
-    factory = [e, ids]() -> Result<std::unique_ptr<Instance>> {
-      const int seq = ids->take();
-      if (seq < 0) return internal_error("no free sequence slot");
-      return std::unique_ptr<Instance>(std::make_unique<SlotInstance>(e, ids, seq));
+    factory = [e]() -> Result<std::unique_ptr<Instance>> {
+      return std::unique_ptr<Instance>(std::make_unique<SlotInstance>(e));
     };
     po.min_instances = po.max_instances = options.slots;
     po.service_threads = 1;

@@ -1,0 +1,463 @@
+#include "cli/loadgen.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <latch>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace modelpool::cli {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// One request's outcome.
+struct Sample {
+  std::string error_kind;  // "" when the request succeeded; see LoadgenReport
+  std::string error;
+  double ttft_s = 0;
+  double latency_s = 0;
+  std::size_t completion_tokens = 0;
+};
+
+Sample failure(std::string kind, std::string message) {
+  Sample s;
+  s.error_kind = std::move(kind);
+  s.error = std::move(message);
+  return s;
+}
+
+// The text a completion (or chat) choice carries: choices[0].text, or
+// .delta.content in chat streams, or .message.content in chat responses.
+std::string_view choice_text(const json::object& response) {
+  const json::value* choices = response.if_contains("choices");
+  if (!choices || !choices->is_array() || choices->get_array().empty()) return {};
+  const json::object* choice = choices->get_array()[0].if_object();
+  if (!choice) return {};
+  if (const json::value* text = choice->if_contains("text"); text && text->is_string()) {
+    return text->get_string();
+  }
+  for (const char* key : {"delta", "message"}) {
+    const json::value* part = choice->if_contains(key);
+    if (!part || !part->is_object()) continue;
+    const json::value* content = part->get_object().if_contains("content");
+    if (content && content->is_string()) return content->get_string();
+  }
+  return {};
+}
+
+std::optional<std::size_t> usage_completion_tokens(const json::object& response) {
+  const json::value* usage = response.if_contains("usage");
+  if (!usage || !usage->is_object()) return std::nullopt;
+  const json::value* n = usage->get_object().if_contains("completion_tokens");
+  if (!n || !n->is_int64() || n->get_int64() < 0) return std::nullopt;
+  return static_cast<std::size_t>(n->get_int64());
+}
+
+// What a server-sent event stream has said so far.
+struct EventStream {
+  std::size_t consumed = 0;  // bytes of the body already split into lines
+  std::optional<double> ttft_s;
+  std::size_t text_events = 0;
+  std::optional<std::size_t> usage_tokens;
+  std::string error;  // a malformed event or one that reports an error
+
+  // Consumes the complete lines of `body` past `consumed`; events with text
+  // arriving now are timed against `t0`.
+  void consume(const std::string& body, Clock::time_point t0) {
+    for (std::size_t eol; error.empty() && (eol = body.find('\n', consumed)) != std::string::npos;
+         consumed = eol + 1) {
+      std::string_view line(body.data() + consumed, eol - consumed);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!line.starts_with("data:")) continue;  // blank separators, comments, event names
+      line.remove_prefix(5);
+      if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+      if (line == "[DONE]") continue;
+      beast::error_code ec;
+      const json::value event = json::parse(line, ec);
+      if (ec || !event.is_object()) {
+        error = "event is not JSON: " + std::string(line.substr(0, 200));
+      } else if (event.get_object().contains("error")) {
+        error = "event reports an error: " + std::string(line.substr(0, 200));
+      } else {
+        if (!choice_text(event.get_object()).empty()) {
+          if (!ttft_s) ttft_s = seconds_since(t0);
+          ++text_events;
+        }
+        if (auto n = usage_completion_tokens(event.get_object())) usage_tokens = n;
+      }
+    }
+  }
+};
+
+// One keep-alive connection, used by one worker thread at a time.
+//
+// Beast's synchronous calls take no deadline, so each step runs the
+// asynchronous operation on this connection's private io_context until it
+// completes; the stream's expiry (the request's deadline) ends a step that
+// takes too long with beast::error::timeout.
+class Connection {
+ public:
+  // `address` ("host:port") names the server in errors.
+  Connection(tcp::resolver::results_type endpoints, std::string address)
+      : endpoints_(std::move(endpoints)), address_(std::move(address)) {}
+
+  // Sends `request` and reads the whole response. A connection the server
+  // closed while it sat idle is reopened once and the request resent.
+  Sample send(const http::request<http::string_body>& request, bool stream,
+              std::chrono::milliseconds timeout) {
+    const bool reused = open_;
+    bool stale = false;
+    Sample s = attempt(request, stream, timeout, &stale);
+    if (stale && reused) s = attempt(request, stream, timeout, &stale);
+    return s;
+  }
+
+ private:
+  template <typename Start>
+  beast::error_code await(Start start) {
+    beast::error_code result;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    io_.restart();
+    io_.run();
+    return result;
+  }
+
+  Sample transport_failure(const std::string& step, beast::error_code ec,
+                           std::chrono::milliseconds timeout) {
+    close();
+    if (ec == beast::error::timeout) {
+      return failure("timeout",
+                     step + ": no answer within " + std::to_string(timeout.count()) + " ms");
+    }
+    return failure("transport", step + ": " + ec.message());
+  }
+
+  // `*stale` says the server closed the connection before answering.
+  Sample attempt(const http::request<http::string_body>& request, bool stream,
+                 std::chrono::milliseconds timeout, bool* stale) {
+    const Clock::time_point t0 = Clock::now();
+    stream_.expires_after(timeout);
+    beast::error_code ec;
+    if (!open_) {
+      ec = await([&](auto done) { stream_.async_connect(endpoints_, std::move(done)); });
+      if (ec) return transport_failure("connect to " + address_, ec, timeout);
+      open_ = true;
+    }
+    ec = await([&](auto done) { http::async_write(stream_, request, std::move(done)); });
+    *stale = ec == asio::error::broken_pipe || ec == asio::error::connection_reset;
+    if (ec) return transport_failure("write", ec, timeout);
+
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    ec = await(
+        [&](auto done) { http::async_read_header(stream_, buffer_, parser, std::move(done)); });
+    *stale = ec == http::error::end_of_stream || ec == asio::error::connection_reset;
+    if (ec) return transport_failure("read", ec, timeout);
+
+    const unsigned status = parser.get().result_int();
+    const bool events = stream && status == 200;
+    EventStream reader;
+    while (!parser.is_done()) {
+      ec = await(
+          [&](auto done) { http::async_read_some(stream_, buffer_, parser, std::move(done)); });
+      if (ec) return transport_failure("read", ec, timeout);
+      if (events) reader.consume(parser.get().body(), t0);
+    }
+    Sample s;
+    s.latency_s = seconds_since(t0);
+    if (!parser.keep_alive()) close();
+
+    const std::string& body = parser.get().body();
+    if (status != 200) {
+      return failure("http " + std::to_string(status), body.substr(0, 200));
+    }
+    if (events) {
+      reader.consume(body + "\n", t0);  // a last line without its newline
+      if (!reader.error.empty()) return failure("bad response", reader.error);
+      s.ttft_s = reader.ttft_s.value_or(s.latency_s);
+      s.completion_tokens = reader.usage_tokens.value_or(reader.text_events);
+      return s;
+    }
+    beast::error_code json_ec;
+    const json::value response = json::parse(body, json_ec);
+    if (json_ec || !response.is_object()) {
+      return failure("bad response", "response is not JSON: " + body.substr(0, 200));
+    }
+    const std::optional<std::size_t> tokens = usage_completion_tokens(response.get_object());
+    if (!tokens) return failure("bad response", "response has no usage.completion_tokens");
+    s.ttft_s = s.latency_s;
+    s.completion_tokens = *tokens;
+    return s;
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    buffer_.clear();
+    open_ = false;
+  }
+
+  asio::io_context io_;
+  beast::tcp_stream stream_{io_};
+  beast::flat_buffer buffer_;
+  const tcp::resolver::results_type endpoints_;
+  const std::string address_;
+  bool open_ = false;
+};
+
+http::request<http::string_body> make_request(const LoadgenOptions& o, std::size_t index) {
+  json::object body;
+  body["model"] = o.model;
+  const std::string prompt = make_prompt(o, index);
+  if (o.chat) {
+    body["messages"] = json::array{json::object{{"role", "user"}, {"content", prompt}}};
+  } else {
+    body["prompt"] = prompt;
+  }
+  body["max_tokens"] = o.max_tokens;
+  body["temperature"] = 0;
+  body["stream"] = o.stream;
+  if (o.stream) body["stream_options"] = json::object{{"include_usage", true}};
+  if (o.ignore_eos) body["ignore_eos"] = true;
+
+  const std::string target = o.url.prefix + (o.chat ? "/v1/chat/completions" : "/v1/completions");
+  http::request<http::string_body> request{http::verb::post, target, 11};
+  const bool ipv6 = o.url.host.find(':') != std::string::npos;
+  request.set(http::field::host,
+              (ipv6 ? "[" + o.url.host + "]" : o.url.host) + ":" + std::to_string(o.url.port));
+  request.set(http::field::user_agent, "modelpool-loadgen");
+  request.set(http::field::content_type, "application/json");
+  request.set(http::field::accept, o.stream ? "text/event-stream" : "application/json");
+  if (!o.api_key.empty()) request.set(http::field::authorization, "Bearer " + o.api_key);
+  request.body() = json::serialize(body);
+  request.prepare_payload();
+  return request;
+}
+
+LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool stream) {
+  LoadgenReport r;
+  r.wall_s = wall_s;
+  std::vector<double> ttft, latency, tpot;
+  for (const Sample& s : samples) {
+    if (!s.error_kind.empty()) {
+      ++r.errors;
+      ++r.errors_by_kind[s.error_kind];
+      if (r.first_error.empty()) r.first_error = s.error_kind + ": " + s.error;
+      continue;
+    }
+    ++r.ok;
+    r.completion_tokens += s.completion_tokens;
+    ttft.push_back(s.ttft_s);
+    latency.push_back(s.latency_s);
+    if (stream && s.completion_tokens > 1) {
+      tpot.push_back((s.latency_s - s.ttft_s) / static_cast<double>(s.completion_tokens - 1));
+    }
+  }
+  if (wall_s > 0) {
+    r.agg_tokens_per_s = static_cast<double>(r.completion_tokens) / wall_s;
+    r.requests_per_s = static_cast<double>(r.ok) / wall_s;
+  }
+  r.ttft_p50_s = percentile(ttft, 0.5);
+  r.ttft_p99_s = percentile(ttft, 0.99);
+  r.latency_p50_s = percentile(latency, 0.5);
+  r.latency_p99_s = percentile(latency, 0.99);
+  r.tpot_p50_s = percentile(tpot, 0.5);
+  return r;
+}
+
+bool is_host_char(char c, bool bracketed) {
+  if (std::isalnum(static_cast<unsigned char>(c))) return true;
+  return bracketed ? (c == ':' || c == '.' || c == '%') : (c == '-' || c == '.' || c == '_');
+}
+
+}  // namespace
+
+Result<ServerUrl> parse_server_url(std::string_view url) {
+  constexpr std::string_view kHttp = "http://";
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return invalid_argument_error("'" + std::string(url) + "' must start with http://");
+  }
+  std::string scheme(url.substr(0, scheme_end));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (scheme != "http") {
+    return invalid_argument_error("scheme '" + scheme + "' is not supported (only http://)");
+  }
+  std::string_view rest = url.substr(kHttp.size());
+  const std::size_t slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    return invalid_argument_error("a base URL has no query or fragment");
+  }
+  const bool bracketed = authority.starts_with('[');
+  std::string_view host, port;
+  bool has_port = false;
+  if (bracketed) {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return invalid_argument_error("host '[' is not closed");
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) {
+      return invalid_argument_error("unexpected '" + std::string(after) + "' after the host");
+    }
+    has_port = !after.empty();
+    if (has_port) port = after.substr(1);
+  } else {
+    const std::size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    has_port = colon != std::string_view::npos;
+    if (has_port) port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return invalid_argument_error("'" + std::string(url) + "' has no host");
+  if (!std::all_of(host.begin(), host.end(), [&](char c) { return is_host_char(c, bracketed); })) {
+    return invalid_argument_error("host '" + std::string(host) + "' is not a host name or address");
+  }
+  ServerUrl out;
+  out.host = std::string(host);
+  if (has_port) {
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+        value > 65535) {
+      return invalid_argument_error("port '" + std::string(port) + "' is not in 1..65535");
+    }
+    out.port = static_cast<std::uint16_t>(value);
+  }
+  while (path.ends_with('/')) path.remove_suffix(1);
+  out.prefix = std::string(path);
+  return out;
+}
+
+std::string make_prompt(const LoadgenOptions& o, std::size_t index) {
+  if (!o.prompt.empty()) return o.prompt;
+  static constexpr std::string_view kWords[] = {
+      "the",   "river", "stone", "light", "garden", "slow", "window", "paper",
+      "north", "quiet", "music", "bread", "winter", "door", "green",  "house"};
+  constexpr std::size_t kWordCount = sizeof kWords / sizeof *kWords;
+  std::string text = "Request " + std::to_string(index) + ":";
+  // Counted for llama's SPM vocabulary: "Request", ":" and each digit are a
+  // token, as is each short word with its leading space. BPE vocabularies
+  // take a number in fewer tokens, so the prompt comes out a little shorter.
+  const std::size_t prefix_tokens = 2 + std::to_string(index).size();
+  for (std::size_t k = prefix_tokens; k < o.prompt_tokens; ++k) {
+    text += ' ';
+    text += kWords[(index + k) % kWordCount];
+  }
+  return text;
+}
+
+LoadgenReport run_loadgen(const LoadgenOptions& o) {
+  std::vector<Sample> samples(o.requests);
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::error_code ec;
+  const tcp::resolver::results_type endpoints =
+      resolver.resolve(o.url.host, std::to_string(o.url.port), ec);
+  if (ec) {
+    for (Sample& s : samples)
+      s = failure("transport", "resolve '" + o.url.host + "': " + ec.message());
+    return summarize(samples, 0, o.stream);
+  }
+
+  const std::chrono::milliseconds timeout(o.timeout_ms);
+  std::atomic<std::size_t> next{0};
+  std::latch start(1);
+  Clock::time_point t0;
+  {
+    std::vector<std::jthread> workers;
+    for (std::size_t w = 0; w < o.concurrency; ++w) {
+      workers.emplace_back([&] {
+        Connection connection(endpoints, o.url.host + ":" + std::to_string(o.url.port));
+        start.wait();
+        // Each index is taken by one worker, so samples[i] needs no lock.
+        for (std::size_t i; (i = next.fetch_add(1)) < o.requests;) {
+          samples[i] = connection.send(make_request(o, i), o.stream, timeout);
+        }
+      });
+    }
+    t0 = Clock::now();
+    start.count_down();
+  }  // joins the workers
+  return summarize(samples, seconds_since(t0), o.stream);
+}
+
+void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
+  std::printf("loadgen: %zu requests to http://%s:%u%s%s, concurrency %zu, %s\n", o.requests,
+              o.url.host.c_str(), o.url.port, o.url.prefix.c_str(),
+              o.chat ? "/v1/chat/completions" : "/v1/completions", o.concurrency,
+              o.stream ? "streamed" : "not streamed");
+  std::printf("  requests        %zu ok, %zu errors\n", r.ok, r.errors);
+  std::printf("  wall time       %.3f s\n", r.wall_s);
+  std::printf("  throughput      %.1f completion tokens/s (%zu tokens), %.2f requests/s\n",
+              r.agg_tokens_per_s, r.completion_tokens, r.requests_per_s);
+  std::printf("  TTFT            p50 %.4f s   p99 %.4f s\n", r.ttft_p50_s, r.ttft_p99_s);
+  std::printf("  latency         p50 %.4f s   p99 %.4f s\n", r.latency_p50_s, r.latency_p99_s);
+  if (o.stream) std::printf("  time per token  p50 %.4f s\n", r.tpot_p50_s);
+  if (r.errors == 0) return;
+  std::string kinds;
+  for (const auto& [kind, n] : r.errors_by_kind) {
+    kinds += (kinds.empty() ? "" : ", ") + kind + " x" + std::to_string(n);
+  }
+  std::printf("  errors          %s\n  first error     %s\n", kinds.c_str(), r.first_error.c_str());
+}
+
+Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const std::string& path) {
+  json::object errors_by_kind;
+  for (const auto& [kind, n] : r.errors_by_kind) errors_by_kind[kind] = n;
+  const json::object report{
+      {"ok", r.ok},
+      {"errors", r.errors},
+      {"errors_by_kind", errors_by_kind},
+      {"first_error", r.first_error},
+      {"wall_s", r.wall_s},
+      {"completion_tokens", r.completion_tokens},
+      {"agg_tokens_per_s", r.agg_tokens_per_s},
+      {"requests_per_s", r.requests_per_s},
+      {"ttft_p50_s", r.ttft_p50_s},
+      {"ttft_p99_s", r.ttft_p99_s},
+      {"latency_p50_s", r.latency_p50_s},
+      {"latency_p99_s", r.latency_p99_s},
+      {"tpot_p50_s", o.stream ? json::value(r.tpot_p50_s) : json::value(nullptr)},
+      {"concurrency", o.concurrency},
+      {"requests", o.requests},
+      {"stream", o.stream},
+      {"max_tokens", o.max_tokens},
+  };
+  std::ofstream out(path);
+  out << json::serialize(report) << "\n";
+  out.close();
+  if (!out) return invalid_argument_error("cannot write '" + path + "'");
+  return {};
+}
+
+}  // namespace modelpool::cli

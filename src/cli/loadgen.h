@@ -1,0 +1,94 @@
+// `modelpool loadgen`: a load generator for OpenAI-compatible servers (our
+// `modelpool serve`, llama.cpp's llama-server).
+//
+// `concurrency` worker threads each keep one HTTP/1.1 keep-alive connection
+// and together send `requests` POSTs to /v1/completions (or
+// /v1/chat/completions), taking the next request number from a shared
+// counter. Each request is timed from just before it is written:
+//
+//   latency   until the whole response has been read;
+//   TTFT      streams: until the first server-sent event that carries text;
+//             otherwise the latency;
+//   tokens    usage.completion_tokens when the server reports it (streams ask
+//             for it with stream_options.include_usage), else, for streams,
+//             the number of events that carried text.
+//
+// A request fails with an HTTP status other than 200, a transport error
+// (connect, reset, closed), a timeout, or a response that is not the JSON or
+// event stream expected. Failures are values in the report, never exceptions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "modelpool/status.h"
+
+namespace modelpool::cli {
+
+// Where the server listens, from a base URL "http://HOST[:PORT][/PREFIX]".
+struct ServerUrl {
+  std::string host;         // "127.0.0.1", "localhost", "::1" (brackets removed)
+  std::uint16_t port = 80;  // 80 when the URL names none
+  std::string prefix;       // path before /v1/..., without a trailing '/'; often ""
+};
+
+// Parses a base URL. Only plain http is supported (no TLS). Returns
+// kInvalidArgument naming what is wrong (scheme, host, port, query).
+Result<ServerUrl> parse_server_url(std::string_view url);
+
+struct LoadgenOptions {
+  ServerUrl url;
+  std::size_t concurrency = 1;  // REQUIRES: >= 1
+  std::size_t requests = 1;     // REQUIRES: >= 1
+  bool stream = false;
+  bool chat = false;  // /v1/chat/completions with one user message
+  std::string model = "default";
+  std::size_t max_tokens = 16;
+  // The prompt: `prompt` verbatim when not empty (the same for every
+  // request), else about `prompt_tokens` tokens of plain words after a
+  // per-request prefix, so that no two requests share a cached prefix.
+  std::string prompt;
+  std::size_t prompt_tokens = 32;
+  bool ignore_eos = false;          // sent as "ignore_eos": true (llama-server, vLLM)
+  std::string api_key;              // sent as "Authorization: Bearer KEY" when set
+  std::size_t timeout_ms = 300000;  // whole-request deadline, connect included
+};
+
+// What one run measured. Percentiles are over successful requests (nearest
+// rank); they are 0 when no request succeeded.
+struct LoadgenReport {
+  std::size_t ok = 0;
+  std::size_t errors = 0;
+  // Failed requests by kind: "http 503", "transport", "timeout", "bad response".
+  std::map<std::string, std::size_t> errors_by_kind;
+  std::string first_error;            // the message of the first failed request, "" if none
+  double wall_s = 0;                  // first request written to last response read
+  std::size_t completion_tokens = 0;  // summed over successful requests
+  double agg_tokens_per_s = 0;        // completion_tokens / wall_s
+  double requests_per_s = 0;          // ok / wall_s
+  double ttft_p50_s = 0, ttft_p99_s = 0;
+  double latency_p50_s = 0, latency_p99_s = 0;
+  // Streams only: (latency - TTFT) / (tokens - 1) over requests with >= 2
+  // tokens; 0 without --stream.
+  double tpot_p50_s = 0;
+};
+
+// The prompt of request number `index` (see LoadgenOptions::prompt).
+std::string make_prompt(const LoadgenOptions& options, std::size_t index);
+
+// Sends all requests and measures them; blocks until every worker is done.
+LoadgenReport run_loadgen(const LoadgenOptions& options);
+
+// Prints the report as a short table on stdout.
+void print_report(const LoadgenOptions& options, const LoadgenReport& report);
+
+// Writes the report as one JSON object (the LoadgenReport fields by the same
+// names; tpot_p50_s is null without --stream). Fails when `path` cannot be
+// written.
+Status write_report_json(const LoadgenOptions& options, const LoadgenReport& report,
+                         const std::string& path);
+
+}  // namespace modelpool::cli

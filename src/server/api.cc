@@ -1,0 +1,166 @@
+#include "server/api.h"
+
+#include <boost/json.hpp>
+#include <ctime>
+#include <thread>
+
+namespace modelpool::server {
+
+http::status http_status_of(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return http::status::ok;
+    case StatusCode::kTimeout: return http::status::gateway_timeout;
+    case StatusCode::kCancelled: return static_cast<http::status>(499);  // client closed
+    case StatusCode::kQueueFull: return http::status::too_many_requests;
+    case StatusCode::kShuttingDown: return http::status::service_unavailable;
+    case StatusCode::kModelFailed: return http::status::service_unavailable;
+    case StatusCode::kInvalidArgument: return http::status::bad_request;
+    case StatusCode::kNotFound: return http::status::not_found;
+    case StatusCode::kInternal: return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+std::string_view error_type_of(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument: return "invalid_request_error";
+    case StatusCode::kNotFound: return "not_found_error";
+    case StatusCode::kQueueFull: return "rate_limit_error";
+    case StatusCode::kTimeout: return "timeout_error";
+    case StatusCode::kShuttingDown:
+    case StatusCode::kModelFailed: return "unavailable_error";
+    default: return "server_error";
+  }
+}
+
+void respond_error(Exchange& ex, const Status& status) {
+  const http::status code = http_status_of(status.code());
+  const std::string body = error_body(status.message(), error_type_of(status.code()), static_cast<int>(code));
+  if (status.code() == StatusCode::kQueueFull) {
+    ex.respond(code, body, "application/json", {{"Retry-After", "1"}});
+  } else {
+    ex.respond(code, body);
+  }
+}
+
+namespace {
+
+// Compares in time independent of where the strings first differ.
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+}  // namespace
+
+Api::Api(ModelManager& models, ApiOptions options) : models_(models), options_(std::move(options)) {}
+
+Api::~Api() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return handlers_ == 0; });
+}
+
+std::size_t Api::busy_handlers() const {
+  std::lock_guard lock(mu_);
+  return handlers_;
+}
+
+void Api::offload(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    ++handlers_;
+  }
+  std::thread([this, fn = std::move(fn)]() mutable {
+    fn();
+    std::lock_guard lock(mu_);
+    if (--handlers_ == 0) idle_cv_.notify_all();
+  }).detach();
+}
+
+bool Api::live() const {
+  for (const auto& m : models_.ready_models()) {
+    if (m->llm() != nullptr && m->llm()->stalled_for() > options_.stall_threshold) return false;
+  }
+  return true;
+}
+
+void Api::handle(std::shared_ptr<Exchange> ex) {
+  const HttpRequest& req = ex->request();
+  std::string path(req.target());
+  if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
+  const http::verb method = req.method();
+  auto only = [&](http::verb allowed) {
+    if (method == allowed) return true;
+    ex->respond(http::status::method_not_allowed,
+                error_body("method " + std::string(req.method_string()) + " not allowed on " + path,
+                           "invalid_request_error", 405),
+                "application/json", {{"Allow", std::string(http::to_string(allowed))}});
+    return false;
+  };
+
+  // Open endpoints: health and metrics.
+  if (path == "/v2/health/live") {
+    if (!only(http::verb::get)) return;
+    const bool ok = live();
+    return ex->respond(ok ? http::status::ok : http::status::service_unavailable,
+                       boost::json::serialize(boost::json::object{{"live", ok}}));
+  }
+  if (path == "/v2/health/ready") {
+    if (!only(http::verb::get)) return;
+    const bool ok = !draining_ && models_.all_ready() && live();
+    return ex->respond(ok ? http::status::ok : http::status::service_unavailable,
+                       boost::json::serialize(boost::json::object{{"ready", ok}}));
+  }
+  if (path == "/metrics") {
+    if (!only(http::verb::get)) return;
+    return metrics(*ex);
+  }
+
+  if (!options_.api_key.empty()) {
+    const auto auth = req[http::field::authorization];
+    const std::string_view prefix = "Bearer ";
+    const bool ok = starts_with(auth, prefix) &&
+                    constant_time_equal(auth.substr(prefix.size()), options_.api_key);
+    if (!ok) {
+      return ex->respond(http::status::unauthorized,
+                         error_body(auth.empty() ? "missing API key (Authorization: Bearer KEY)"
+                                                 : "wrong API key",
+                                    "authentication_error", 401),
+                         "application/json", {{"WWW-Authenticate", "Bearer"}});
+    }
+  }
+
+  if (path == "/v1/models") {
+    if (!only(http::verb::get)) return;
+    return list_models(*ex);
+  }
+  if (path == "/v1/completions" || path == "/v1/chat/completions") {
+    if (!only(http::verb::post)) return;
+    const bool chat = path == "/v1/chat/completions";
+    return offload([this, ex, chat] { completions(ex, chat); });
+  }
+  if (path == "/v2" || starts_with(path, "/v2/")) return kserve(ex, path);
+  ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+}
+
+void Api::list_models(Exchange& ex) {
+  boost::json::array data;
+  for (const auto& m : models_.ready_models()) {
+    data.push_back(boost::json::object{{"id", m->name()},
+                                       {"object", "model"},
+                                       {"created", 0},
+                                       {"owned_by", "modelpool"}});
+  }
+  ex.respond(http::status::ok,
+             boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}}));
+}
+
+}  // namespace modelpool::server

@@ -1,0 +1,82 @@
+// Api: the HTTP endpoints, mapped onto the ModelManager.
+//
+//   OpenAI:  GET /v1/models, POST /v1/completions, POST /v1/chat/completions
+//   KServe:  GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{m},
+//            /v2/models/{m}/ready, POST /v2/models/{m}/infer,
+//            POST /v2/repository/index, /v2/repository/models/{m}/load|unload
+//   GET /metrics (Prometheus text)
+//
+// Errors are {"error": {"message", "type", "code"}} naming the bad field:
+// 400 bad JSON or fields, 401 API key, 404 model or route, 405 method,
+// 413 body too large, 429 queue full (Retry-After), 503 not ready or
+// shutting down, 504 deadline passed. With an API key configured, every
+// endpoint but /v2/health/* and /metrics needs "Authorization: Bearer KEY".
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "server/exchange.h"
+#include "server/model_manager.h"
+
+namespace modelpool::server {
+
+struct ApiOptions {
+  std::string api_key;
+  // A batched decoding loop with work that has not stepped for this long
+  // makes /v2/health/live answer 503.
+  std::chrono::milliseconds stall_threshold{10000};
+};
+
+class Api {
+ public:
+  Api(ModelManager& models, ApiOptions options);
+  // Waits for the handler threads still running (bounded by their models'
+  // shutdown, which wakes them).
+  ~Api();
+
+  // Routes one request. Called on an I/O thread: anything that may block
+  // moves to its own thread.
+  void handle(std::shared_ptr<Exchange> ex);
+
+  // From now on new inference requests get 503.
+  void set_draining() { draining_ = true; }
+  bool draining() const { return draining_; }
+  // Handler threads running now.
+  std::size_t busy_handlers() const;
+  // Whether the scheduler loops are alive (see ApiOptions::stall_threshold).
+  bool live() const;
+
+  ModelManager& models() { return models_; }
+
+ private:
+  // Runs `fn` on its own thread, counted so shutdown can wait for it.
+  void offload(std::function<void()> fn);
+
+  void completions(std::shared_ptr<Exchange> ex, bool chat);
+  void list_models(Exchange& ex);
+  void kserve(std::shared_ptr<Exchange> ex, const std::string& path);
+  void infer(std::shared_ptr<Exchange> ex, const std::string& model);
+  void repository(std::shared_ptr<Exchange> ex, const std::string& path);
+  void metrics(Exchange& ex);
+
+  ModelManager& models_;
+  const ApiOptions options_;
+  std::atomic<bool> draining_{false};
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::size_t handlers_ = 0;  // guarded by mu_
+};
+
+// HTTP status for a Status code (timeout → 504, queue_full → 429, ...).
+http::status http_status_of(StatusCode code);
+// The OpenAI-style error type for a Status code.
+std::string_view error_type_of(StatusCode code);
+// Answers `ex` with the error JSON for `status`.
+void respond_error(Exchange& ex, const Status& status);
+
+}  // namespace modelpool::server

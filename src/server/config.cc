@@ -1,0 +1,464 @@
+// The model repository file: TOML in, ServerConfig out, every refusal naming
+// the file, the line and the key.
+//
+// Two layers, so that a file and the run-time load endpoint refuse the same
+// things with the same words:
+//  - the parser checks what only the TOML can tell: unknown keys, types, the
+//    line of each key, and numbers that cannot land in their (unsigned) field;
+//  - check_model() checks a ModelConfig's values (names, backend, mode, ranges,
+//    fields that depend on each other); parse_config and validate_model both
+//    call it, the first adding the line of the offending key.
+// The integer ranges live once, below, and both layers read them.
+//
+// Loading config is the control plane: toml::parse may throw, and its
+// parse_error is turned into a Status here, never past this file.
+#include "server/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <set>
+#include <system_error>
+#include <utility>
+
+namespace modelpool::server {
+namespace {
+
+constexpr std::int64_t kNoLimit = std::numeric_limits<std::int64_t>::max();
+
+// The values an integer field accepts, both ends included.
+struct IntRange {
+  std::int64_t min;
+  std::int64_t max = kNoLimit;
+};
+
+constexpr IntRange kPortRange{1, 65535};
+constexpr IntRange kPositive{1};
+constexpr IntRange kNonNegative{0};
+// Fewer KV tokens than this cannot hold a prompt and an answer.
+constexpr IntRange kContextRange{16};
+
+// [server]
+constexpr IntRange kMaxBodyBytesRange = kPositive;
+constexpr IntRange kReadTimeoutRange = kPositive;
+constexpr IntRange kDrainTimeoutRange = kNonNegative;  // 0: stop without draining
+// [[model]]
+constexpr IntRange kSlotsRange = kPositive;
+constexpr IntRange kThreadsRange = kNonNegative;   // 0: the cores
+constexpr IntRange kMaxQueueRange = kNonNegative;  // 0: never wait
+constexpr IntRange kTimeoutRange = kPositive;
+constexpr IntRange kFixedInstancesRange = kPositive;   // instances = N
+constexpr IntRange kMinInstancesRange = kNonNegative;  // instances = [min, max]
+constexpr IntRange kMaxInstancesRange = kPositive;
+
+std::string describe(IntRange range) {
+  if (range.max == kNoLimit) {
+    if (range.min == 0) return "a non-negative integer";
+    if (range.min == 1) return "a positive integer";
+    return "an integer >= " + std::to_string(range.min);
+  }
+  return "an integer in " + std::to_string(range.min) + ".." + std::to_string(range.max);
+}
+
+// "" when `value` is in `range`, else why not. T may be unsigned (size_t).
+template <typename T>
+std::string range_error(T value, IntRange range) {
+  if (std::cmp_greater_equal(value, range.min) && std::cmp_less_equal(value, range.max)) return {};
+  return "expected " + describe(range) + ", got " + std::to_string(value);
+}
+
+bool is_model_name(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return false;  // path-like in URLs
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+std::string instances_text(const ModelConfig& model) {
+  return "[" + std::to_string(model.min_instances) + ", " + std::to_string(model.max_instances) +
+         "]";
+}
+
+struct FieldError {
+  std::string field;  // the TOML key ("slots", "instances")
+  std::string message;
+};
+
+// Every problem with the values of `model`, in field order.
+std::vector<FieldError> check_model(const ModelConfig& model) {
+  std::vector<FieldError> errors;
+  auto fail = [&](std::string field, std::string message) {
+    if (!message.empty()) errors.push_back({std::move(field), std::move(message)});
+  };
+  if (model.name.empty()) {
+    fail("name", "is required");
+  } else if (!is_model_name(model.name)) {
+    fail("name",
+         "expected letters, digits, '.', '_' and '-' (not '.' or '..'), got '" + model.name + "'");
+  }
+  if (model.backend.empty()) {
+    fail("backend", "is required (llama or sim)");
+  } else if (model.backend != "llama" && model.backend != "sim") {
+    fail("backend", "expected llama or sim, got '" + model.backend + "'");
+  }
+  if (model.backend == "llama" && model.path.empty()) {
+    fail("path", "is required for backend 'llama'");
+  }
+  if (model.mode != "exclusive" && model.mode != "batched") {
+    fail("mode", "expected exclusive or batched, got '" + model.mode + "'");
+  }
+  if (!range_error(model.max_instances, kMaxInstancesRange).empty()) {
+    fail("instances", "expected [min, max] with max >= 1, got " + instances_text(model));
+  } else if (model.min_instances > model.max_instances) {
+    fail("instances", "expected [min, max] with min <= max, got " + instances_text(model));
+  }
+  fail("slots", range_error(model.slots, kSlotsRange));
+  fail("context", range_error(model.context, kContextRange));
+  fail("threads", range_error(model.threads, kThreadsRange));
+  fail("max_queue", range_error(model.max_queue, kMaxQueueRange));
+  fail("timeout_ms", range_error(model.timeout_ms, kTimeoutRange));
+  return errors;
+}
+
+// ---- TOML ----
+
+std::uint32_t line_of(const toml::node& node) {
+  return node.source().begin.line;
+}
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+// Problems found in one document, reported in file order, one per line:
+// "models.toml:12: [[model]] 'default': key 'slots': expected ...".
+class Diagnostics {
+ public:
+  explicit Diagnostics(const std::string& source) : source_(source) {}
+
+  void add(std::uint32_t line, std::string message) {
+    entries_.push_back({line, std::move(message)});
+  }
+  bool empty() const { return entries_.empty(); }
+
+  Status status() {
+    std::stable_sort(entries_.begin(), entries_.end(),
+                     [](const Entry& a, const Entry& b) { return a.line < b.line; });
+    std::string text;
+    for (const Entry& e : entries_) {
+      if (!text.empty()) text += '\n';
+      text += source_ + ":" + std::to_string(e.line) + ": " + e.message;
+    }
+    return invalid_argument_error(std::move(text));
+  }
+
+ private:
+  struct Entry {
+    std::uint32_t line;
+    std::string message;
+  };
+  const std::string& source_;
+  std::vector<Entry> entries_;
+};
+
+// Readers store the value of `node` in *out and return "", or return why they
+// cannot ("expected a string, got an integer") and leave *out alone.
+std::string read_string(const toml::node& node, std::string* out) {
+  const auto* value = node.as_string();
+  if (value == nullptr) return "expected a string, got " + type_name(node);
+  if (value->get().find('\0') != std::string::npos) return "expected a string without NUL";
+  *out = value->get();
+  return {};
+}
+
+std::string read_bool(const toml::node& node, bool* out) {
+  const auto* value = node.as_boolean();
+  if (value == nullptr) return "expected a boolean, got " + type_name(node);
+  *out = value->get();
+  return {};
+}
+
+template <typename T>
+std::string read_int(const toml::node& node, IntRange range, T* out) {
+  const auto* value = node.as_integer();
+  if (value == nullptr) return "expected " + describe(range) + ", got " + type_name(node);
+  const std::int64_t v = value->get();
+  if (std::string e = range_error(v, range); !e.empty()) return e;
+  // Every range fits T: the largest finite max is the port's, and the unbounded
+  // fields are int64 or size_t.
+  *out = static_cast<T>(v);
+  return {};
+}
+
+// instances = N (a fixed pool) or [min, max] (check_model relates the two).
+std::string read_instances(const toml::node& node, ModelConfig* model) {
+  if (node.is_integer()) {
+    std::size_t n = 0;
+    if (std::string e = read_int(node, kFixedInstancesRange, &n); !e.empty()) return e;
+    model->min_instances = model->max_instances = n;
+    return {};
+  }
+  const auto* array = node.as_array();
+  if (array == nullptr || array->size() != 2) {
+    return "expected a positive integer or [min, max], got " +
+           (array == nullptr ? type_name(node)
+                             : "an array of " + std::to_string(array->size()) + " elements");
+  }
+  std::size_t min = 0;
+  std::size_t max = 0;
+  if (std::string e = read_int(*array->get(0), kMinInstancesRange, &min); !e.empty()) {
+    return "min: " + e;
+  }
+  if (std::string e = read_int(*array->get(1), kMaxInstancesRange, &max); !e.empty()) {
+    return "max: " + e;
+  }
+  model->min_instances = min;
+  model->max_instances = max;
+  return {};
+}
+
+// An option value as text: integers in decimal, booleans "true"/"false",
+// floats in the shortest form that reads back to the same double.
+std::string read_option(const toml::node& node, std::string* out) {
+  switch (node.type()) {
+    case toml::node_type::string: return read_string(node, out);
+    case toml::node_type::integer: *out = std::to_string(**node.as_integer()); return {};
+    case toml::node_type::boolean: *out = **node.as_boolean() ? "true" : "false"; return {};
+    case toml::node_type::floating_point: {
+      char buffer[64];
+      auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, **node.as_floating_point());
+      if (ec != std::errc()) return "cannot format this float";
+      out->assign(buffer, end);
+      return {};
+    }
+    default: return "expected a string, number or boolean, got " + type_name(node);
+  }
+}
+
+// "[[model]] 'm': key 'slots': expected ...", the one shape of a key's problem
+// (without "where: " when `where` is empty).
+std::string about_key(std::string_view where, std::string_view key, std::string_view problem) {
+  std::string text(where);
+  if (!text.empty()) text += ": ";
+  text.append("key '").append(key).append("': ").append(problem);
+  return text;
+}
+
+using Reader = std::function<std::string(const toml::node&)>;
+
+// Where each key of a section was, and which keys were refused.
+struct SectionKeys {
+  std::map<std::string, std::uint32_t, std::less<>> lines;
+  std::set<std::string, std::less<>> failed;
+};
+
+// Reads every key of `table` with its reader; `where` prefixes messages
+// ("[server]", "[[model]] 'default'").
+SectionKeys read_section(const toml::table& table, const std::string& where,
+                         const std::map<std::string_view, Reader>& readers, Diagnostics& diag) {
+  SectionKeys keys;
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    keys.lines[name] = line_of(node);
+    auto reader = readers.find(key.str());
+    if (reader == readers.end()) {
+      std::string text = where;
+      text.append(": unknown key '").append(name).append("' (known: ");
+      for (auto it = readers.begin(); it != readers.end(); ++it) {
+        text.append(it == readers.begin() ? "" : ", ").append(it->first);
+      }
+      diag.add(line_of(node), text + ")");
+      keys.failed.insert(name);
+    } else if (std::string e = reader->second(node); !e.empty()) {
+      diag.add(line_of(node), about_key(where, name, e));
+      keys.failed.insert(name);
+    }
+  }
+  return keys;
+}
+
+void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& diag) {
+  const std::map<std::string_view, Reader> readers = {
+      {"host",
+       [&](const toml::node& n) {
+         std::string host;
+         if (std::string e = read_string(n, &host); !e.empty()) return e;
+         if (host.empty()) return std::string("expected a host name or address, got \"\"");
+         config->host = std::move(host);
+         return std::string();
+       }},
+      {"port", [&](const toml::node& n) { return read_int(n, kPortRange, &config->port); }},
+      {"api_key", [&](const toml::node& n) { return read_string(n, &config->api_key); }},
+      {"max_body_bytes",
+       [&](const toml::node& n) {
+         return read_int(n, kMaxBodyBytesRange, &config->max_body_bytes);
+       }},
+      {"read_timeout_ms",
+       [&](const toml::node& n) {
+         return read_int(n, kReadTimeoutRange, &config->read_timeout_ms);
+       }},
+      {"drain_timeout_ms",
+       [&](const toml::node& n) {
+         return read_int(n, kDrainTimeoutRange, &config->drain_timeout_ms);
+       }},
+  };
+  read_section(table, "[server]", readers, diag);
+}
+
+// One [[model]] table (the index-th, from 0); `first_line_of` maps the names
+// seen so far to their line, to refuse duplicates.
+void parse_model(const toml::table& table, std::size_t index,
+                 std::map<std::string, std::uint32_t>* first_line_of, ServerConfig* config,
+                 Diagnostics& diag) {
+  std::string where = "[[model]] #" + std::to_string(index + 1);
+  if (const auto* name = table.get_as<std::string>("name"); name && is_model_name(name->get())) {
+    where = "[[model]] '" + name->get() + "'";
+  }
+  ModelConfig model;
+  const auto options = [&](const toml::node& n) {
+    const auto* t = n.as_table();
+    if (t == nullptr) return "expected a table ([model.options]), got " + type_name(n);
+    for (const auto& [key, value] : *t) {
+      std::string text;
+      if (std::string e = read_option(value, &text); !e.empty()) {
+        diag.add(line_of(value), about_key(where, "options." + std::string(key.str()), e));
+      } else {
+        model.options[std::string(key.str())] = std::move(text);
+      }
+    }
+    return std::string();
+  };
+  const std::map<std::string_view, Reader> readers = {
+      {"name", [&](const toml::node& n) { return read_string(n, &model.name); }},
+      {"backend", [&](const toml::node& n) { return read_string(n, &model.backend); }},
+      {"path", [&](const toml::node& n) { return read_string(n, &model.path); }},
+      {"mode", [&](const toml::node& n) { return read_string(n, &model.mode); }},
+      {"instances", [&](const toml::node& n) { return read_instances(n, &model); }},
+      {"slots", [&](const toml::node& n) { return read_int(n, kSlotsRange, &model.slots); }},
+      {"context", [&](const toml::node& n) { return read_int(n, kContextRange, &model.context); }},
+      {"threads", [&](const toml::node& n) { return read_int(n, kThreadsRange, &model.threads); }},
+      {"max_queue",
+       [&](const toml::node& n) { return read_int(n, kMaxQueueRange, &model.max_queue); }},
+      {"timeout_ms",
+       [&](const toml::node& n) { return read_int(n, kTimeoutRange, &model.timeout_ms); }},
+      {"warmup", [&](const toml::node& n) { return read_bool(n, &model.warmup); }},
+      {"options", options},
+  };
+  const SectionKeys keys = read_section(table, where, readers, diag);
+
+  // A key the parser already refused is not reported again (its field holds the
+  // default); a required key that is missing is reported at the table's header.
+  for (const FieldError& e : check_model(model)) {
+    if (keys.failed.contains(e.field)) continue;
+    auto line = keys.lines.find(e.field);
+    diag.add(line == keys.lines.end() ? line_of(table) : line->second,
+             about_key(where, e.field, e.message));
+  }
+  if (is_model_name(model.name)) {
+    const std::uint32_t line = keys.lines.at("name");
+    auto [first, inserted] = first_line_of->try_emplace(model.name, line);
+    if (!inserted) {
+      diag.add(line,
+               about_key(where, "name",
+                         "'" + model.name + "' is already the name of the [[model]] at line " +
+                             std::to_string(first->second)));
+    }
+  }
+  config->models.push_back(std::move(model));
+}
+
+}  // namespace
+
+Result<ServerConfig> parse_config(std::string_view toml, const std::string& source) {
+  Diagnostics diag(source);
+  toml::table root;
+  try {
+    root = toml::parse(toml, source);
+  } catch (const toml::parse_error& e) {
+    diag.add(e.source().begin.line, "TOML syntax error: " + std::string(e.description()));
+    return diag.status();
+  }
+
+  ServerConfig config;
+  std::map<std::string, std::uint32_t> first_line_of;
+  for (const auto& [key, node] : root) {
+    if (key == "server") {
+      if (const auto* table = node.as_table()) {
+        parse_server(*table, &config, diag);
+      } else {
+        diag.add(line_of(node),
+                 "key 'server': expected a table ([server]), got " + type_name(node));
+      }
+    } else if (key == "model") {
+      const auto* array = node.as_array();
+      if (array == nullptr) {
+        diag.add(line_of(node),
+                 "key 'model': expected an array of tables ([[model]]), got " + type_name(node));
+        continue;
+      }
+      for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        if (const auto* table = element.as_table()) {
+          parse_model(*table, i, &first_line_of, &config, diag);
+        } else {
+          diag.add(line_of(element), "key 'model': expected an array of tables ([[model]]), got " +
+                                         type_name(element) + " in it");
+        }
+      }
+    } else {
+      diag.add(line_of(node), "unknown top-level key '" + std::string(key.str()) +
+                                  "' (known: [server], [[model]])");
+    }
+  }
+  if (!diag.empty()) return diag.status();
+  return config;
+}
+
+Result<ServerConfig> load_config_file(const std::string& path) {
+  auto cannot_read = [&](int error) {
+    return not_found_error("cannot read config file '" + path +
+                           "': " + std::generic_category().message(error));
+  };
+  struct Close {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Close> file(std::fopen(path.c_str(), "rb"));
+  if (file == nullptr) return cannot_read(errno);
+  std::string text;
+  char buffer[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
+  if (std::ferror(file.get())) return cannot_read(errno);  // EISDIR for a directory
+  return parse_config(text, path);
+}
+
+Status validate_model(const ModelConfig& model) {
+  const std::vector<FieldError> errors = check_model(model);
+  if (errors.empty()) return {};
+  std::string text = model.name.empty() ? "model (unnamed)" : "model '" + model.name + "'";
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    text.append(i == 0 ? ": " : "; ").append(about_key("", errors[i].field, errors[i].message));
+  }
+  return invalid_argument_error(std::move(text));
+}
+
+}  // namespace modelpool::server

@@ -1,0 +1,85 @@
+// Server configuration: the model repository (TOML) and the listener.
+//
+//   [server]                      # all optional
+//   host = "127.0.0.1"
+//   port = 8080
+//   api_key = "secret"            # or --api-key; empty: no authentication
+//   max_body_bytes = 1048576
+//   read_timeout_ms = 30000
+//   drain_timeout_ms = 10000
+//
+//   [[model]]
+//   name = "default"              # required, unique, [A-Za-z0-9._-]+
+//   backend = "llama"             # required: llama | sim
+//   path = "/models/small.gguf"   # llama: required
+//   mode = "batched"              # llama: exclusive | batched (default batched)
+//   instances = [1, 1]            # [min, max] (or one integer: fixed size)
+//   slots = 8                     # batched: sequences per context
+//   context = 2048                # KV tokens of a context (batched: shared by its slots)
+//   threads = 0                   # compute threads for the model; 0: the cores
+//   max_queue = 64                # waiters beyond this get 429
+//   timeout_ms = 60000            # deadline of a request (a request may ask for less)
+//   warmup = true
+//   [model.options]               # backend options: strings, numbers, booleans (sim: service_ms)
+//   service_ms = 0
+//
+// Unknown keys, wrong types and impossible values are refused with the file,
+// line and key in the message. Ranges: port 1..65535; max_body_bytes,
+// read_timeout_ms, slots, timeout_ms >= 1; context >= 16; drain_timeout_ms,
+// threads, max_queue >= 0; instances N >= 1 or [min, max] with
+// 0 <= min <= max, max >= 1. A file may declare no model.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "modelpool/status.h"
+
+namespace modelpool::server {
+
+struct ModelConfig {
+  std::string name;
+  std::string backend;
+  std::string path;
+  std::string mode = "batched";
+  std::size_t min_instances = 1;
+  std::size_t max_instances = 1;
+  std::size_t slots = 8;
+  std::size_t context = 2048;
+  std::size_t threads = 0;
+  std::size_t max_queue = 64;
+  std::int64_t timeout_ms = 60000;
+  bool warmup = true;
+  std::map<std::string, std::string> options;  // numbers and booleans as text
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string api_key;
+  std::size_t max_body_bytes = 1 << 20;
+  std::int64_t read_timeout_ms = 30000;
+  std::int64_t drain_timeout_ms = 10000;
+  std::vector<ModelConfig> models;
+};
+
+// Parses TOML text; `source` names it in errors. kInvalidArgument on any
+// problem, every problem found on a line of its own, in file order:
+//   models.toml:3: [server]: unknown key 'prot' (known: api_key, ...)
+//   models.toml:12: [[model]] 'default': key 'slots': expected a positive integer, got -3
+Result<ServerConfig> parse_config(std::string_view toml, const std::string& source);
+
+// Reads and parses a file. kNotFound when it cannot be read.
+Result<ServerConfig> load_config_file(const std::string& path);
+
+// Checks one model entry on its own (used by parse_config and by the
+// repository load endpoint): required keys, known backend and mode, sizes.
+// kInvalidArgument naming the model and each bad field:
+//   model 'm': key 'slots': expected a positive integer, got 0; key 'mode': ...
+Status validate_model(const ModelConfig& model);
+
+}  // namespace modelpool::server

@@ -1,0 +1,406 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace modelpool::server {
+namespace {
+
+// The diagnostics of a refusal, one a line.
+std::vector<std::string> diagnostics_of(const std::string& message) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = message.find('\n', start);
+    lines.push_back(message.substr(start, end - start));
+    if (end == std::string::npos) return lines;
+    start = end + 1;
+  }
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Parses `toml` as models.toml and expects exactly one diagnostic: at `line`,
+// naming `needle` (the key and, where it matters, what was wrong).
+void expect_refused(const std::string& toml, int line, const std::string& needle) {
+  SCOPED_TRACE("config:\n" + toml);
+  Result<ServerConfig> parsed = parse_config(toml, "models.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  const std::vector<std::string> diagnostics = diagnostics_of(parsed.status().message());
+  ASSERT_EQ(diagnostics.size(), 1u) << parsed.status().message();
+  const std::string prefix = "models.toml:" + std::to_string(line) + ": ";
+  EXPECT_EQ(diagnostics[0].rfind(prefix, 0), 0u) << "want prefix '" << prefix << "' in\n"
+                                                 << diagnostics[0];
+  EXPECT_TRUE(contains(diagnostics[0], needle)) << "want '" << needle << "' in\n" << diagnostics[0];
+}
+
+// A valid sim model named 'm' (lines 1-3) followed by `rest` (from line 4).
+std::string sim_model(const std::string& rest) {
+  return "[[model]]\nname = \"m\"\nbackend = \"sim\"\n" + rest;
+}
+
+ServerConfig parse_ok(const std::string& toml) {
+  Result<ServerConfig> parsed = parse_config(toml, "models.toml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status().message() << "\nconfig:\n" << toml;
+  return parsed.ok() ? *parsed : ServerConfig{};
+}
+
+TEST(ConfigTest, FullFileRoundTripsEveryField) {
+  const ServerConfig config = parse_ok(R"([server]
+host = "0.0.0.0"
+port = 9090
+api_key = "secret"
+max_body_bytes = 4096
+read_timeout_ms = 1500
+drain_timeout_ms = 0
+
+[[model]]
+name = "Qwen2.5-0.5B_instruct"
+backend = "llama"
+path = "/models/small.gguf"
+mode = "exclusive"
+instances = [0, 3]
+slots = 4
+context = 4096
+threads = 6
+max_queue = 0
+timeout_ms = 1234
+warmup = false
+[model.options]
+flash_attn = true
+offload = false
+n_gpu_layers = -1
+huge = 9007199254740993
+rope_scale = 0.25
+tenth = 0.1
+cache_type = "q8_0"
+
+[[model]]
+name = "sim"
+backend = "sim"
+instances = 2
+[model.options]
+service_ms = 5
+)");
+  EXPECT_EQ(config.host, "0.0.0.0");
+  EXPECT_EQ(config.port, 9090);
+  EXPECT_EQ(config.api_key, "secret");
+  EXPECT_EQ(config.max_body_bytes, 4096u);
+  EXPECT_EQ(config.read_timeout_ms, 1500);
+  EXPECT_EQ(config.drain_timeout_ms, 0);
+  ASSERT_EQ(config.models.size(), 2u);
+
+  const ModelConfig& llama = config.models[0];
+  EXPECT_EQ(llama.name, "Qwen2.5-0.5B_instruct");
+  EXPECT_EQ(llama.backend, "llama");
+  EXPECT_EQ(llama.path, "/models/small.gguf");
+  EXPECT_EQ(llama.mode, "exclusive");
+  EXPECT_EQ(llama.min_instances, 0u);
+  EXPECT_EQ(llama.max_instances, 3u);
+  EXPECT_EQ(llama.slots, 4u);
+  EXPECT_EQ(llama.context, 4096u);
+  EXPECT_EQ(llama.threads, 6u);
+  EXPECT_EQ(llama.max_queue, 0u);
+  EXPECT_EQ(llama.timeout_ms, 1234);
+  EXPECT_FALSE(llama.warmup);
+  const std::map<std::string, std::string> options = {
+      {"flash_attn", "true"},       {"offload", "false"},   {"n_gpu_layers", "-1"},
+      {"huge", "9007199254740993"}, {"rope_scale", "0.25"}, {"tenth", "0.1"},
+      {"cache_type", "q8_0"},
+  };
+  EXPECT_EQ(llama.options, options);
+  EXPECT_EQ(std::stod(llama.options.at("tenth")), 0.1);  // reads back to the same double
+
+  const ModelConfig& sim = config.models[1];
+  EXPECT_EQ(sim.name, "sim");
+  EXPECT_EQ(sim.backend, "sim");
+  EXPECT_EQ(sim.min_instances, 2u);  // one integer: a fixed pool
+  EXPECT_EQ(sim.max_instances, 2u);
+  EXPECT_EQ(sim.options, (std::map<std::string, std::string>{{"service_ms", "5"}}));
+}
+
+TEST(ConfigTest, FloatOptionsKeepEnoughDigits) {
+  const ServerConfig config =
+      parse_ok(sim_model("[model.options]\na = 1e300\nb = 0.30000000000000004\nc = -2.5e-7\n"));
+  ASSERT_EQ(config.models.size(), 1u);
+  for (const auto& [key, want] :
+       std::map<std::string, double>{{"a", 1e300}, {"b", 0.30000000000000004}, {"c", -2.5e-7}}) {
+    EXPECT_EQ(std::stod(config.models[0].options.at(key)), want) << key;
+  }
+}
+
+TEST(ConfigTest, OmittedKeysKeepTheDefaults) {
+  const ServerConfig empty = parse_ok("");
+  const ServerConfig defaults;
+  EXPECT_EQ(empty.host, "127.0.0.1");
+  EXPECT_EQ(empty.port, 8080);
+  EXPECT_EQ(empty.api_key, "");
+  EXPECT_EQ(empty.max_body_bytes, defaults.max_body_bytes);
+  EXPECT_EQ(empty.read_timeout_ms, defaults.read_timeout_ms);
+  EXPECT_EQ(empty.drain_timeout_ms, defaults.drain_timeout_ms);
+  EXPECT_TRUE(empty.models.empty());
+
+  const ServerConfig config =
+      parse_ok("[[model]]\nname = \"m\"\nbackend = \"llama\"\npath = \"/m.gguf\"\n");
+  ASSERT_EQ(config.models.size(), 1u);
+  const ModelConfig& m = config.models[0];
+  const ModelConfig model_defaults;
+  EXPECT_EQ(m.mode, "batched");
+  EXPECT_EQ(m.min_instances, 1u);
+  EXPECT_EQ(m.max_instances, 1u);
+  EXPECT_EQ(m.slots, model_defaults.slots);
+  EXPECT_EQ(m.context, model_defaults.context);
+  EXPECT_EQ(m.threads, model_defaults.threads);
+  EXPECT_EQ(m.max_queue, model_defaults.max_queue);
+  EXPECT_EQ(m.timeout_ms, model_defaults.timeout_ms);
+  EXPECT_TRUE(m.warmup);
+  EXPECT_TRUE(m.options.empty());
+}
+
+TEST(ConfigTest, ZeroModelsAreAllowed) {
+  EXPECT_TRUE(parse_ok("[server]\nport = 9000\n").models.empty());
+  EXPECT_TRUE(parse_ok("model = []\n").models.empty());
+}
+
+TEST(ConfigTest, AcceptsTheEdgesOfEachRange) {
+  const ServerConfig low = parse_ok(
+      "[server]\nport = 1\nmax_body_bytes = 1\nread_timeout_ms = 1\ndrain_timeout_ms = 0\n" +
+      sim_model("instances = [0, 1]\nslots = 1\ncontext = 16\nthreads = 0\nmax_queue = 0\n"
+                "timeout_ms = 1\n"));
+  EXPECT_EQ(low.port, 1);
+  ASSERT_EQ(low.models.size(), 1u);
+  EXPECT_EQ(low.models[0].min_instances, 0u);
+  EXPECT_EQ(low.models[0].max_instances, 1u);
+  EXPECT_EQ(low.models[0].context, 16u);
+  EXPECT_EQ(parse_ok("[server]\nport = 65535\n").port, 65535);
+  EXPECT_EQ(parse_ok(sim_model("instances = [4, 4]\n")).models.at(0).min_instances, 4u);
+}
+
+TEST(ConfigTest, RefusesUnknownKeys) {
+  // The exact form of the message, once.
+  Result<ServerConfig> parsed = parse_config("[server]\nhost = \"h\"\nprot = 80\n", "models.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(parsed.status().message().rfind("models.toml:3: [server]: unknown key 'prot'", 0), 0u)
+      << parsed.status().message();
+
+  expect_refused("\ntitle = \"x\"\n", 2, "unknown top-level key 'title'");
+  expect_refused("[server.tls]\ncert = \"c\"\n", 1, "[server]: unknown key 'tls'");
+  expect_refused(sim_model("slot = 8\n"), 4, "[[model]] 'm': unknown key 'slot'");
+  expect_refused(
+      "[[model]]\nbackend = \"sim\"\nname = \"m\"\n\n[[model]]\nname = \"n\"\n"
+      "backend = \"sim\"\npth = \"/x\"\n",
+      8, "[[model]] 'n': unknown key 'pth'");
+}
+
+TEST(ConfigTest, RefusesWrongTypes) {
+  expect_refused("server = 1\n", 1, "key 'server': expected a table");
+  expect_refused("[model]\nname = \"m\"\n", 1, "key 'model': expected an array of tables");
+  expect_refused("model = [1]\n", 1, "key 'model': expected an array of tables");
+  expect_refused("[server]\nport = \"80\"\n", 2,
+                 "[server]: key 'port': expected an integer in 1..65535, got a string");
+  expect_refused("[server]\nhost = 1\n", 2, "key 'host': expected a string, got an integer");
+  expect_refused("[server]\napi_key = true\n", 2, "key 'api_key': expected a string");
+  expect_refused("[server]\nread_timeout_ms = 1.5\n", 2, "key 'read_timeout_ms'");
+  // A name of the wrong type is refused once, not again as "required".
+  expect_refused("[[model]]\nname = 3\nbackend = \"sim\"\n", 2,
+                 "[[model]] #1: key 'name': expected a string, got an integer");
+  expect_refused(sim_model("path = [\"/a\"]\n"), 4, "key 'path': expected a string, got an array");
+  expect_refused(sim_model("slots = \"8\"\n"), 4,
+                 "[[model]] 'm': key 'slots': expected a positive integer, got a string");
+  expect_refused(sim_model("slots = 8.0\n"), 4,
+                 "key 'slots': expected a positive integer, got a float");
+  expect_refused(sim_model("timeout_ms = 1979-05-27\n"), 4, "key 'timeout_ms'");
+  expect_refused(sim_model("warmup = 1\n"), 4, "key 'warmup': expected a boolean, got an integer");
+  expect_refused(sim_model("instances = \"2\"\n"), 4, "key 'instances'");
+  expect_refused(sim_model("instances = [1, \"2\"]\n"), 4, "key 'instances': max:");
+  expect_refused(sim_model("instances = [1, 2, 3]\n"), 4, "key 'instances'");
+  expect_refused(sim_model("options = 3\n"), 4, "key 'options': expected a table");
+  expect_refused(sim_model("[model.options]\nok = 1\nnested = { a = 1 }\n"), 6,
+                 "key 'options.nested': expected a string, number or boolean, got a table");
+  expect_refused(sim_model("[model.options]\nlist = [1, 2]\n"), 5,
+                 "key 'options.list': expected a string, number or boolean, got an array");
+  expect_refused(sim_model("[model.options.deep]\na = 1\n"), 4, "key 'options.deep'");
+}
+
+TEST(ConfigTest, RefusesOutOfRangeValues) {
+  // The exact form of the message, once: slots on line 12 of the file.
+  Result<ServerConfig> parsed = parse_config(
+      "[server]\nport = 8080\n\n\n\n\n\n\n[[model]]\nname = \"default\"\nbackend = \"sim\"\n"
+      "slots = -3\n",
+      "models.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      parsed.status().message(),
+      "models.toml:12: [[model]] 'default': key 'slots': expected a positive integer, got -3");
+
+  expect_refused("[server]\nport = 0\n", 2, "key 'port': expected an integer in 1..65535, got 0");
+  expect_refused("[server]\nport = 65536\n", 2, "key 'port': expected an integer in 1..65535");
+  expect_refused("[server]\nmax_body_bytes = 0\n", 2, "key 'max_body_bytes'");
+  expect_refused("[server]\nread_timeout_ms = 0\n", 2, "key 'read_timeout_ms'");
+  expect_refused("[server]\ndrain_timeout_ms = -1\n", 2,
+                 "key 'drain_timeout_ms': expected a non-negative integer, got -1");
+  expect_refused("[server]\nhost = \"\"\n", 2, "key 'host'");
+  expect_refused(sim_model("slots = 0\n"), 4, "key 'slots': expected a positive integer, got 0");
+  expect_refused(sim_model("context = 15\n"), 4,
+                 "key 'context': expected an integer >= 16, got 15");
+  expect_refused(sim_model("threads = -1\n"), 4, "key 'threads': expected a non-negative integer");
+  expect_refused(sim_model("max_queue = -1\n"), 4, "key 'max_queue'");
+  expect_refused(sim_model("timeout_ms = 0\n"), 4, "key 'timeout_ms': expected a positive integer");
+  expect_refused(sim_model("instances = 0\n"), 4, "key 'instances': expected a positive integer");
+  expect_refused(sim_model("instances = [2, 1]\n"), 4,
+                 "key 'instances': expected [min, max] with min <= max, got [2, 1]");
+  expect_refused(sim_model("instances = [0, 0]\n"), 4, "key 'instances': max:");
+  expect_refused(sim_model("instances = [-1, 2]\n"), 4, "key 'instances': min:");
+}
+
+TEST(ConfigTest, RefusesBadNamesBackendsAndModes) {
+  for (const char* name : {"a b", "", "a/b", "..", "mod\u00e8le", "x:y"}) {
+    expect_refused("[[model]]\nname = \"" + std::string(name) + "\"\nbackend = \"sim\"\n", 2,
+                   "[[model]] #1: key 'name'");
+  }
+  expect_refused("\n[[model]]\nbackend = \"sim\"\n", 2, "key 'name': is required");
+  expect_refused(sim_model("") + "\n[[model]]\nname = \"n\"\n", 5,
+                 "[[model]] 'n': key 'backend': is required");
+  expect_refused("[[model]]\nname = \"m\"\nbackend = \"onnx\"\n", 3,
+                 "key 'backend': expected llama or sim, got 'onnx'");
+  expect_refused(sim_model("mode = \"parallel\"\n"), 4,
+                 "key 'mode': expected exclusive or batched, got 'parallel'");
+  expect_refused("\n\n[[model]]\nname = \"m\"\nbackend = \"llama\"\n", 3,
+                 "key 'path': is required for backend 'llama'");
+  EXPECT_EQ(parse_ok("[[model]]\nname = \"A.z_0-9\"\nbackend = \"sim\"\n").models.at(0).name,
+            "A.z_0-9");
+}
+
+TEST(ConfigTest, RefusesDuplicateModelNames) {
+  expect_refused(sim_model("") + "\n[[model]]\nbackend = \"sim\"\nname = \"m\"\n", 7,
+                 "[[model]] 'm': key 'name': 'm' is already the name of the [[model]] at line 2");
+}
+
+TEST(ConfigTest, ReportsEveryProblemInFileOrder) {
+  Result<ServerConfig> parsed = parse_config(
+      "[server]\nzzz = 1\nport = 0\n" + std::string("[[model]]\nname = \"m\"\nbackend = \"x\"\n"),
+      "models.toml");
+  ASSERT_FALSE(parsed.ok());
+  const std::vector<std::string> diagnostics = diagnostics_of(parsed.status().message());
+  ASSERT_EQ(diagnostics.size(), 3u) << parsed.status().message();
+  EXPECT_EQ(diagnostics[0].rfind("models.toml:2: [server]: unknown key 'zzz'", 0), 0u);
+  EXPECT_EQ(diagnostics[1].rfind("models.toml:3: [server]: key 'port'", 0), 0u);
+  EXPECT_EQ(diagnostics[2].rfind("models.toml:6: [[model]] 'm': key 'backend'", 0), 0u);
+}
+
+TEST(ConfigTest, ReportsTheLineOfATomlSyntaxError) {
+  expect_refused("[server]\nport = 8080\nhost = = \"x\"\n", 3, "TOML syntax error");
+  expect_refused("[server]\nport = 8080\n\nport = 8081\n", 4, "TOML syntax error");
+}
+
+TEST(ConfigTest, LoadsAFileAndNamesItInErrors) {
+  const std::string dir = testing::TempDir();
+  const std::string path = dir + "/modelpool_config_test_models.toml";
+  {
+    std::ofstream out(path);
+    out << sim_model("slots = 0\n");
+  }
+  Result<ServerConfig> loaded = load_config_file(path);
+  std::filesystem::remove(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(loaded.status().message().rfind(path + ":4: ", 0), 0u) << loaded.status().message();
+
+  {
+    std::ofstream out(path);
+    out << sim_model("slots = 2\n");
+  }
+  loaded = load_config_file(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->models.at(0).slots, 2u);
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  const std::string path = testing::TempDir() + "/modelpool_config_test_no_such_file.toml";
+  Result<ServerConfig> loaded = load_config_file(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(contains(loaded.status().message(), path)) << loaded.status().message();
+
+  Result<ServerConfig> directory = load_config_file(testing::TempDir());
+  ASSERT_FALSE(directory.ok());
+  EXPECT_EQ(directory.status().code(), StatusCode::kNotFound);
+}
+
+ModelConfig valid_model() {
+  ModelConfig m;
+  m.name = "m";
+  m.backend = "llama";
+  m.path = "/models/m.gguf";
+  return m;
+}
+
+TEST(ConfigTest, ValidateModelAcceptsAValidModel) {
+  EXPECT_TRUE(validate_model(valid_model()).ok());
+  ModelConfig sim;
+  sim.name = "s";
+  sim.backend = "sim";
+  sim.min_instances = 0;
+  EXPECT_TRUE(validate_model(sim).ok());
+}
+
+TEST(ConfigTest, ValidateModelNamesTheModelAndTheField) {
+  struct Case {
+    void (*change)(ModelConfig&);
+    std::string field;
+  };
+  const Case cases[] = {
+      {[](ModelConfig& m) { m.name = "a b"; }, "'name'"},
+      {[](ModelConfig& m) { m.backend = "onnx"; }, "'backend'"},
+      {[](ModelConfig& m) { m.backend.clear(); }, "'backend'"},
+      {[](ModelConfig& m) { m.path.clear(); }, "'path'"},
+      {[](ModelConfig& m) { m.mode = "parallel"; }, "'mode'"},
+      {[](ModelConfig& m) {
+         m.min_instances = 3;
+         m.max_instances = 2;
+       },
+       "'instances'"},
+      {[](ModelConfig& m) {
+         m.min_instances = 0;
+         m.max_instances = 0;
+       },
+       "'instances'"},
+      {[](ModelConfig& m) { m.slots = 0; }, "'slots'"},
+      {[](ModelConfig& m) { m.context = 8; }, "'context'"},
+      {[](ModelConfig& m) { m.timeout_ms = 0; }, "'timeout_ms'"},
+      {[](ModelConfig& m) { m.timeout_ms = -5; }, "'timeout_ms'"},
+  };
+  for (const Case& c : cases) {
+    ModelConfig m = valid_model();
+    c.change(m);
+    const Status s = validate_model(m);
+    ASSERT_FALSE(s.ok()) << c.field;
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(contains(s.message(), "key " + c.field)) << s.message();
+    if (m.name == "m") {
+      EXPECT_EQ(s.message().rfind("model 'm': ", 0), 0u) << s.message();
+    }
+  }
+
+  ModelConfig unnamed = valid_model();
+  unnamed.name.clear();
+  unnamed.slots = 0;
+  const Status s = validate_model(unnamed);
+  EXPECT_EQ(s.message(),
+            "model (unnamed): key 'name': is required; key 'slots': expected a positive integer, "
+            "got 0");
+}
+
+}  // namespace
+}  // namespace modelpool::server

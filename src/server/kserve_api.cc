@@ -1,0 +1,195 @@
+// KServe v2 / Triton: server and model metadata, readiness, inference with
+// JSON tensors, and the model repository.
+#include <boost/json.hpp>
+#include <cstring>
+
+#include "server/api.h"
+#include "server/request_fields.h"
+#include "server/tensor_json.h"
+
+namespace modelpool::server {
+namespace {
+
+namespace json = boost::json;
+
+class CollectSink final : public Sink {
+ public:
+  bool write(Tensor t) override {
+    outputs.push_back(std::move(t));
+    return true;
+  }
+  std::vector<Tensor> outputs;
+};
+
+json::object model_metadata(const ServedModel& m) {
+  json::array inputs, outputs;
+  if (m.llm() != nullptr) {
+    inputs.push_back(json::object{{"name", "text_input"}, {"datatype", "BYTES"}, {"shape", json::array{1}}});
+    outputs.push_back(json::object{{"name", "text_output"}, {"datatype", "BYTES"}, {"shape", json::array{1}}});
+  }
+  return {{"name", m.name()},
+          {"versions", json::array{"1"}},
+          {"platform", "modelpool-" + m.config().backend},
+          {"inputs", std::move(inputs)},
+          {"outputs", std::move(outputs)}};
+}
+
+// "/v2/models/NAME/rest" → NAME and rest ("" , "ready", "infer", ...).
+std::pair<std::string, std::string> split_model_path(const std::string& path, std::string_view prefix) {
+  std::string rest = path.substr(prefix.size());
+  const auto slash = rest.find('/');
+  if (slash == std::string::npos) return {rest, ""};
+  return {rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
+}  // namespace
+
+void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
+  const http::verb method = ex->request().method();
+  auto method_not_allowed = [&](std::string_view allowed) {
+    ex->respond(http::status::method_not_allowed,
+                error_body("method " + std::string(ex->request().method_string()) + " not allowed on " + path,
+                           "invalid_request_error", 405),
+                "application/json", {{"Allow", std::string(allowed)}});
+  };
+  if (path == "/v2") {
+    if (method != http::verb::get) return method_not_allowed("GET");
+    return ex->respond(http::status::ok,
+                       json::serialize(json::object{{"name", "modelpool"},
+                                                    {"version", "0.1.0"},
+                                                    {"extensions", json::array{"model_repository"}}}));
+  }
+  if (path.rfind("/v2/repository/", 0) == 0) {
+    if (method != http::verb::post) return method_not_allowed("POST");
+    return repository(ex, path);
+  }
+  if (path.rfind("/v2/models/", 0) == 0) {
+    auto [name, rest] = split_model_path(path, "/v2/models/");
+    if (rest == "infer") {
+      if (method != http::verb::post) return method_not_allowed("POST");
+      return offload([this, ex, name = name] { infer(ex, name); });
+    }
+    if (rest != "" && rest != "ready") {
+      return ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+    }
+    if (method != http::verb::get) return method_not_allowed("GET");
+    std::shared_ptr<ServedModel> m = models_.find(name);
+    if (rest == "ready") {
+      if (!m && models_.configured(name) == nullptr) {
+        return respond_error(*ex, not_found_error("unknown model '" + name + "'"));
+      }
+      const bool ready = m != nullptr && !draining_;
+      return ex->respond(ready ? http::status::ok : http::status::service_unavailable,
+                         json::serialize(json::object{{"name", name}, {"ready", ready}}));
+    }
+    if (!m) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
+    return ex->respond(http::status::ok, json::serialize(model_metadata(*m)));
+  }
+  ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+}
+
+void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name) {
+  auto doc = parse_object(ex->request().body());
+  if (!doc.ok()) return respond_error(*ex, doc.status());
+  if (draining_) return respond_error(*ex, shutting_down_error("the server is shutting down"));
+  std::shared_ptr<ServedModel> model = models_.find(name);
+  if (!model) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
+  Request request;
+  if (const json::value* id = doc->if_contains("id"); id && id->is_string()) request.id = id->as_string();
+  const json::value* inputs = doc->if_contains("inputs");
+  if (!inputs || !inputs->is_array() || inputs->as_array().empty()) {
+    return respond_error(*ex, invalid_argument_error("inputs: required non-empty array"));
+  }
+  for (std::size_t i = 0; i < inputs->as_array().size(); ++i) {
+    auto t = tensor_from_json(inputs->as_array()[i], i);
+    if (!t.ok()) return respond_error(*ex, t.status());
+    request.inputs.push_back(std::move(*t));
+  }
+  std::int64_t timeout = model->config().timeout_ms;
+  if (const json::value* params = doc->if_contains("parameters"); params && params->is_object()) {
+    for (const auto& [k, v] : params->as_object()) {
+      if (k == "timeout_ms" && v.is_int64() && v.as_int64() > 0) timeout = std::min(timeout, v.as_int64());
+      request.parameters[std::string(k)] = v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+    }
+  }
+  const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout);
+  const Clock::time_point start = Clock::now();
+
+  std::vector<Tensor> outputs;
+  Status status;
+  if (LlmService* llm = model->llm()) {
+    // Text in, text out, through the generation API.
+    const Tensor& in = request.inputs[0];
+    if (in.datatype != "BYTES" || in.data.size() < 4) {
+      status = invalid_argument_error("input '" + in.name + "': expected BYTES text");
+    } else {
+      std::uint32_t len = 0;
+      std::memcpy(&len, in.data.data(), 4);
+      GenerationRequest g;
+      g.prompt = in.data.substr(4, len);
+      try {
+        if (auto it = request.parameters.find("max_tokens"); it != request.parameters.end()) g.max_tokens = std::stoi(it->second);
+        if (auto it = request.parameters.find("temperature"); it != request.parameters.end()) g.temperature = std::stof(it->second);
+        if (auto it = request.parameters.find("seed"); it != request.parameters.end()) g.seed = static_cast<std::uint32_t>(std::stoul(it->second));
+      } catch (const std::exception&) {
+        status = invalid_argument_error("parameters: max_tokens, temperature and seed must be numbers");
+      }
+      if (status.ok()) {
+        auto r = llm->generate(g, deadline, ex->client_gone());
+        if (r.ok()) {
+          model->metrics.tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
+          outputs.push_back({"text_output", "BYTES", {1}, bytes_element(r->text)});
+        } else {
+          status = r.status();
+        }
+      }
+    }
+  } else {
+    Result<Lease> lease = model->pool()->acquire(deadline, ex->client_gone());
+    if (!lease.ok()) {
+      status = lease.status();
+    } else {
+      model->metrics.queue_wait.record(Clock::now() - start);
+      const Clock::time_point granted = Clock::now();
+      CollectSink sink;
+      try {
+        status = (*lease)->run(request, sink, ex->client_gone());
+      } catch (const std::exception& e) {
+        status = internal_error(std::string("the model failed: ") + e.what());
+      }
+      if (status.code() == StatusCode::kInternal) lease->mark_broken(status.message());
+      model->metrics.inference.record(Clock::now() - granted);
+      outputs = std::move(sink.outputs);
+    }
+  }
+  model->metrics.count(status.code());
+  if (!status.ok()) return respond_error(*ex, status);
+  json::array out;
+  for (const Tensor& t : outputs) out.push_back(tensor_to_json(t));
+  json::object body{{"model_name", name}, {"model_version", "1"}, {"outputs", std::move(out)}};
+  if (!request.id.empty()) body["id"] = request.id;
+  ex->respond(http::status::ok, json::serialize(body));
+}
+
+void Api::repository(std::shared_ptr<Exchange> ex, const std::string& path) {
+  if (path == "/v2/repository/index") {
+    json::array index;
+    for (const ModelState& s : models_.index()) {
+      json::object o{{"name", s.name}, {"version", "1"}, {"state", s.state}};
+      if (!s.reason.empty()) o["reason"] = s.reason;
+      index.push_back(std::move(o));
+    }
+    return ex->respond(http::status::ok, json::serialize(index));
+  }
+  auto [name, action] = split_model_path(path, "/v2/repository/models/");
+  if (action != "load" && action != "unload") {
+    return ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+  }
+  offload([this, ex, name = name, action = action] {
+    Status s = action == "load" ? models_.load(name) : models_.unload(name, std::chrono::seconds(10));
+    if (!s.ok()) return respond_error(*ex, s);
+    ex->respond(http::status::ok, "{}");
+  });
+}
+
+}  // namespace modelpool::server

@@ -1,0 +1,90 @@
+// GET /metrics: Prometheus text exposition format, version 0.0.4.
+#include <cstdio>
+
+#include "modelpool/memory.h"
+#include "server/api.h"
+
+namespace modelpool::server {
+namespace {
+
+// Bucket bounds in seconds for the latency histograms.
+constexpr double kBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                              0.25,  0.5,    1,     2.5,  5,     10,   30, 60};
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += " ";
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += " ";
+  out += type;
+  out += "\n";
+}
+
+void histogram(std::string& out, const char* name, const std::string& model, const HistogramSnapshot& h) {
+  for (double b : kBounds) {
+    out += std::string(name) + "_bucket{model=\"" + model + "\",le=\"" + number(b) + "\"} " +
+           std::to_string(h.count_at_most(b)) + "\n";
+  }
+  out += std::string(name) + "_bucket{model=\"" + model + "\",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+  out += std::string(name) + "_sum{model=\"" + model + "\"} " + number(h.sum_s) + "\n";
+  out += std::string(name) + "_count{model=\"" + model + "\"} " + std::to_string(h.count) + "\n";
+}
+
+}  // namespace
+
+void Api::metrics(Exchange& ex) {
+  const auto models = models_.ready_models();
+  std::string out;
+  header(out, "modelpool_requests_total", "counter", "Requests by model and outcome.");
+  for (const auto& m : models) {
+    for (int c = 0; c <= static_cast<int>(StatusCode::kInternal); ++c) {
+      out += "modelpool_requests_total{model=\"" + m->name() + "\",outcome=\"" +
+             std::string(status_code_name(static_cast<StatusCode>(c))) + "\"} " +
+             std::to_string(m->metrics.outcomes[c].load()) + "\n";
+    }
+  }
+  header(out, "modelpool_queue_wait_seconds", "histogram", "Time waiting for an instance or slot.");
+  for (const auto& m : models) histogram(out, "modelpool_queue_wait_seconds", m->name(), m->snapshot().queue_wait);
+  header(out, "modelpool_inference_duration_seconds", "histogram", "Time from instance granted to the answer.");
+  for (const auto& m : models) histogram(out, "modelpool_inference_duration_seconds", m->name(), m->metrics.inference.snapshot());
+  header(out, "modelpool_queue_length", "gauge", "Requests waiting for an instance or slot.");
+  for (const auto& m : models) {
+    out += "modelpool_queue_length{model=\"" + m->name() + "\"} " + std::to_string(m->snapshot().queue_length) + "\n";
+  }
+  header(out, "modelpool_instances", "gauge", "Instances (or batch slots) by state.");
+  for (const auto& m : models) {
+    const PoolSnapshot s = m->snapshot();
+    const std::pair<const char*, std::size_t> states[] = {
+        {"creating", s.creating}, {"idle", s.idle}, {"busy", s.busy}, {"checking", s.checking}, {"broken", s.broken}};
+    for (const auto& [state, n] : states) {
+      out += "modelpool_instances{model=\"" + m->name() + "\",state=\"" + state + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  header(out, "modelpool_tokens_generated_total", "counter", "Completion tokens generated.");
+  for (const auto& m : models) {
+    out += "modelpool_tokens_generated_total{model=\"" + m->name() + "\"} " + std::to_string(m->metrics.tokens_generated.load()) + "\n";
+  }
+  header(out, "modelpool_prompt_tokens_total", "counter", "Prompt tokens processed.");
+  for (const auto& m : models) {
+    out += "modelpool_prompt_tokens_total{model=\"" + m->name() + "\"} " + std::to_string(m->metrics.prompt_tokens.load()) + "\n";
+  }
+  header(out, "modelpool_weights_bytes", "gauge", "Bytes of the model's weights, loaded once.");
+  for (const auto& m : models) {
+    out += "modelpool_weights_bytes{model=\"" + m->name() + "\"} " + std::to_string(m->weights_bytes()) + "\n";
+  }
+  header(out, "modelpool_process_pss_bytes", "gauge", "Proportional set size of the server process.");
+  auto pss = read_pss_bytes();
+  out += "modelpool_process_pss_bytes " + std::to_string(pss.ok() ? *pss : 0) + "\n";
+  ex.respond(http::status::ok, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace modelpool::server

@@ -1,0 +1,112 @@
+// ModelManager: the models a server serves, by name, loaded and unloaded at
+// run time without disturbing the others.
+//
+// A ServedModel is either an LLM (LlmService over the llama backend) or a
+// generic pool (sim and other Instance::run backends). Loading is slow and
+// happens off the caller's lock; while a model loads its state is "LOADING"
+// and requests to it get 503; requests to other models go on.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "modelpool/histogram.h"
+#include "modelpool/llm.h"
+#include "modelpool/pool.h"
+#include "modelpool/registry.h"
+#include "server/config.h"
+
+namespace modelpool::server {
+
+// Request counters and latency histograms of one model, for /metrics.
+struct ModelMetrics {
+  // Requests by outcome: ok, and every non-ok StatusCode by its name.
+  std::atomic<std::uint64_t> outcomes[9] = {};
+  std::atomic<std::uint64_t> tokens_generated{0};
+  std::atomic<std::uint64_t> prompt_tokens{0};
+  LatencyHistogram inference;  // from instance granted to last output
+  LatencyHistogram queue_wait;  // waiting for an instance or slot (LLM and pool)
+
+  void count(StatusCode code) { outcomes[static_cast<int>(code)].fetch_add(1); }
+};
+
+class ServedModel {
+ public:
+  ServedModel(ModelConfig config, WeightsRef weights, std::unique_ptr<LlmService> llm);
+  ServedModel(ModelConfig config, WeightsRef weights, std::shared_ptr<Backend> backend,
+              std::unique_ptr<Pool> pool);
+  ~ServedModel();
+
+  const ModelConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+  // Exactly one of these is set.
+  LlmService* llm() const { return llm_.get(); }
+  Pool* pool() const { return pool_.get(); }
+  std::size_t weights_bytes() const;
+  PoolSnapshot snapshot() const;
+  // Wakes waiters with kShuttingDown and waits (bounded) for work in flight.
+  void shutdown(std::chrono::milliseconds timeout);
+
+  ModelMetrics metrics;
+
+ private:
+  ModelConfig config_;
+  WeightsRef weights_;
+  std::shared_ptr<Backend> backend_;
+  std::unique_ptr<LlmService> llm_;
+  std::unique_ptr<Pool> pool_;
+};
+
+struct ModelState {
+  std::string name;
+  std::string state;  // READY, LOADING, UNAVAILABLE
+  std::string reason;
+};
+
+class ModelManager {
+ public:
+  explicit ModelManager(std::vector<ModelConfig> configured);
+  ~ModelManager();
+
+  // Loads `config` (blocking; call off the I/O threads). A model of that name
+  // already READY or LOADING: kInvalidArgument. On failure the model is
+  // UNAVAILABLE with the reason, and the error is returned.
+  Status load(const ModelConfig& config);
+  // Loads a configured model by name (kNotFound when there is none).
+  Status load(const std::string& name);
+  // Stops serving `name`: new requests get 404, waiters 503; waits for work
+  // in flight up to `timeout`, then frees it. kNotFound when not loaded.
+  Status unload(const std::string& name, std::chrono::milliseconds timeout);
+
+  // The model if READY, else null.
+  std::shared_ptr<ServedModel> find(const std::string& name) const;
+  // Every configured or loaded model with its state.
+  std::vector<ModelState> index() const;
+  std::vector<std::shared_ptr<ServedModel>> ready_models() const;
+  // True when every configured model is READY (its minimum instances warm).
+  bool all_ready() const;
+  // The configuration of a configured model, if any.
+  const ModelConfig* configured(const std::string& name) const;
+
+  void shutdown_all(std::chrono::milliseconds timeout);
+
+ private:
+  struct Entry {
+    std::string state = "UNAVAILABLE";
+    std::string reason;
+    std::shared_ptr<ServedModel> model;
+  };
+
+  Result<std::shared_ptr<ServedModel>> build(const ModelConfig& config);
+
+  Registry registry_;
+  const std::vector<ModelConfig> configured_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;  // guarded by mu_
+};
+
+}  // namespace modelpool::server
