@@ -1,6 +1,6 @@
 # The README's commands. Each sets up what it needs (scripts/setup-deps is
 # idempotent and fast when everything is installed), builds, and runs.
-.PHONY: demo test bench build setup asan tsan sanitize format clean
+.PHONY: serve demo test bench build setup asan tsan sanitize format clean
 
 JOBS ?= $(shell nproc)
 
@@ -10,6 +10,11 @@ setup:
 build: setup
 	@cmake --preset default >/dev/null
 	@cmake --build --preset default -j $(JOBS)
+
+# The server with its embedded default models (a generated small LLM named
+# "default" and an "echo" model) on http://127.0.0.1:8080.
+serve: build
+	build/bin/modelpool serve
 
 # The pool-size benchmark: how large should the pool be?
 demo: build
@@ -21,6 +26,7 @@ test: build
 	ctest --preset default
 
 bench: build
+	@scripts/setup-deps --bench
 	bench/run-pool-benchmarks
 	bench/llm-vs-engine
 	bench/llm-fair-prefill

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# End to end: the real `modelpool serve` on an ephemeral port, driven by curl,
+# the official OpenAI SDK and promtool.
+#   server_test.sh MODELPOOL TINY_MODEL
+set -uo pipefail
+MP="$1"
+MODEL="$2"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+WORK="$(mktemp -d)"
+KEY="test-key-123"
+fails=0
+pid=""
+cleanup() {
+  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# req METHOD PATH [BODY] [extra curl args...]: prints "STATUS BODY" and leaves headers in $WORK/h
+req() {
+  local method="$1" path="$2" body="${3:-}"
+  shift 3 2>/dev/null || shift $#
+  curl -s -D "$WORK/h" -o "$WORK/b" -w "%{http_code}" -X "$method" -H "Authorization: Bearer $KEY" \
+    -H "Content-Type: application/json" ${body:+--data-binary "$body"} "$@" "$URL$path"
+  echo " $(cat "$WORK/b")"
+}
+expect() {  # expect NAME STATUS PATTERN -- METHOD PATH [BODY]
+  local name="$1" status="$2" pattern="$3"
+  shift 4
+  local out
+  out=$(req "$@")
+  [[ ${out%% *} == "$status" ]] || { fail "$name: status ${out%% *}, expected $status: ${out:0:300}"; return; }
+  grep -q -e "$pattern" <<<"$out" || fail "$name: no '$pattern' in: ${out:0:300}"
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+cat >"$WORK/models.toml" <<TOML
+[server]
+max_body_bytes = 65536
+drain_timeout_ms = 5000
+
+[[model]]
+name = "default"
+backend = "llama"
+path = "$MODEL"
+mode = "batched"
+slots = 2
+context = 2048
+threads = 2
+max_queue = 8
+
+[[model]]
+name = "echo"
+backend = "sim"
+instances = 2
+
+[[model]]
+name = "slow"
+backend = "sim"
+instances = 1
+max_queue = 1
+timeout_ms = 400
+[model.options]
+service_ms = 1500
+TOML
+
+# ---- config errors are refused at start, naming file, line and key
+printf '[[model]]\nname = "x"\nbackend = "sim"\nslots = -3\n' >"$WORK/bad.toml"
+out=$("$MP" serve --config "$WORK/bad.toml" --port 0 2>&1); rc=$?
+[[ $rc -eq 2 ]] || fail "bad config: exit $rc, expected 2"
+grep -q "bad.toml:4" <<<"$out" && grep -q "slots" <<<"$out" || fail "bad config message: $out"
+
+# ---- start
+"$MP" serve --config "$WORK/models.toml" --port 0 --api-key "$KEY" 2>"$WORK/log" &
+pid=$!
+for _ in $(seq 200); do
+  port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/log")
+  [[ -n $port ]] && break
+  sleep 0.05
+done
+URL="http://127.0.0.1:$port"
+for _ in $(seq 600); do
+  [[ $(curl -s -o /dev/null -w "%{http_code}" "$URL/v2/health/ready") == 200 ]] && break
+  sleep 0.1
+done
+[[ $(curl -s -o /dev/null -w "%{http_code}" "$URL/v2/health/ready") == 200 ]] || { cat "$WORK/log"; echo "FAIL: never ready"; exit 1; }
+
+# ---- KServe server and model metadata, health
+expect "v2" 200 '"name":"modelpool"' -- GET /v2
+expect "live" 200 '"live":true' -- GET /v2/health/live
+expect "model metadata" 200 '"platform":"modelpool-llama"' -- GET /v2/models/default
+expect "model ready" 200 '"ready":true' -- GET /v2/models/echo/ready
+expect "unknown model ready" 404 'unknown model' -- GET /v2/models/nope/ready
+
+# ---- authentication
+out=$(curl -s -w " %{http_code}" "$URL/v1/models"); [[ $out == *" 401" && $out == *"missing API key"* ]] || fail "no key: $out"
+out=$(curl -s -w " %{http_code}" -H "Authorization: Bearer wrong" "$URL/v1/models"); [[ $out == *" 401" && $out == *"wrong API key"* ]] || fail "wrong key: $out"
+
+# ---- OpenAI
+expect "models" 200 '"id":"default"' -- GET /v1/models
+expect "completion" 200 '"finish_reason":"length"' -- POST /v1/completions '{"model":"default","prompt":"Hello","max_tokens":5,"temperature":0}'
+grep -q '"completion_tokens":5' "$WORK/b" || fail "completion usage: $(cat "$WORK/b")"
+expect "chat" 200 '"role":"assistant"' -- POST /v1/chat/completions '{"model":"default","messages":[{"role":"user","content":"Hi"}],"max_tokens":4}'
+out=$(curl -sN -H "Authorization: Bearer $KEY" -d '{"model":"default","prompt":"Hello","max_tokens":6,"stream":true,"temperature":0}' "$URL/v1/completions")
+[[ $(grep -c '^data: {' <<<"$out") -ge 2 ]] || fail "stream: too few events: $out"
+[[ $(tail -n 1 <<<"$out") == "data: [DONE]" ]] || fail "stream does not end with [DONE]: $out"
+expect "stop string" 200 '"finish_reason":"stop"' -- POST /v1/completions '{"model":"default","prompt":"Hello","max_tokens":40,"temperature":0,"stop":["e"]}'
+
+# ---- errors name what is wrong
+expect "bad json" 400 'not valid JSON' -- POST /v1/completions '{"model":'
+expect "bad field" 400 'max_tokens' -- POST /v1/completions '{"model":"default","prompt":"x","max_tokens":-1}'
+expect "missing field" 400 'prompt' -- POST /v1/completions '{"model":"default"}'
+expect "unknown model" 404 "model 'nope'" -- POST /v1/completions '{"model":"nope","prompt":"x"}'
+expect "unknown route" 404 'no route' -- GET /v1/nothing
+expect "method" 405 'not allowed' -- GET /v1/completions
+head -c 100000 /dev/zero | tr '\0' 'a' >"$WORK/big"
+out=$(curl -s -w " %{http_code}" -H "Authorization: Bearer $KEY" --data-binary @"$WORK/big" "$URL/v1/completions")
+[[ $out == *" 413" ]] || fail "413: $out"
+long=$(python3 -c "print(' word' * 3000)")
+expect "prompt too long" 400 'do not fit the context' -- POST /v1/completions "{\"model\":\"default\",\"prompt\":\"$long\"}"
+
+# ---- KServe inference
+expect "infer echo" 200 '"outputs"' -- POST /v2/models/echo/infer '{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1.5,2.5]},{"name":"t","shape":[1],"datatype":"BYTES","data":["hi"]}]}'
+[[ $(json "d['outputs'][0]['data'] == [1.5, 2.5] and d['outputs'][1]['data'] == ['hi']" <"$WORK/b") == True ]] ||
+  fail "infer echo did not return its inputs: $(cat "$WORK/b")"
+expect "infer shape" 400 'shape needs 3' -- POST /v2/models/echo/infer '{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1.5,2.5]}]}'
+expect "infer llama" 200 '"name":"text_output"' -- POST /v2/models/default/infer '{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["Hello"]}],"parameters":{"max_tokens":3}}'
+
+# ---- back-pressure and deadlines: slow has 1 instance, 1 queue place, 400 ms timeout
+slow='{"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[1]}]}'
+curl -s -o /dev/null -H "Authorization: Bearer $KEY" -d "$slow" "$URL/v2/models/slow/infer" &
+running=$!
+sleep 0.2
+start=$(date +%s%N)
+curl -s -o "$WORK/504" -w "%{http_code}" -H "Authorization: Bearer $KEY" -d "$slow" "$URL/v2/models/slow/infer" >"$WORK/504.code" &
+queued=$!
+sleep 0.1
+expect "queue full" 429 'queue is full' -- POST /v2/models/slow/infer "$slow"
+grep -qi '^Retry-After:' "$WORK/h" || fail "429 without Retry-After"
+wait "$queued"
+elapsed=$((($(date +%s%N) - start) / 1000000))
+[[ $(cat "$WORK/504.code") == 504 ]] || fail "deadline: $(cat "$WORK/504.code") $(cat "$WORK/504")"
+((elapsed < 1200)) || fail "504 came after ${elapsed} ms, the running request would have freed the instance at ~1500 ms"
+wait "$running"
+
+# ---- a client that disconnects cancels its generation and frees the slot
+streams=()
+for _ in 1 2; do
+  curl -s -o /dev/null --max-time 1 -H "Authorization: Bearer $KEY" \
+    -d '{"model":"default","prompt":"Go on","max_tokens":100000,"stream":true,"ignore_eos":true}' "$URL/v1/completions" &
+  streams+=($!)
+done
+sleep 0.5
+busy() { curl -s "$URL/metrics" | sed -n 's/^modelpool_instances{model="default",state="busy"} //p'; }
+[[ $(busy) == 2 ]] || fail "both slots should be busy while streaming, got $(busy)"
+wait "${streams[@]}"
+sleep 0.3
+[[ $(busy) == 0 ]] || fail "slots not freed after the clients disconnected: busy=$(busy)"
+
+# ---- metrics, checked by promtool
+curl -s "$URL/metrics" >"$WORK/metrics"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$WORK/metrics" >"$WORK/promtool" 2>&1 || fail "promtool: $(cat "$WORK/promtool")"
+else
+  fail "promtool not installed"
+fi
+grep -q 'modelpool_requests_total{model="slow",outcome="queue_full"} 1' "$WORK/metrics" || fail "metrics: no queue_full count"
+grep -q 'modelpool_tokens_generated_total{model="default"}' "$WORK/metrics" || fail "metrics: no tokens"
+grep -q '^modelpool_process_pss_bytes [1-9]' "$WORK/metrics" || fail "metrics: no PSS"
+
+# ---- the official OpenAI SDK
+if [[ -d "$ROOT/tests/openai-sdk/node_modules/openai" ]]; then
+  node "$ROOT/tests/openai-sdk/sdk_test.mjs" "$URL" "$KEY" || fail "openai sdk"
+else
+  fail "tests/openai-sdk/node_modules missing (npm ci in tests/openai-sdk)"
+fi
+
+# ---- repository: unload and load one model while another serves
+expect "index" 200 '"name":"echo","version":"1","state":"READY"' -- POST /v2/repository/index
+expect "unload" 200 '{}' -- POST /v2/repository/models/echo/unload
+expect "unloaded infer" 404 'not loaded' -- POST /v2/models/echo/infer '{"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[1]}]}'
+expect "others still serve" 200 '"text_completion"' -- POST /v1/completions '{"model":"default","prompt":"Hi","max_tokens":2}'
+expect "index after unload" 200 '"name":"echo","version":"1","state":"UNAVAILABLE"' -- POST /v2/repository/index
+expect "load" 200 '{}' -- POST /v2/repository/models/echo/load
+expect "reloaded infer" 200 '"outputs"' -- POST /v2/models/echo/infer '{"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[7]}]}'
+expect "load unknown" 404 'no model named' -- POST /v2/repository/models/nope/load
+
+# ---- SIGTERM drains: a request in flight finishes, then the server exits 0
+curl -s -o "$WORK/drain" -w "%{http_code}" -H "Authorization: Bearer $KEY" -d "$slow" "$URL/v2/models/slow/infer" >"$WORK/drain.code" &
+inflight=$!
+sleep 0.3
+kill -TERM "$pid"
+wait "$inflight"
+[[ $(cat "$WORK/drain.code") == 200 ]] || fail "request in flight at SIGTERM: $(cat "$WORK/drain.code") $(cat "$WORK/drain")"
+wait "$pid"; rc=$?
+pid=""
+[[ $rc -eq 0 ]] || fail "server exit code $rc after SIGTERM"
+curl -s -o /dev/null "$URL/v2/health/live" && fail "server still answering after SIGTERM"
+
+if ((fails)); then
+  echo "--- server log"; tail -20 "$WORK/log"
+  exit 1
+fi
+echo "server: all checks passed"
