@@ -31,6 +31,8 @@ bench: build
 	bench/llm-vs-engine
 	bench/llm-fair-prefill
 	bench/llm-memory
+	bench/server-vs-llama-server
+	bench/server-overhead
 
 asan: setup
 	@cmake --preset asan >/dev/null

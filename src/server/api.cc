@@ -66,6 +66,9 @@ Api::Api(ModelManager& models, ApiOptions options) : models_(models), options_(s
 Api::~Api() {
   std::unique_lock lock(mu_);
   idle_cv_.wait(lock, [&] { return handlers_ == 0; });
+  stopping_ = true;
+  work_cv_.notify_all();
+  idle_cv_.wait(lock, [&] { return workers_ == 0; });
 }
 
 std::size_t Api::busy_handlers() const {
@@ -74,15 +77,34 @@ std::size_t Api::busy_handlers() const {
 }
 
 void Api::offload(std::function<void()> fn) {
-  {
-    std::lock_guard lock(mu_);
-    ++handlers_;
+  std::lock_guard lock(mu_);
+  ++handlers_;
+  jobs_.push_back(std::move(fn));
+  if (idle_workers_ >= jobs_.size()) {
+    work_cv_.notify_one();
+    return;
   }
-  std::thread([this, fn = std::move(fn)]() mutable {
-    fn();
-    std::lock_guard lock(mu_);
+  ++workers_;
+  std::thread([this] { worker_loop(); }).detach();
+}
+
+void Api::worker_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    ++idle_workers_;
+    const bool got = work_cv_.wait_for(lock, std::chrono::seconds(30),
+                                       [&] { return stopping_ || !jobs_.empty(); });
+    --idle_workers_;
+    if (!got || jobs_.empty()) break;  // idle too long, or stopping
+    std::function<void()> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job();
+    job = nullptr;  // drops what the job held before counting it done
+    lock.lock();
     if (--handlers_ == 0) idle_cv_.notify_all();
-  }).detach();
+  }
+  if (--workers_ == 0) idle_cv_.notify_all();
 }
 
 bool Api::live() const {

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -67,9 +68,19 @@ class Api {
   ModelManager& models_;
   const ApiOptions options_;
   std::atomic<bool> draining_{false};
+  // A cached thread pool: a handler runs on an idle worker, or on a new one
+  // when none is idle (handlers block for a whole generation, so the pool
+  // never queues them); workers idle for a while exit.
+  void worker_loop();
+
   mutable std::mutex mu_;
-  std::condition_variable idle_cv_;
-  std::size_t handlers_ = 0;  // guarded by mu_
+  std::condition_variable idle_cv_;   // handlers_ reached 0
+  std::condition_variable work_cv_;   // a job was queued
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  std::size_t handlers_ = 0;          // jobs queued or running; guarded by mu_
+  std::size_t idle_workers_ = 0;      // guarded by mu_
+  std::size_t workers_ = 0;           // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
 };
 
 // HTTP status for a Status code (timeout → 504, queue_full → 429, ...).
