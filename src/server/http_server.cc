@@ -97,6 +97,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     if (ec == http::error::header_limit) return refuse(http::status::request_header_fields_too_large, "request headers over the limit", 431);
     if (ec == http::error::end_of_stream || ec) return close();  // includes timeouts
     request_ = parser_->release();
+    ++requests_;
     stream_.expires_never();  // a generation may take long; disconnects are watched instead
     ++server_.in_flight_counter();
     counted_ = true;
@@ -114,15 +115,19 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     respond(status, error_body(message, "invalid_request_error", code), "application/json", {});
   }
 
-  // Fires gone_ when the peer closes while its request is in flight.
+  // Fires gone_ when the peer closes while its request is in flight. A wait
+  // that completes after its request was answered (its cancel came too late)
+  // belongs to an older request and is ignored; a readable socket with data
+  // (a pipelined request) or nothing to read yet is not a disconnect.
   void watch_disconnect() {
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-      if (ec || !self->counted_) return;
+    const std::uint64_t watched = requests_;
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), watched](beast::error_code ec) {
+      if (ec || !self->counted_ || self->requests_ != watched) return;
       char byte;
       beast::error_code peek_ec;
       const std::size_t n = self->stream_.socket().receive(net::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
+      if (peek_ec == net::error::would_block || peek_ec == net::error::try_again) return self->watch_disconnect();
       if (peek_ec || n == 0) self->gone_.request_stop();
-      // Data instead (a pipelined request): it will be read after the answer.
     });
   }
 
@@ -187,6 +192,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
   bool finishing_ = false;          // strand only
   bool closing_ = false;
   bool counted_ = false;
+  std::uint64_t requests_ = 0;  // requests read on this connection; strand only
 };
 
 }  // namespace
