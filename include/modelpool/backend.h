@@ -54,6 +54,12 @@ struct Tensor {
   std::string data;
 };
 
+// KServe BYTES elements: a 4-byte little-endian length, then the bytes.
+std::string encode_bytes_element(std::string_view bytes);
+// The first element of a BYTES tensor; kInvalidArgument naming the tensor
+// when it is not BYTES or is truncated.
+Result<std::string> first_bytes_element(const Tensor& tensor);
+
 // One unit of work for Instance::run.
 struct Request {
   std::string id;

@@ -91,6 +91,11 @@ struct GenerationResult {
   std::vector<double> token_times_s;
 };
 
+// A generic (KServe) request as a generation request: the first input, a
+// BYTES tensor, is the prompt; parameters "max_tokens", "temperature" and
+// "seed" apply. kInvalidArgument naming what is wrong.
+Result<GenerationRequest> generation_request_from(const Request& request);
+
 enum class LlmMode { kExclusive, kBatched };
 
 struct LlmOptions {

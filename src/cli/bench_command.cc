@@ -1,22 +1,11 @@
 #include "cli/bench_command.h"
+#include "cli/report.h"
 
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
 namespace modelpool::cli {
-
-namespace {
-
-// Fails parsing with a message naming the option when `path` cannot be
-// written, so a long benchmark does not end in a lost result.
-std::string check_writable(const std::string& path) {
-  std::ofstream probe(path, std::ios::app);
-  if (!probe) return "cannot write '" + path + "'";
-  return "";
-}
-
-}  // namespace
 
 void add_bench_command(CLI::App& app, int* exit_code) {
   // The parsed values live as long as the App: CLI11 keeps references to

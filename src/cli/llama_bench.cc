@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/bench_command.h"
+#include "cli/report.h"
 #include "modelpool/llm.h"
 #include "modelpool/memory.h"
 
@@ -22,13 +23,6 @@ namespace modelpool::cli {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
 
 // A prompt of exactly `tokens` tokens (BOS included), different per `salt`.
 Result<std::string> make_prompt(const LlmService& llm, std::size_t tokens, std::size_t salt) {
@@ -262,23 +256,10 @@ Result<FairPrefill> measure_fair_prefill(const LlamaBenchOptions& o, std::size_t
   return f;
 }
 
-void machine_json(boost::json::object& doc) {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, cpu = "unknown";
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  doc["machine"] = {{"nproc", sysconf(_SC_NPROCESSORS_ONLN)}, {"cpu", cpu}};
-}
-
-int write_json(const std::string& path, const boost::json::object& doc) {
-  std::ofstream out(path, std::ios::trunc);
-  out << boost::json::serialize(doc) << "\n";
-  if (!out) {
-    std::fprintf(stderr, "modelpool bench: cannot write %s\n", path.c_str());
+int write_json(const std::string& path, boost::json::object doc) {
+  doc["machine"] = machine_json();
+  if (Status s = write_json_file(path, doc); !s.ok()) {
+    std::fprintf(stderr, "modelpool bench: %s\n", s.message().c_str());
     return 1;
   }
   std::printf("results written to %s\n", path.c_str());
@@ -307,7 +288,6 @@ int run_fair_prefill(const LlamaBenchOptions& o) {
       {"prefill_chunk", o.prefill_chunk}, {"median_tpot_s", f->median_tpot_s},
       {"max_gap_s", f->max_gap_s},       {"gap_ratio", f->gap_ratio},
       {"long_ttft_s", f->long_ttft_s}}};
-  machine_json(doc);
   return write_json(o.json_path, doc);
 }
 
@@ -371,7 +351,6 @@ int run_llama_bench(const LlamaBenchOptions& o) {
   doc["prompt_tokens"] = o.prompt_tokens;
   doc["max_tokens"] = o.max_tokens;
   doc["results"] = std::move(results);
-  machine_json(doc);
   const int wrc = write_json(o.json_path, doc);
   return rc ? rc : wrc;
 }

@@ -1,5 +1,7 @@
 #include "cli/loadgen.h"
 
+#include "cli/report.h"
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -28,13 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 // One request's outcome.
@@ -453,11 +448,7 @@ Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const 
       {"stream", o.stream},
       {"max_tokens", o.max_tokens},
   };
-  std::ofstream out(path);
-  out << json::serialize(report) << "\n";
-  out.close();
-  if (!out) return invalid_argument_error("cannot write '" + path + "'");
-  return {};
+  return write_json_file(path, report);
 }
 
 }  // namespace modelpool::cli

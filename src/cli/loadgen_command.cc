@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/loadgen.h"
+#include "cli/report.h"
 
 namespace modelpool::cli {
 
@@ -53,10 +54,7 @@ void add_loadgen_command(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1, 24 * 3600 * 1000))
       ->capture_default_str();
   cmd->add_option("--json", args->json_path, "Also write the results as JSON to FILE")
-      ->check([](const std::string& path) {
-        std::ofstream probe(path, std::ios::app);
-        return probe ? std::string() : "cannot write '" + path + "'";
-      });
+      ->check(check_writable);
 
   cmd->callback([args, o, exit_code] {
     o->url = *parse_server_url(args->url);  // checked while parsing

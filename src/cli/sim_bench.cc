@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/bench_command.h"
+#include "cli/report.h"
 #include "modelpool/memory.h"
 #include "modelpool/pool.h"
 #include "modelpool/registry.h"
@@ -39,22 +40,6 @@ class DiscardSink final : public Sink {
  public:
   bool write(Tensor) override { return true; }
 };
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
-std::string machine_cpu() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
 
 Result<Row> measure(const SimBenchOptions& o, std::size_t pool_size, bool share) {
   const double service_s = o.service_ms / 1000;
@@ -216,12 +201,9 @@ Status write_json(const SimBenchOptions& o, const std::vector<Row>& rows) {
   doc["config"] = {{"callers", o.callers},       {"service_ms", o.service_ms},
                    {"service", o.service},       {"weights_mb", o.weights_mb},
                    {"instance_mb", o.instance_mb}};
-  doc["machine"] = {{"nproc", sysconf(_SC_NPROCESSORS_ONLN)}, {"cpu", machine_cpu()}};
+  doc["machine"] = machine_json();
   doc["results"] = std::move(results);
-  std::ofstream out(o.json_path, std::ios::trunc);
-  out << json::serialize(doc) << "\n";
-  if (!out) return internal_error("cannot write " + o.json_path);
-  return {};
+  return write_json_file(o.json_path, doc);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // KServe v2 / Triton: server and model metadata, readiness, inference with
 // JSON tensors, and the model repository.
 #include <boost/json.hpp>
-#include <cstring>
 
 #include "server/api.h"
 #include "server/request_fields.h"
@@ -113,43 +112,24 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name) {
     }
   }
   const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout);
-  const Clock::time_point start = Clock::now();
 
   std::vector<Tensor> outputs;
   Status status;
   if (LlmService* llm = model->llm()) {
     // Text in, text out, through the generation API.
-    const Tensor& in = request.inputs[0];
-    if (in.datatype != "BYTES" || in.data.size() < 4) {
-      status = invalid_argument_error("input '" + in.name + "': expected BYTES text");
+    auto g = generation_request_from(request);
+    auto r = g.ok() ? llm->generate(*g, deadline, ex->client_gone()) : Result<GenerationResult>(g.status());
+    if (r.ok()) {
+      model->metrics.tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
+      outputs.push_back({"text_output", "BYTES", {1}, encode_bytes_element(r->text)});
     } else {
-      std::uint32_t len = 0;
-      std::memcpy(&len, in.data.data(), 4);
-      GenerationRequest g;
-      g.prompt = in.data.substr(4, len);
-      try {
-        if (auto it = request.parameters.find("max_tokens"); it != request.parameters.end()) g.max_tokens = std::stoi(it->second);
-        if (auto it = request.parameters.find("temperature"); it != request.parameters.end()) g.temperature = std::stof(it->second);
-        if (auto it = request.parameters.find("seed"); it != request.parameters.end()) g.seed = static_cast<std::uint32_t>(std::stoul(it->second));
-      } catch (const std::exception&) {
-        status = invalid_argument_error("parameters: max_tokens, temperature and seed must be numbers");
-      }
-      if (status.ok()) {
-        auto r = llm->generate(g, deadline, ex->client_gone());
-        if (r.ok()) {
-          model->metrics.tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
-          outputs.push_back({"text_output", "BYTES", {1}, bytes_element(r->text)});
-        } else {
-          status = r.status();
-        }
-      }
+      status = r.status();
     }
   } else {
     Result<Lease> lease = model->pool()->acquire(deadline, ex->client_gone());
     if (!lease.ok()) {
       status = lease.status();
     } else {
-      model->metrics.queue_wait.record(Clock::now() - start);
       const Clock::time_point granted = Clock::now();
       CollectSink sink;
       try {

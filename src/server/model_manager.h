@@ -29,7 +29,7 @@ struct ModelMetrics {
   std::atomic<std::uint64_t> tokens_generated{0};
   std::atomic<std::uint64_t> prompt_tokens{0};
   LatencyHistogram inference;  // from instance granted to last output
-  LatencyHistogram queue_wait;  // waiting for an instance or slot (LLM and pool)
+  // Queue wait is the pool's own histogram (ServedModel::snapshot()).
 
   void count(StatusCode code) { outcomes[static_cast<int>(code)].fetch_add(1); }
 };

@@ -151,7 +151,6 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
   }
   model->metrics.tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
   model->metrics.prompt_tokens += static_cast<std::uint64_t>(r->prompt_tokens);
-  model->metrics.queue_wait.record(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(r->queue_s)));
   model->metrics.inference.record(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(r->total_s - r->queue_s)));
   const std::string_view finish = finish_reason_name(r->finish_reason);
 

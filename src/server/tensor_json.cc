@@ -52,13 +52,6 @@ T read(const char* p) {
 
 }  // namespace
 
-std::string bytes_element(std::string_view s) {
-  std::string out;
-  append<std::uint32_t>(&out, static_cast<std::uint32_t>(s.size()));
-  out.append(s);
-  return out;
-}
-
 Result<Tensor> tensor_from_json(const json::value& input, std::size_t index) {
   const std::string where = "inputs[" + std::to_string(index) + "]";
   const json::object* o = input.if_object();
@@ -116,7 +109,7 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index) {
         break;
       case TypeInfo::kBytes:
         ok = e->is_string();
-        if (ok) t.data += bytes_element(e->as_string());
+        if (ok) t.data += encode_bytes_element(e->as_string());
         break;
     }
     if (!ok) return invalid_argument_error(at + ": data: element of the wrong type for " + t.datatype);

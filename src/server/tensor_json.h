@@ -16,7 +16,4 @@ namespace modelpool::server {
 Result<Tensor> tensor_from_json(const boost::json::value& input, std::size_t index);
 boost::json::object tensor_to_json(const Tensor& tensor);
 
-// BYTES helpers: each element is a 4-byte little-endian length and the bytes.
-std::string bytes_element(std::string_view s);
-
 }  // namespace modelpool::server

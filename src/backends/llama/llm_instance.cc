@@ -1,37 +1,17 @@
 #include "backends/llama/llm_instance.h"
 
-#include <cstring>
-
 namespace modelpool::llama {
-namespace {
 
-// KServe BYTES: each element is a 4-byte little-endian length and the bytes.
-Result<std::string> first_bytes_element(const Tensor& t) {
-  if (t.datatype != "BYTES") {
-    return invalid_argument_error("input '" + t.name + "': datatype " + t.datatype + ", expected BYTES");
-  }
-  if (t.data.size() < 4) return invalid_argument_error("input '" + t.name + "': no element");
-  std::uint32_t len = 0;
-  std::memcpy(&len, t.data.data(), 4);
-  if (t.data.size() - 4 < len) return invalid_argument_error("input '" + t.name + "': truncated element");
-  return t.data.substr(4, len);
-}
+}  // namespace modelpool::llama
 
-std::string bytes_element(const std::string& s) {
-  std::string out(4, '\0');
-  const auto len = static_cast<std::uint32_t>(s.size());
-  std::memcpy(out.data(), &len, 4);
-  return out + s;
-}
+namespace modelpool {
 
-}  // namespace
-
-Status LlmInstance::run(const Request& request, Sink& sink, std::stop_token stop) {
+Result<GenerationRequest> generation_request_from(const Request& request) {
   if (request.inputs.empty()) return invalid_argument_error("inputs: need one BYTES tensor with the prompt");
   auto prompt = first_bytes_element(request.inputs[0]);
   if (!prompt.ok()) return prompt.status();
   GenerationRequest g;
-  g.prompt = *prompt;
+  g.prompt = std::move(*prompt);
   auto param = [&](const char* key) -> const std::string* {
     auto it = request.parameters.find(key);
     return it == request.parameters.end() ? nullptr : &it->second;
@@ -43,12 +23,23 @@ Status LlmInstance::run(const Request& request, Sink& sink, std::stop_token stop
   } catch (const std::exception&) {
     return invalid_argument_error("parameters: max_tokens, temperature and seed must be numbers");
   }
+  return g;
+}
+
+}  // namespace modelpool
+
+namespace modelpool::llama {
+
+Status LlmInstance::run(const Request& request, Sink& sink, std::stop_token stop) {
+  auto parsed = generation_request_from(request);
+  if (!parsed.ok()) return parsed.status();
+  const GenerationRequest& g = *parsed;
   auto prepared = prepare(*weights_, g, sequence_tokens());
   if (!prepared.ok()) return prepared.status();
   auto result = generate(g, std::move(*prepared), Clock::now(), stop);
   if (!result.ok()) return result.status();
   if (result->finish_reason == FinishReason::kCancelled) return cancelled_error("generation stopped");
-  if (!sink.write({"text_output", "BYTES", {1}, bytes_element(result->text)})) {
+  if (!sink.write({"text_output", "BYTES", {1}, encode_bytes_element(result->text)})) {
     return cancelled_error("consumer gone");
   }
   return {};
