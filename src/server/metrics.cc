@@ -1,5 +1,6 @@
 // GET /metrics: Prometheus text exposition format, version 0.0.4.
 #include <cstdio>
+#include <vector>
 
 #include "modelpool/memory.h"
 #include "server/api.h"
@@ -43,6 +44,10 @@ void histogram(std::string& out, const char* name, const std::string& model, con
 
 void Api::metrics(Exchange& ex) {
   const auto models = models_.ready_models();
+  // One snapshot per model serves every family below.
+  std::vector<PoolSnapshot> snaps;
+  snaps.reserve(models.size());
+  for (const auto& m : models) snaps.push_back(m->snapshot());
   std::string out;
   header(out, "modelpool_requests_total", "counter", "Requests by model and outcome.");
   for (const auto& m : models) {
@@ -53,16 +58,19 @@ void Api::metrics(Exchange& ex) {
     }
   }
   header(out, "modelpool_queue_wait_seconds", "histogram", "Time waiting for an instance or slot.");
-  for (const auto& m : models) histogram(out, "modelpool_queue_wait_seconds", m->name(), m->snapshot().queue_wait);
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    histogram(out, "modelpool_queue_wait_seconds", models[i]->name(), snaps[i].queue_wait);
+  }
   header(out, "modelpool_inference_duration_seconds", "histogram", "Time from instance granted to the answer.");
   for (const auto& m : models) histogram(out, "modelpool_inference_duration_seconds", m->name(), m->metrics.inference.snapshot());
   header(out, "modelpool_queue_length", "gauge", "Requests waiting for an instance or slot.");
-  for (const auto& m : models) {
-    out += "modelpool_queue_length{model=\"" + m->name() + "\"} " + std::to_string(m->snapshot().queue_length) + "\n";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    out += "modelpool_queue_length{model=\"" + models[i]->name() + "\"} " + std::to_string(snaps[i].queue_length) + "\n";
   }
   header(out, "modelpool_instances", "gauge", "Instances (or batch slots) by state.");
-  for (const auto& m : models) {
-    const PoolSnapshot s = m->snapshot();
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const auto& m = models[i];
+    const PoolSnapshot& s = snaps[i];
     const std::pair<const char*, std::size_t> states[] = {
         {"creating", s.creating}, {"idle", s.idle}, {"busy", s.busy}, {"checking", s.checking}, {"broken", s.broken}};
     for (const auto& [state, n] : states) {
