@@ -3,7 +3,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <deque>
+#include <sys/socket.h>
 
 namespace modelpool::server {
 
@@ -123,11 +125,13 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     const std::uint64_t watched = requests_;
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), watched](beast::error_code ec) {
       if (ec || !self->counted_ || self->requests_ != watched) return;
+      // MSG_DONTWAIT: Asio's own receive() polls until data arrives on a
+      // socket in blocking mode, which would stall this strand (and its
+      // response) after a spurious wake.
       char byte;
-      beast::error_code peek_ec;
-      const std::size_t n = self->stream_.socket().receive(net::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
-      if (peek_ec == net::error::would_block || peek_ec == net::error::try_again) return self->watch_disconnect();
-      if (peek_ec || n == 0) self->gone_.request_stop();
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch_disconnect();
+      if (n <= 0) self->gone_.request_stop();
     });
   }
 
