@@ -48,7 +48,7 @@ mode = "batched"
 slots = 2
 context = 2048
 threads = 2
-max_queue = 8
+max_queue = 64
 
 [[model]]
 name = "echo"
@@ -106,6 +106,11 @@ out=$(curl -sN -H "Authorization: Bearer $KEY" -d '{"model":"default","prompt":"
 [[ $(grep -c '^data: {' <<<"$out") -ge 2 ]] || fail "stream: too few events: $out"
 [[ $(tail -n 1 <<<"$out") == "data: [DONE]" ]] || fail "stream does not end with [DONE]: $out"
 expect "stop string" 200 '"finish_reason":"stop"' -- POST /v1/completions '{"model":"default","prompt":"Hello","max_tokens":40,"temperature":0,"stop":["e"]}'
+
+# ---- many keep-alive connections streaming at once: every response arrives whole
+"$MP" loadgen --url "$URL" --api-key "$KEY" --model default --concurrency 32 --requests 640 --stream \
+  --max-tokens 8 --prompt-tokens 16 --ignore-eos --timeout-ms 30000 >"$WORK/load" 2>&1 ||
+  fail "concurrent streams: $(grep -i 'error' "$WORK/load")"
 
 # ---- errors name what is wrong
 expect "bad json" 400 'not valid JSON' -- POST /v1/completions '{"model":'
