@@ -25,6 +25,7 @@
 // Thread safety: generate() may be called from any number of threads.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -119,6 +120,9 @@ struct LlmOptions {
   // kExclusive, benchmarks only: load the model once per instance (the naive
   // pool), to measure what sharing saves.
   bool separate_loads = false;
+  // kBatched, fault injection for tests: every decoding step also sleeps
+  // this long, as a wedged loop would (see stalled_for()).
+  std::chrono::milliseconds step_delay{0};
 };
 
 // Sizes as llama.cpp reports them.

@@ -115,6 +115,7 @@ int serve(const ServeArgs& args) {
   server::ModelManager models(config.models);
   server::ApiOptions api_options;
   api_options.api_key = config.api_key;
+  api_options.stall_threshold = std::chrono::milliseconds(config.stall_timeout_ms);
   auto api = std::make_unique<server::Api>(models, api_options);
   server::HttpOptions http_options;
   http_options.host = config.host;

@@ -48,6 +48,7 @@ constexpr IntRange kContextRange{16};
 constexpr IntRange kMaxBodyBytesRange = kPositive;
 constexpr IntRange kReadTimeoutRange = kPositive;
 constexpr IntRange kDrainTimeoutRange = kNonNegative;  // 0: stop without draining
+constexpr IntRange kStallTimeoutRange = kPositive;
 // [[model]]
 constexpr IntRange kSlotsRange = kPositive;
 constexpr IntRange kThreadsRange = kNonNegative;   // 0: the cores
@@ -319,6 +320,10 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
       {"drain_timeout_ms",
        [&](const toml::node& n) {
          return read_int(n, kDrainTimeoutRange, &config->drain_timeout_ms);
+       }},
+      {"stall_timeout_ms",
+       [&](const toml::node& n) {
+         return read_int(n, kStallTimeoutRange, &config->stall_timeout_ms);
        }},
   };
   read_section(table, "[server]", readers, diag);

@@ -7,6 +7,8 @@
 //   max_body_bytes = 1048576
 //   read_timeout_ms = 30000
 //   drain_timeout_ms = 10000
+//   stall_timeout_ms = 10000      # a decoding loop with work that has not
+//                                 # stepped for this long: not live (503)
 //
 //   [[model]]
 //   name = "default"              # required, unique, [A-Za-z0-9._-]+
@@ -20,12 +22,13 @@
 //   max_queue = 64                # waiters beyond this get 429
 //   timeout_ms = 60000            # deadline of a request (a request may ask for less)
 //   warmup = true
-//   [model.options]               # backend options: strings, numbers, booleans (sim: service_ms)
-//   service_ms = 0
+//   [model.options]               # backend options: strings, numbers, booleans
+//   service_ms = 0                # sim: service time; llama: prefill_chunk,
+//                                 # fault_step_delay_ms (tests)
 //
 // Unknown keys, wrong types and impossible values are refused with the file,
 // line and key in the message. Ranges: port 1..65535; max_body_bytes,
-// read_timeout_ms, slots, timeout_ms >= 1; context >= 16; drain_timeout_ms,
+// read_timeout_ms, stall_timeout_ms, slots, timeout_ms >= 1; context >= 16; drain_timeout_ms,
 // threads, max_queue >= 0; instances N >= 1 or [min, max] with
 // 0 <= min <= max, max >= 1. A file may declare no model.
 #pragma once
@@ -64,6 +67,7 @@ struct ServerConfig {
   std::size_t max_body_bytes = 1 << 20;
   std::int64_t read_timeout_ms = 30000;
   std::int64_t drain_timeout_ms = 10000;
+  std::int64_t stall_timeout_ms = 10000;
   std::vector<ModelConfig> models;
 };
 

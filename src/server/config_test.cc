@@ -61,6 +61,7 @@ api_key = "secret"
 max_body_bytes = 4096
 read_timeout_ms = 1500
 drain_timeout_ms = 0
+stall_timeout_ms = 2500
 
 [[model]]
 name = "Qwen2.5-0.5B_instruct"
@@ -96,6 +97,7 @@ service_ms = 5
   EXPECT_EQ(config.max_body_bytes, 4096u);
   EXPECT_EQ(config.read_timeout_ms, 1500);
   EXPECT_EQ(config.drain_timeout_ms, 0);
+  EXPECT_EQ(config.stall_timeout_ms, 2500);
   ASSERT_EQ(config.models.size(), 2u);
 
   const ModelConfig& llama = config.models[0];

@@ -39,6 +39,7 @@ cat >"$WORK/models.toml" <<TOML
 [server]
 max_body_bytes = 65536
 drain_timeout_ms = 5000
+stall_timeout_ms = 600
 
 [[model]]
 name = "default"
@@ -49,6 +50,17 @@ slots = 2
 context = 2048
 threads = 2
 max_queue = 64
+
+# every decoding step of this one takes 1.5 s: a wedged loop
+[[model]]
+name = "wedged"
+backend = "llama"
+path = "$MODEL"
+slots = 1
+context = 256
+threads = 1
+[model.options]
+fault_step_delay_ms = 1500
 
 [[model]]
 name = "echo"
@@ -75,12 +87,14 @@ grep -q "bad.toml:4" <<<"$out" && grep -q "slots" <<<"$out" || fail "bad config 
 "$MP" serve --config "$WORK/models.toml" --port 0 --api-key "$KEY" 2>"$WORK/log" &
 pid=$!
 for _ in $(seq 200); do
+  kill -0 "$pid" 2>/dev/null || { cat "$WORK/log"; echo "FAIL: the server exited at start"; exit 1; }
   port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/log")
   [[ -n $port ]] && break
   sleep 0.05
 done
 URL="http://127.0.0.1:$port"
 for _ in $(seq 600); do
+  kill -0 "$pid" 2>/dev/null || { cat "$WORK/log"; echo "FAIL: the server exited at start"; exit 1; }
   [[ $(curl -s -o /dev/null -w "%{http_code}" "$URL/v2/health/ready") == 200 ]] && break
   sleep 0.1
 done
@@ -131,6 +145,18 @@ expect "infer echo" 200 '"outputs"' -- POST /v2/models/echo/infer '{"inputs":[{"
   fail "infer echo did not return its inputs: $(cat "$WORK/b")"
 expect "infer shape" 400 'shape needs 3' -- POST /v2/models/echo/infer '{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1.5,2.5]}]}'
 expect "infer llama" 200 '"name":"text_output"' -- POST /v2/models/default/infer '{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["Hello"]}],"parameters":{"max_tokens":3}}'
+
+# ---- health tells the truth: a decoding loop that stops stepping is not live
+curl -s -o "$WORK/wedged" -w "%{http_code}" -H "Authorization: Bearer $KEY" \
+  -d '{"model":"wedged","prompt":"Hi","max_tokens":2}' "$URL/v1/completions" >"$WORK/wedged.code" &
+wedged=$!
+expect "live before" 200 '"live":true' -- GET /v2/health/live
+sleep 1
+expect "live while wedged" 503 '"live":false' -- GET /v2/health/live
+expect "ready while wedged" 503 '"ready":false' -- GET /v2/health/ready
+wait "$wedged"
+[[ $(cat "$WORK/wedged.code") == 200 ]] || fail "wedged request: $(cat "$WORK/wedged.code") $(cat "$WORK/wedged")"
+expect "live after" 200 '"live":true' -- GET /v2/health/live
 
 # ---- back-pressure and deadlines: slow has 1 instance, 1 queue place, 400 ms timeout
 slow='{"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[1]}]}'

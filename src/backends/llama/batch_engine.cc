@@ -184,6 +184,7 @@ void BatchEngine::loop() {
     }
     if (batch_.n_tokens == 0) continue;
 
+    if (options_.step_delay.count() > 0) std::this_thread::sleep_for(options_.step_delay);
     const Clock::time_point start = Clock::now();
     const int rc = llama_decode(ctx_, batch_);
     meter_.record(decoding, static_cast<std::size_t>(batch_.n_tokens) - decoding,

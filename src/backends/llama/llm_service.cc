@@ -94,6 +94,9 @@ Status validate(const LlmOptions& o) {
   if (o.context < 16) return invalid_argument_error("context must be >= 16 tokens");
   if (o.batch == 0) return invalid_argument_error("batch must be >= 1");
   if (o.prefill_chunk == 0) return invalid_argument_error("prefill_chunk must be >= 1");
+  if (o.step_delay.count() > 0 && o.mode != LlmMode::kBatched) {
+    return invalid_argument_error("step_delay applies to batched mode only");
+  }
   if (o.separate_loads && o.mode != LlmMode::kExclusive) {
     return invalid_argument_error("separate_loads applies to exclusive mode only");
   }
@@ -124,7 +127,7 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
   InstanceFactory factory;
   if (options.mode == LlmMode::kBatched) {
     BatchEngineOptions eo{options.slots, options.context, threads, options.batch,
-                          options.prefill_chunk};
+                          options.prefill_chunk, options.step_delay};
     auto engine = BatchEngine::create(weights, eo);
     if (!engine.ok()) return engine.status();
     svc->engine_ = std::move(*engine);
