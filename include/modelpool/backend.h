@@ -107,6 +107,11 @@ class Instance {
   // Cheap health probe, run by the Pool on idle instances. An error marks the
   // instance broken.
   virtual Status check() { return {}; }
+
+  // True when run() returns within microseconds and never blocks (no sleep,
+  // no I/O, no long computation): a server may then run it on its I/O thread
+  // instead of handing it to a worker thread.
+  virtual bool quick() const { return false; }
 };
 
 class Backend {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "server/exchange.h"
@@ -61,7 +62,13 @@ class Api {
   void completions(std::shared_ptr<Exchange> ex, bool chat);
   void list_models(Exchange& ex);
   void kserve(std::shared_ptr<Exchange> ex, const std::string& path);
-  void infer(std::shared_ptr<Exchange> ex, const std::string& model);
+  // Parses, runs and answers one inference; with `lease` it runs on that
+  // instance instead of queueing for one.
+  void infer(std::shared_ptr<Exchange> ex, const std::string& model, std::optional<Lease> lease = {});
+  // Runs infer() on the calling I/O thread when that costs less than the
+  // hand-off to a worker: a small body and an idle instance whose run() is
+  // quick (Instance::quick). False: nothing was done.
+  bool try_infer_inline(const std::shared_ptr<Exchange>& ex, const std::string& model);
   void repository(std::shared_ptr<Exchange> ex, const std::string& path);
   void metrics(Exchange& ex);
 

@@ -1,6 +1,6 @@
 // Exchange: one HTTP request and the means to answer it, handed to the API
 // handlers. Every method may be called from any thread (it posts to the
-// connection's strand), so a handler may answer from a worker thread or from
+// connection's I/O thread), so a handler may answer from a worker thread or from
 // an engine's streaming callback.
 #pragma once
 

@@ -42,7 +42,8 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     res->keep_alive(request_.keep_alive() && !closing_);
     res->body() = std::move(body);
     res->prepare_payload();
-    net::post(stream_.get_executor(), [self = shared_from_this(), res] {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), res] {
+      self->answering_ = true;
       http::async_write(self->stream_, *res,
                         [self, res](beast::error_code ec, std::size_t) { self->answered(ec, !res->keep_alive()); });
     });
@@ -56,7 +57,8 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     res->chunked(true);
     res->keep_alive(request_.keep_alive());
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    net::post(stream_.get_executor(), [self = shared_from_this(), res, sr] {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), res, sr] {
+      self->answering_ = true;
       self->writing_ = true;
       http::async_write_header(self->stream_, *sr, [self, res, sr](beast::error_code ec, std::size_t) {
         self->writing_ = false;
@@ -68,7 +70,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
 
   bool write(std::string data) override {
     if (gone_.stop_requested()) return false;
-    net::post(stream_.get_executor(), [self = shared_from_this(), d = std::move(data)]() mutable {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), d = std::move(data)]() mutable {
       self->chunks_.push_back(std::move(d));
       self->pump();
     });
@@ -76,7 +78,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
   }
 
   void finish() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->finishing_ = true;
       self->pump();
     });
@@ -103,8 +105,11 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     stream_.expires_never();  // a generation may take long; disconnects are watched instead
     ++server_.in_flight_counter();
     counted_ = true;
-    watch_disconnect();
+    answering_ = false;
     server_.handler()(shared_from_this());
+    // A request answered inline is done with; one handed to another thread
+    // is watched (arming the watch costs a system call).
+    if (!answering_) watch_disconnect();
   }
 
   // A malformed or oversized request: answer and close.
@@ -126,7 +131,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), watched](beast::error_code ec) {
       if (ec || !self->counted_ || self->requests_ != watched) return;
       // MSG_DONTWAIT: Asio's own receive() polls until data arrives on a
-      // socket in blocking mode, which would stall this strand (and its
+      // socket in blocking mode, which would stall this I/O thread (and its
       // response) after a spurious wake.
       char byte;
       const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -191,18 +196,34 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
   std::stop_source gone_;
-  std::deque<std::string> chunks_;  // strand only
-  bool writing_ = false;            // strand only
-  bool finishing_ = false;          // strand only
+  std::deque<std::string> chunks_;  // I/O thread only
+  bool writing_ = false;            // I/O thread only
+  bool finishing_ = false;          // I/O thread only
+  bool answering_ = false;          // I/O thread only: the answer has begun
   bool closing_ = false;
   bool counted_ = false;
-  std::uint64_t requests_ = 0;  // requests read on this connection; strand only
+  std::uint64_t requests_ = 0;  // requests read on this connection; I/O thread only
 };
 
 }  // namespace
 
+namespace {
+std::vector<std::unique_ptr<net::io_context>> make_loops(std::size_t n) {
+  std::vector<std::unique_ptr<net::io_context>> loops;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, n); ++i) {
+    loops.push_back(std::make_unique<net::io_context>(1));  // one thread runs each
+  }
+  return loops;
+}
+}  // namespace
+
 HttpServer::HttpServer(HttpOptions options, Handler handler)
-    : options_(std::move(options)), handler_(std::move(handler)), acceptor_(net::make_strand(ioc_)) {}
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      loops_(make_loops(options_.io_threads)),
+      acceptor_(loops_.front()->get_executor()) {
+  for (auto& loop : loops_) keep_running_.push_back(net::make_work_guard(*loop));
+}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -221,14 +242,15 @@ Status HttpServer::start() {
   }
   port_ = acceptor_.local_endpoint().port();
   accept();
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.io_threads); ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+  for (auto& loop : loops_) {
+    threads_.emplace_back([loop = loop.get()] { loop->run(); });
   }
   return {};
 }
 
 void HttpServer::accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+  acceptor_.async_accept(loop, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) return;  // acceptor closed
     socket.set_option(tcp::no_delay(true), ec);
     std::make_shared<Connection>(std::move(socket), *this)->start();
@@ -245,7 +267,7 @@ void HttpServer::stop_accepting() {
 
 void HttpServer::stop() {
   if (stopped_.exchange(true)) return;
-  ioc_.stop();
+  for (auto& loop : loops_) loop->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }

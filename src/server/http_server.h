@@ -1,6 +1,8 @@
 // HttpServer: the HTTP/1.1 front end on Boost.Beast/Asio.
 //
-// Asynchronous keep-alive connections on a few I/O threads; each request is
+// Asynchronous keep-alive connections on a few I/O threads, each running its
+// own event loop (a connection stays on the thread that accepted it, so no
+// thread wakes another to serve it); each request is
 // parsed with body and header size limits and a read timeout (slow clients
 // are dropped), then handed to `handler` as an Exchange. Handlers that block
 // (inference) move to their own thread; the I/O threads never wait on a
@@ -60,9 +62,13 @@ class HttpServer {
  private:
   void accept();
 
+  using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
   HttpOptions options_;
   Handler handler_;
-  boost::asio::io_context ioc_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> loops_;  // one per I/O thread
+  std::vector<WorkGuard> keep_running_;                            // idle loops wait for work
+  std::size_t next_loop_ = 0;                                      // acceptor's thread only
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> in_flight_{0};

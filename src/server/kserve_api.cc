@@ -66,6 +66,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
     auto [name, rest] = split_model_path(path, "/v2/models/");
     if (rest == "infer") {
       if (method != http::verb::post) return method_not_allowed("POST");
+      if (try_infer_inline(ex, name)) return;
       return offload([this, ex, name = name] { infer(ex, name); });
     }
     if (rest != "" && rest != "ready") {
@@ -87,7 +88,18 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
   ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
 }
 
-void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name) {
+bool Api::try_infer_inline(const std::shared_ptr<Exchange>& ex, const std::string& name) {
+  constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // parsing more could hold up other connections
+  if (ex->request().body().size() > kInlineBodyBytes || draining_) return false;
+  std::shared_ptr<ServedModel> model = models_.find(name);
+  if (!model || model->llm() != nullptr) return false;
+  Result<Lease> lease = model->pool()->try_acquire();
+  if (!lease.ok() || !(*lease)->quick()) return false;  // a worker queues for one
+  infer(ex, name, std::move(*lease));
+  return true;
+}
+
+void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name, std::optional<Lease> held) {
   auto doc = parse_object(ex->request().body());
   if (!doc.ok()) return respond_error(*ex, doc.status());
   if (draining_) return respond_error(*ex, shutting_down_error("the server is shutting down"));
@@ -126,7 +138,7 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name) {
       status = r.status();
     }
   } else {
-    Result<Lease> lease = model->pool()->acquire(deadline, ex->client_gone());
+    Result<Lease> lease = held ? std::move(*held) : model->pool()->acquire(deadline, ex->client_gone());
     if (!lease.ok()) {
       status = lease.status();
     } else {

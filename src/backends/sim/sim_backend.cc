@@ -100,6 +100,11 @@ class SimInstance final : public Instance {
     return {};
   }
 
+  bool quick() const override {
+    const SimConfig& c = weights_->config;
+    return c.service_time.count() == 0 && c.hang_run_every == 0;
+  }
+
   Status check() override {
     const std::int64_t n = weights_->checks.fetch_add(1) + 1;
     if (every(weights_->config.fail_check_every, n)) {

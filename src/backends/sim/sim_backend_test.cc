@@ -73,6 +73,14 @@ TEST(SimBackendTest, RunEchoesInputsAfterTheServiceTime) {
   EXPECT_EQ(sink.outputs[0].data, "hello");
 }
 
+TEST(SimBackendTest, OnlyAnInstantRunThatCannotHangIsQuick) {
+  SimBackend backend;
+  EXPECT_TRUE(instance_of(backend, sim({}))->quick());
+  EXPECT_FALSE(instance_of(backend, sim({{"service_ms", "1"}}))->quick());
+  EXPECT_FALSE(instance_of(backend, sim({{"service_ms", "1"}, {"service", "cpu"}}))->quick());
+  EXPECT_FALSE(instance_of(backend, sim({{"hang_run_every", "5"}}))->quick());
+}
+
 TEST(SimBackendTest, CpuServiceBurnsCpuTime) {
   SimBackend backend;
   auto inst = instance_of(backend, sim({{"service_ms", "40"}, {"service", "cpu"}}));
