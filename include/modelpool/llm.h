@@ -112,9 +112,10 @@ struct LlmOptions {
   std::size_t threads = 0;
   // Most tokens one decoding call takes (llama n_batch).
   std::size_t batch = 512;
-  // kBatched: most prompt tokens prefilled per step while other sequences are
-  // decoding, so a long prompt cannot stall them. Alone, a prompt is
-  // prefilled `batch` tokens at a time.
+  // kBatched: while other sequences decode, a step takes at most this many
+  // prompt tokens per sequence still prefilling, so one long prompt cannot
+  // stall the streams while a burst of prompts still fills the batch. With
+  // nothing decoding, prompts are prefilled `batch` tokens at a time.
   std::size_t prefill_chunk = 64;
   std::size_t max_queue = 1024;
   // kExclusive, benchmarks only: load the model once per instance (the naive

@@ -359,11 +359,13 @@ std::string make_prompt(const LoadgenOptions& o, std::size_t index) {
       "the",   "river", "stone", "light", "garden", "slow", "window", "paper",
       "north", "quiet", "music", "bread", "winter", "door", "green",  "house"};
   constexpr std::size_t kWordCount = sizeof kWords / sizeof *kWords;
-  std::string text = "Request " + std::to_string(index) + ":";
-  // Counted for llama's SPM vocabulary: "Request", ":" and each digit are a
-  // token, as is each short word with its leading space. BPE vocabularies
-  // take a number in fewer tokens, so the prompt comes out a little shorter.
-  const std::size_t prefix_tokens = 2 + std::to_string(index).size();
+  const std::string id = std::to_string(o.prompt_salt) + "-" + std::to_string(index);
+  std::string text = "Request " + id + ":";
+  // Counted for llama's SPM vocabulary: "Request", ":" and each digit or
+  // dash are a token, as is each short word with its leading space. BPE
+  // vocabularies take a number in fewer tokens, so the prompt comes out a
+  // little shorter.
+  const std::size_t prefix_tokens = 2 + id.size();
   for (std::size_t k = prefix_tokens; k < o.prompt_tokens; ++k) {
     text += ' ';
     text += kWords[(index + k) % kWordCount];
@@ -447,6 +449,7 @@ Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const 
       {"requests", o.requests},
       {"stream", o.stream},
       {"max_tokens", o.max_tokens},
+      {"prompt_salt", o.prompt_salt},
   };
   return write_json_file(path, report);
 }

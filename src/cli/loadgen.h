@@ -49,9 +49,11 @@ struct LoadgenOptions {
   std::size_t max_tokens = 16;
   // The prompt: `prompt` verbatim when not empty (the same for every
   // request), else about `prompt_tokens` tokens of plain words after a
-  // per-request prefix, so that no two requests share a cached prefix.
+  // prefix naming `prompt_salt` and the request, so that no two requests
+  // share a cached prefix, nor two runs with different salts.
   std::string prompt;
   std::size_t prompt_tokens = 32;
+  std::uint64_t prompt_salt = 0;
   bool ignore_eos = false;          // sent as "ignore_eos": true (llama-server, vLLM)
   std::string api_key;              // sent as "Authorization: Bearer KEY" when set
   std::size_t timeout_ms = 300000;  // whole-request deadline, connect included

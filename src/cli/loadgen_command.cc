@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "cli/loadgen.h"
@@ -47,6 +48,12 @@ void add_loadgen_command(CLI::App& app, int* exit_code) {
                   "Prompt of about this many tokens of plain words, different per request")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str()
+      ->excludes(prompt);
+  o->prompt_salt = std::random_device{}() % 100000;
+  cmd->add_option("--prompt-salt", o->prompt_salt,
+                  "Number in every generated prompt, so that runs do not share cached prompts "
+                  "(default: random)")
+      ->check(CLI::Range(0, 99999))
       ->excludes(prompt);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Ask the server to generate all --max-tokens");
   cmd->add_option("--api-key", o->api_key, "Sent as 'Authorization: Bearer KEY'");

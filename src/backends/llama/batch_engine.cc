@@ -153,8 +153,13 @@ void BatchEngine::loop() {
     for (Job* job : running_) {
       if (job->sequence->prefill_done()) ++decoding;
     }
+    // While some sequences decode, each prefilling one brings at most
+    // prefill_chunk prompt tokens into the step: one long prompt cannot stall
+    // many streams, and a burst of new prompts still fills the batch.
     std::size_t budget = options_.batch - decoding;
-    if (decoding > 0) budget = std::min(budget, options_.prefill_chunk);
+    if (decoding > 0) {
+      budget = std::min(budget, options_.prefill_chunk * (running_.size() - decoding));
+    }
     for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
       const Sequence& s = *running_[i]->sequence;
       if (s.prefill_done()) continue;

@@ -6,9 +6,11 @@
 //      when the current batch drains),
 //   2. drops cancelled sequences and frees their KV cells,
 //   3. builds one batch: the next token of every decoding sequence, then
-//      prompt tokens of sequences still prefilling, at most `prefill_chunk`
-//      of them while others decode (the whole `batch` when none do), so a
-//      long prompt is spread over steps instead of stalling every stream,
+//      prompt tokens of sequences still prefilling, oldest first: while
+//      others decode, at most `prefill_chunk` per prefilling sequence (the
+//      whole `batch` when none decode), so one long prompt is spread over
+//      steps instead of stalling every stream, and a burst of new prompts
+//      still fills the batch,
 //   4. decodes it and samples every sequence that produced logits; finished
 //      sequences leave at once, freeing their cells.
 // Callers block in run() until their sequence is done; which slot (sequence
