@@ -27,6 +27,8 @@
 #include <system_error>
 #include <utility>
 
+#include "server/backend_options.h"
+
 namespace modelpool::server {
 namespace {
 
@@ -125,6 +127,7 @@ std::vector<FieldError> check_model(const ModelConfig& model) {
   fail("threads", range_error(model.threads, kThreadsRange));
   fail("max_queue", range_error(model.max_queue, kMaxQueueRange));
   fail("timeout_ms", range_error(model.timeout_ms, kTimeoutRange));
+  fail("options", check_backend_options(model).message());
   return errors;
 }
 
@@ -339,6 +342,7 @@ void parse_model(const toml::table& table, std::size_t index,
     where = "[[model]] '" + name->get() + "'";
   }
   ModelConfig model;
+  bool bad_option = false;  // then the backend's check of the options is moot
   const auto options = [&](const toml::node& n) {
     const auto* t = n.as_table();
     if (t == nullptr) return "expected a table ([model.options]), got " + type_name(n);
@@ -346,6 +350,7 @@ void parse_model(const toml::table& table, std::size_t index,
       std::string text;
       if (std::string e = read_option(value, &text); !e.empty()) {
         diag.add(line_of(value), about_key(where, "options." + std::string(key.str()), e));
+        bad_option = true;
       } else {
         model.options[std::string(key.str())] = std::move(text);
       }
@@ -373,7 +378,7 @@ void parse_model(const toml::table& table, std::size_t index,
   // A key the parser already refused is not reported again (its field holds the
   // default); a required key that is missing is reported at the table's header.
   for (const FieldError& e : check_model(model)) {
-    if (keys.failed.contains(e.field)) continue;
+    if (keys.failed.contains(e.field) || (e.field == "options" && bad_option)) continue;
     auto line = keys.lines.find(e.field);
     diag.add(line == keys.lines.end() ? line_of(table) : line->second,
              about_key(where, e.field, e.message));

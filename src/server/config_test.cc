@@ -76,20 +76,19 @@ max_queue = 0
 timeout_ms = 1234
 warmup = false
 [model.options]
-flash_attn = true
-offload = false
-n_gpu_layers = -1
-huge = 9007199254740993
-rope_scale = 0.25
-tenth = 0.1
-cache_type = "q8_0"
+prefill_chunk = 32
+fault_step_delay_ms = 0
 
 [[model]]
 name = "sim"
 backend = "sim"
 instances = 2
 [model.options]
-service_ms = 5
+share_weights = false
+weights_mb = 3
+fail_run_every = 9007199254740993
+service_ms = 0.1
+service = "cpu"
 )");
   EXPECT_EQ(config.host, "0.0.0.0");
   EXPECT_EQ(config.port, 9090);
@@ -113,30 +112,39 @@ service_ms = 5
   EXPECT_EQ(llama.max_queue, 0u);
   EXPECT_EQ(llama.timeout_ms, 1234);
   EXPECT_FALSE(llama.warmup);
-  const std::map<std::string, std::string> options = {
-      {"flash_attn", "true"},       {"offload", "false"},   {"n_gpu_layers", "-1"},
-      {"huge", "9007199254740993"}, {"rope_scale", "0.25"}, {"tenth", "0.1"},
-      {"cache_type", "q8_0"},
-  };
-  EXPECT_EQ(llama.options, options);
-  EXPECT_EQ(std::stod(llama.options.at("tenth")), 0.1);  // reads back to the same double
+  EXPECT_EQ(llama.options, (std::map<std::string, std::string>{{"prefill_chunk", "32"},
+                                                                  {"fault_step_delay_ms", "0"}}));
 
   const ModelConfig& sim = config.models[1];
   EXPECT_EQ(sim.name, "sim");
   EXPECT_EQ(sim.backend, "sim");
   EXPECT_EQ(sim.min_instances, 2u);  // one integer: a fixed pool
   EXPECT_EQ(sim.max_instances, 2u);
-  EXPECT_EQ(sim.options, (std::map<std::string, std::string>{{"service_ms", "5"}}));
+  const std::map<std::string, std::string> options = {
+      {"share_weights", "false"}, {"weights_mb", "3"}, {"fail_run_every", "9007199254740993"},
+      {"service_ms", "0.1"},      {"service", "cpu"},
+  };
+  EXPECT_EQ(sim.options, options);
+  EXPECT_EQ(std::stod(sim.options.at("service_ms")), 0.1);  // reads back to the same double
 }
 
 TEST(ConfigTest, FloatOptionsKeepEnoughDigits) {
-  const ServerConfig config =
-      parse_ok(sim_model("[model.options]\na = 1e300\nb = 0.30000000000000004\nc = -2.5e-7\n"));
-  ASSERT_EQ(config.models.size(), 1u);
-  for (const auto& [key, want] :
-       std::map<std::string, double>{{"a", 1e300}, {"b", 0.30000000000000004}, {"c", -2.5e-7}}) {
-    EXPECT_EQ(std::stod(config.models[0].options.at(key)), want) << key;
+  for (const double want : {0.30000000000000004, 2.5e-7, 123456.78901234567}) {
+    char text[64];
+    std::snprintf(text, sizeof text, "[model.options]\nservice_ms = %.17g\n", want);
+    const ServerConfig config = parse_ok(sim_model(text));
+    ASSERT_EQ(config.models.size(), 1u);
+    EXPECT_EQ(std::stod(config.models[0].options.at("service_ms")), want) << text;
   }
+}
+
+TEST(ConfigTest, RefusesUnknownOrBadBackendOptionsAtTheOptionsTable) {
+  expect_refused(sim_model("[model.options]\nservice_ms = 5\nservce = \"cpu\"\n"), 4,
+                 "unknown option 'servce'");
+  expect_refused(sim_model("[model.options]\nservice = \"gpu\"\n"), 4, "option 'service'");
+  const std::string llama = "[[model]]\nname = \"m\"\nbackend = \"llama\"\npath = \"/m.gguf\"\n";
+  expect_refused(llama + "[model.options]\nprefil_chunk = 8\n", 5, "unknown option 'prefil_chunk'");
+  expect_refused(llama + "[model.options]\nprefill_chunk = 0\n", 5, "option 'prefill_chunk'");
 }
 
 TEST(ConfigTest, OmittedKeysKeepTheDefaults) {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "backends/common/option_reader.h"
+#include "server/backend_options.h"
 
 namespace modelpool::server {
 
@@ -67,14 +67,7 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
     o.threads = c.threads;
     o.max_queue = c.max_queue;
     o.batch = std::max<std::size_t>(512, c.slots);
-    // Backend options: prefill_chunk (batched), fault_step_delay_ms (tests).
-    OptionReader r(c.options, "model '" + c.name + "': [model.options]");
-    std::int64_t prefill_chunk = static_cast<std::int64_t>(o.prefill_chunk), step_delay_ms = 0;
-    r.get("prefill_chunk", &prefill_chunk, 1, 1 << 16);
-    r.get("fault_step_delay_ms", &step_delay_ms, 0, 600000);
-    if (Status s = r.finish(); !s.ok()) return s;
-    o.prefill_chunk = static_cast<std::size_t>(prefill_chunk);
-    o.step_delay = std::chrono::milliseconds(step_delay_ms);
+    if (Status s = apply_llama_options(c, &o); !s.ok()) return s;
     auto weights = registry_.get(spec);  // holds the model while the service lives
     if (!weights.ok()) return weights.status();
     auto llm = LlmService::create(registry_, spec, o);
