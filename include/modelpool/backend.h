@@ -23,6 +23,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "modelpool/status.h"
@@ -73,6 +74,16 @@ class Sink {
   virtual ~Sink() = default;
   // Returns false when the consumer is gone; the run should then stop early.
   virtual bool write(Tensor output) = 0;
+};
+
+// A Sink that keeps every output, for callers that answer once a run is done.
+class CollectSink final : public Sink {
+ public:
+  bool write(Tensor output) override {
+    outputs.push_back(std::move(output));
+    return true;
+  }
+  std::vector<Tensor> outputs;
 };
 
 // Progress of a slow operation, from 0 to 1.

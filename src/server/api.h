@@ -62,13 +62,14 @@ class Api {
   void completions(std::shared_ptr<Exchange> ex, bool chat);
   void list_models(Exchange& ex);
   void kserve(std::shared_ptr<Exchange> ex, const std::string& path);
-  // Parses, runs and answers one inference; with `lease` it runs on that
-  // instance instead of queueing for one.
-  void infer(std::shared_ptr<Exchange> ex, const std::string& model, std::optional<Lease> lease = {});
-  // Runs infer() on the calling I/O thread when that costs less than the
-  // hand-off to a worker: a small body and an idle instance whose run() is
-  // quick (Instance::quick). False: nothing was done.
-  bool try_infer_inline(const std::shared_ptr<Exchange>& ex, const std::string& model);
+  // Parses, runs and answers one inference on `model` (null: 404 naming
+  // `name`); with `lease` it runs on that instance instead of queueing.
+  void infer(std::shared_ptr<Exchange> ex, const std::string& name,
+             std::shared_ptr<ServedModel> model, std::optional<Lease> lease = {});
+  // An idle instance of `model` for running the request on the calling I/O
+  // thread, when that costs less than the hand-off to a worker: a small body
+  // and an instance whose run() is quick (Instance::quick). nullopt: hand off.
+  std::optional<Lease> inline_lease(const Exchange& ex, ServedModel* model);
   void repository(std::shared_ptr<Exchange> ex, const std::string& path);
   void metrics(Exchange& ex);
 

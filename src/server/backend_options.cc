@@ -12,6 +12,10 @@ Status apply_llama_options(const ModelConfig& model, LlmOptions* options) {
   r.get("prefill_chunk", &prefill_chunk, 1, 1 << 16);
   r.get("fault_step_delay_ms", &step_delay_ms, 0, 600000);
   if (Status s = r.finish(); !s.ok()) return s;
+  if (step_delay_ms > 0 && model.mode != "batched") {
+    return invalid_argument_error("llama model '" + model.name +
+                                  "': option 'fault_step_delay_ms' applies to mode 'batched' only");
+  }
   options->prefill_chunk = static_cast<std::size_t>(prefill_chunk);
   options->step_delay = std::chrono::milliseconds(step_delay_ms);
   return {};

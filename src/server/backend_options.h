@@ -3,7 +3,8 @@
 // a typo is refused before anything loads.
 //
 //   llama: prefill_chunk (integer >= 1), fault_step_delay_ms (integer >= 0;
-//          fault injection for tests: every decoding step also sleeps)
+//          fault injection for tests, batched mode: every decoding step
+//          also sleeps)
 //   sim:   see backends/sim/sim_backend.h
 #pragma once
 

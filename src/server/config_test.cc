@@ -145,6 +145,8 @@ TEST(ConfigTest, RefusesUnknownOrBadBackendOptionsAtTheOptionsTable) {
   const std::string llama = "[[model]]\nname = \"m\"\nbackend = \"llama\"\npath = \"/m.gguf\"\n";
   expect_refused(llama + "[model.options]\nprefil_chunk = 8\n", 5, "unknown option 'prefil_chunk'");
   expect_refused(llama + "[model.options]\nprefill_chunk = 0\n", 5, "option 'prefill_chunk'");
+  expect_refused(llama + "mode = \"exclusive\"\n[model.options]\nfault_step_delay_ms = 5\n", 6,
+                 "'fault_step_delay_ms' applies to mode 'batched' only");
 }
 
 TEST(ConfigTest, OmittedKeysKeepTheDefaults) {

@@ -11,15 +11,6 @@ namespace {
 
 namespace json = boost::json;
 
-class CollectSink final : public Sink {
- public:
-  bool write(Tensor t) override {
-    outputs.push_back(std::move(t));
-    return true;
-  }
-  std::vector<Tensor> outputs;
-};
-
 json::object model_metadata(const ServedModel& m) {
   json::array inputs, outputs;
   if (m.llm() != nullptr) {
@@ -66,8 +57,11 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
     auto [name, rest] = split_model_path(path, "/v2/models/");
     if (rest == "infer") {
       if (method != http::verb::post) return method_not_allowed("POST");
-      if (try_infer_inline(ex, name)) return;
-      return offload([this, ex, name = name] { infer(ex, name); });
+      std::shared_ptr<ServedModel> model = models_.find(name);
+      if (std::optional<Lease> lease = inline_lease(*ex, model.get())) {
+        return infer(ex, name, std::move(model), std::move(lease));
+      }
+      return offload([this, ex, name = name, model = std::move(model)] { infer(ex, name, model); });
     }
     if (rest != "" && rest != "ready") {
       return ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
@@ -88,22 +82,21 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
   ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
 }
 
-bool Api::try_infer_inline(const std::shared_ptr<Exchange>& ex, const std::string& name) {
+std::optional<Lease> Api::inline_lease(const Exchange& ex, ServedModel* model) {
   constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // parsing more could hold up other connections
-  if (ex->request().body().size() > kInlineBodyBytes || draining_) return false;
-  std::shared_ptr<ServedModel> model = models_.find(name);
-  if (!model || model->llm() != nullptr) return false;
+  if (!model || model->llm() != nullptr || draining_ || ex.request().body().size() > kInlineBodyBytes) {
+    return std::nullopt;
+  }
   Result<Lease> lease = model->pool()->try_acquire();
-  if (!lease.ok() || !(*lease)->quick()) return false;  // a worker queues for one
-  infer(ex, name, std::move(*lease));
-  return true;
+  if (!lease.ok() || !(*lease)->quick()) return std::nullopt;  // a worker queues for one
+  return std::move(*lease);
 }
 
-void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name, std::optional<Lease> held) {
+void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
+                std::shared_ptr<ServedModel> model, std::optional<Lease> held) {
   auto doc = parse_object(ex->request().body());
   if (!doc.ok()) return respond_error(*ex, doc.status());
   if (draining_) return respond_error(*ex, shutting_down_error("the server is shutting down"));
-  std::shared_ptr<ServedModel> model = models_.find(name);
   if (!model) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
   Request request;
   if (const json::value* id = doc->if_contains("id"); id && id->is_string()) request.id = id->as_string();

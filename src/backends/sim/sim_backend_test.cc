@@ -23,15 +23,6 @@ ModelSpec sim(std::map<std::string, std::string> options) {
   return s;
 }
 
-class CollectSink final : public Sink {
- public:
-  bool write(Tensor t) override {
-    outputs.push_back(std::move(t));
-    return true;
-  }
-  std::vector<Tensor> outputs;
-};
-
 std::unique_ptr<Instance> instance_of(SimBackend& backend, const ModelSpec& spec,
                                       std::shared_ptr<const Weights>* weights_out = nullptr) {
   auto weights = backend.load(spec, nullptr);
