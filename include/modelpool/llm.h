@@ -110,7 +110,8 @@ struct LlmOptions {
   std::size_t context = 2048;
   // Compute threads for the whole model, not per instance. 0: the cores.
   std::size_t threads = 0;
-  // Most tokens one decoding call takes (llama n_batch).
+  // Most tokens one decoding call takes (llama n_batch); in batched mode at
+  // least `slots`.
   std::size_t batch = 512;
   // kBatched: while other sequences decode, a step takes at most this many
   // prompt tokens per sequence still prefilling, so one long prompt cannot

@@ -69,7 +69,6 @@ LlmOptions service_options(const LlamaBenchOptions& o, std::size_t concurrency,
   if (lo.mode == LlmMode::kBatched) {
     lo.slots = o.slots ? o.slots : concurrency;
     lo.context = lo.slots * per_seq;
-    lo.batch = std::max<std::size_t>(512, lo.slots);
   } else {
     lo.instances = o.instances ? o.instances : std::min(concurrency, cores);
     lo.context = per_seq;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/report.h"
 #include "modelpool/llm.h"
 
 namespace modelpool::cli {
@@ -78,37 +79,6 @@ std::optional<std::uint64_t> count_parameters(const std::string& path) {
   if (!in) return std::nullopt;
   return params;
 }
-
-// Progress on stderr: a percentage rewritten in place on a terminal, a line
-// per 10% otherwise (logs stay short).
-class ProgressDisplay {
- public:
-  explicit ProgressDisplay(std::string label)
-      : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}
-
-  void update(double fraction) {
-    const int percent = static_cast<int>(fraction * 100.0);
-    if (tty_) {
-      if (percent == shown_) return;
-      std::fprintf(stderr, "\r%s %3d%%", label_.c_str(), percent);
-    } else {
-      if (percent / 10 == shown_ / 10) return;
-      std::fprintf(stderr, "%s %d%%\n", label_.c_str(), percent / 10 * 10);
-    }
-    std::fflush(stderr);
-    shown_ = percent;
-  }
-
-  // Ends the in-place line.
-  void finish() {
-    if (tty_ && shown_ >= 0) std::fputc('\n', stderr);
-  }
-
- private:
-  std::string label_;
-  bool tty_;
-  int shown_ = -1;
-};
 
 int run_mkmodel(const MakeModelOptions& options) {
   ProgressDisplay display("mkmodel: writing " + options.out);

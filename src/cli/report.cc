@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 
 namespace modelpool::cli {
@@ -38,6 +39,27 @@ Status write_json_file(const std::string& path, const boost::json::value& doc) {
   out.close();
   if (!out) return internal_error("cannot write '" + path + "'");
   return {};
+}
+
+ProgressDisplay::ProgressDisplay(std::string label)
+    : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void ProgressDisplay::update(double fraction) {
+  const int percent = std::clamp(static_cast<int>(fraction * 100.0), 0, 100);
+  if (tty_) {
+    if (percent == shown_) return;
+    const std::string bar(static_cast<std::size_t>(percent / 4), '#');
+    std::fprintf(stderr, "\r%s [%-25s] %3d%%", label_.c_str(), bar.c_str(), percent);
+  } else {
+    if (percent / 10 == shown_ / 10) return;
+    std::fprintf(stderr, "%s %d%%\n", label_.c_str(), percent / 10 * 10);
+  }
+  std::fflush(stderr);
+  shown_ = percent;
+}
+
+void ProgressDisplay::finish() {
+  if (tty_ && shown_ >= 0) std::fputc('\n', stderr);
 }
 
 }  // namespace modelpool::cli

@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "cli/report.h"
 #include "modelpool/llm.h"
 #include "server/api.h"
 #include "server/config.h"
@@ -61,27 +62,15 @@ server::ServerConfig default_config(const std::string& small_path) {
 Status ensure_default_model(const std::string& path) {
   if (std::filesystem::exists(path)) return {};
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  const bool tty = isatty(STDERR_FILENO) != 0;
   std::fprintf(stderr, "modelpool: generating the default model (small preset) at %s\n", path.c_str());
+  ProgressDisplay display("modelpool: generating the default model:");
   MakeModelOptions o;
   o.preset = "small";
-  o.out = path + ".partial-serve";
-  int last = -1;
-  o.progress = [&](double f) {
-    const int pct = static_cast<int>(f * 100);
-    if (tty) {
-      const int bar = pct / 4;
-      std::fprintf(stderr, "\r  [%-25s] %3d%%", std::string(static_cast<std::size_t>(bar), '#').c_str(), pct);
-    } else if (pct / 10 != last / 10) {
-      std::fprintf(stderr, "modelpool: generating the default model: %d%%\n", pct);
-    }
-    last = pct;
-  };
-  Status s = make_model(o);
-  if (tty) std::fprintf(stderr, "\n");
-  if (!s.ok()) return s;
-  std::filesystem::rename(o.out, path);
-  return {};
+  o.out = path;  // written to PATH.partial, renamed when complete
+  o.progress = [&display](double f) { display.update(f); };
+  const Status s = make_model(o);
+  display.finish();
+  return s;
 }
 
 int serve(const ServeArgs& args) {

@@ -124,8 +124,8 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
     // Text in, text out, through the generation API.
     auto g = generation_request_from(request);
     auto r = g.ok() ? llm->generate(*g, deadline, ex->client_gone()) : Result<GenerationResult>(g.status());
+    model->metrics.record(r);
     if (r.ok()) {
-      model->metrics.tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
       outputs.push_back({"text_output", "BYTES", {1}, encode_bytes_element(r->text)});
     } else {
       status = r.status();
@@ -146,8 +146,8 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
       model->metrics.inference.record(Clock::now() - granted);
       outputs = std::move(sink.outputs);
     }
+    model->metrics.count(status.code());
   }
-  model->metrics.count(status.code());
   if (!status.ok()) return respond_error(*ex, status);
   json::array out;
   for (const Tensor& t : outputs) out.push_back(tensor_to_json(t));

@@ -6,15 +6,20 @@
 
 namespace modelpool::server {
 
-ServedModel::ServedModel(ModelConfig config, WeightsRef weights, std::unique_ptr<LlmService> llm)
-    : config_(std::move(config)), weights_(std::move(weights)), llm_(std::move(llm)) {}
+void ModelMetrics::record(const Result<GenerationResult>& r) {
+  count(r.ok() ? StatusCode::kOk : r.status().code());
+  if (!r.ok()) return;
+  tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
+  prompt_tokens += static_cast<std::uint64_t>(r->prompt_tokens);
+  inference.record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(r->total_s - r->queue_s)));
+}
 
-ServedModel::ServedModel(ModelConfig config, WeightsRef weights, std::shared_ptr<Backend> backend,
-                         std::unique_ptr<Pool> pool)
-    : config_(std::move(config)),
-      weights_(std::move(weights)),
-      backend_(std::move(backend)),
-      pool_(std::move(pool)) {}
+ServedModel::ServedModel(ModelConfig config, std::unique_ptr<LlmService> llm)
+    : config_(std::move(config)), llm_(std::move(llm)) {}
+
+ServedModel::ServedModel(ModelConfig config, WeightsRef weights, std::unique_ptr<Pool> pool)
+    : config_(std::move(config)), weights_(std::move(weights)), pool_(std::move(pool)) {}
 
 ServedModel::~ServedModel() {
   // The pool's instances go before the weights they use.
@@ -66,13 +71,10 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
     o.context = c.context;
     o.threads = c.threads;
     o.max_queue = c.max_queue;
-    o.batch = std::max<std::size_t>(512, c.slots);
     if (Status s = apply_llama_options(c, &o); !s.ok()) return s;
-    auto weights = registry_.get(spec);  // holds the model while the service lives
-    if (!weights.ok()) return weights.status();
-    auto llm = LlmService::create(registry_, spec, o);
+    auto llm = LlmService::create(registry_, spec, o);  // holds the weights while it lives
     if (!llm.ok()) return llm.status();
-    return std::make_shared<ServedModel>(c, std::move(*weights), std::move(*llm));
+    return std::make_shared<ServedModel>(c, std::move(*llm));
   }
   spec.options = c.options;
   auto backend = make_backend(c.backend);
@@ -91,7 +93,7 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
   auto pool = Pool::create([b, shared, spec] { return b->instantiate(shared, spec); }, po);
   if (!pool.ok()) return pool.status();
   if (Status s = (*pool)->wait_ready(); !s.ok()) return s;
-  return std::make_shared<ServedModel>(c, std::move(*weights), b, std::move(*pool));
+  return std::make_shared<ServedModel>(c, std::move(*weights), std::move(*pool));
 }
 
 Status ModelManager::load(const ModelConfig& config) {

@@ -32,13 +32,16 @@ struct ModelMetrics {
   // Queue wait is the pool's own histogram (ServedModel::snapshot()).
 
   void count(StatusCode code) { outcomes[static_cast<int>(code)].fetch_add(1); }
+  // One generation: its outcome and, when it succeeded, its tokens and its
+  // time from slot granted to the end.
+  void record(const Result<GenerationResult>& r);
 };
 
 class ServedModel {
  public:
-  ServedModel(ModelConfig config, WeightsRef weights, std::unique_ptr<LlmService> llm);
-  ServedModel(ModelConfig config, WeightsRef weights, std::shared_ptr<Backend> backend,
-              std::unique_ptr<Pool> pool);
+  // An LLM (the service holds its weights) or a pool over `weights`.
+  ServedModel(ModelConfig config, std::unique_ptr<LlmService> llm);
+  ServedModel(ModelConfig config, WeightsRef weights, std::unique_ptr<Pool> pool);
   ~ServedModel();
 
   const ModelConfig& config() const { return config_; }
@@ -55,8 +58,7 @@ class ServedModel {
 
  private:
   ModelConfig config_;
-  WeightsRef weights_;
-  std::shared_ptr<Backend> backend_;
+  WeightsRef weights_;  // pool models
   std::unique_ptr<LlmService> llm_;
   std::unique_ptr<Pool> pool_;
 };

@@ -124,15 +124,16 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
                         {"choices", json::array{std::move(choice)}}};
   };
   bool started = false;
+  // The response's headers and, in a chat, the assistant's role; once.
+  auto begin_stream = [&] {
+    if (started) return;
+    started = true;
+    ex->start_stream("text/event-stream");
+    if (chat) ex->write(sse(chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}})));
+  };
   if (ask->stream) {
     g.on_text = [&](std::string_view piece) {
-      if (!started) {
-        started = true;
-        ex->start_stream("text/event-stream");
-        if (chat) {
-          ex->write(sse(chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}})));
-        }
-      }
+      begin_stream();
       json::object choice = chat ? json::object{{"index", 0}, {"delta", {{"content", piece}}}, {"finish_reason", nullptr}}
                                  : json::object{{"index", 0}, {"text", piece}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
       return ex->write(sse(chunk(std::move(choice))));
@@ -140,7 +141,7 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
   }
 
   Result<GenerationResult> r = llm->generate(g, deadline, ex->client_gone());
-  model->metrics.count(r.ok() ? StatusCode::kOk : r.status().code());
+  model->metrics.record(r);
   if (!r.ok()) {
     if (started) {  // cannot change the status line any more: report in the stream
       ex->write(sse(json::object{{"error", {{"message", r.status().message()}, {"type", error_type_of(r.status().code())}}}}));
@@ -149,16 +150,10 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
     }
     return respond_error(*ex, r.status());
   }
-  model->metrics.tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
-  model->metrics.prompt_tokens += static_cast<std::uint64_t>(r->prompt_tokens);
-  model->metrics.inference.record(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(r->total_s - r->queue_s)));
   const std::string_view finish = finish_reason_name(r->finish_reason);
 
   if (ask->stream) {
-    if (!started) {
-      ex->start_stream("text/event-stream");
-      if (chat) ex->write(sse(chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}})));
-    }
+    begin_stream();
     json::object last = chat ? json::object{{"index", 0}, {"delta", json::object{}}, {"finish_reason", finish}}
                              : json::object{{"index", 0}, {"text", ""}, {"logprobs", nullptr}, {"finish_reason", finish}};
     json::object final_chunk = chunk(std::move(last));

@@ -42,7 +42,7 @@ Status ExclusiveContext::warmup() {
   batch_.n_tokens = 0;
   add_to_batch(batch_, llama_vocab_bos(weights_->vocab()), 0, 0, true);
   const int rc = decode(0, 0);
-  llama_memory_clear(llama_get_memory(ctx_), true);
+  llama_memory_clear(llama_get_memory(ctx_), false);
   if (rc != 0) return internal_error("llama_decode failed during warm-up (" + std::to_string(rc) + ")");
   return {};
 }
@@ -50,7 +50,9 @@ Status ExclusiveContext::warmup() {
 Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& request,
                                                     PreparedPrompt prompt, Clock::time_point t0,
                                                     std::stop_token stop) {
-  llama_memory_clear(llama_get_memory(ctx_), true);
+  // Forgets the previous sequence's cells; their data needs no zeroing (the
+  // cache was zeroed when created, and masked cells are never attended).
+  llama_memory_clear(llama_get_memory(ctx_), false);
   Sequence seq(*weights_, request, std::move(prompt), context_tokens_, t0);
   while (!seq.finished()) {
     if (stop.stop_requested()) {
@@ -71,7 +73,6 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
       seq.mark_pending_fed();
     }
     if (const int rc = decode(prefill == 0 ? 1 : 0, prefill); rc != 0) {
-      llama_memory_clear(llama_get_memory(ctx_), true);
       return internal_error("llama_decode failed (" + std::to_string(rc) + ")");
     }
     if (prefill > 0) {
@@ -81,7 +82,6 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
       seq.on_logits(ctx_, 0);
     }
   }
-  llama_memory_clear(llama_get_memory(ctx_), true);
   return seq.take_result();
 }
 

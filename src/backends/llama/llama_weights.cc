@@ -105,7 +105,6 @@ Result<std::shared_ptr<const LlamaWeights>> LlamaWeights::load(const std::string
   std::shared_ptr<LlamaWeights> w(new LlamaWeights());
   w->model_ = model;
   w->vocab_ = llama_model_get_vocab(model);
-  w->path_ = path;
   w->bytes_ = llama_model_size(model);
   return std::shared_ptr<const LlamaWeights>(std::move(w));
 }

@@ -49,7 +49,6 @@ class LlamaWeights final : public Weights {
   // Non-const because llama_init_from_model takes one; contexts only read it.
   llama_model* model() const { return model_; }
   const llama_vocab* vocab() const { return vocab_; }
-  const std::string& path() const { return path_; }
 
   // Tokens of `text`; with `add_special` the BOS the model expects.
   std::vector<llama_token> tokenize(std::string_view text, bool add_special) const;
@@ -65,7 +64,6 @@ class LlamaWeights final : public Weights {
 
   llama_model* model_ = nullptr;
   const llama_vocab* vocab_ = nullptr;
-  std::string path_;
   std::size_t bytes_ = 0;
 };
 

@@ -1,9 +1,5 @@
 #include "backends/llama/llm_instance.h"
 
-namespace modelpool::llama {
-
-}  // namespace modelpool::llama
-
 namespace modelpool {
 
 Result<GenerationRequest> generation_request_from(const Request& request) {

@@ -31,8 +31,6 @@ class LlmInstance : public Instance {
   // is a BYTES tensor "text_output".
   Status run(const Request& request, Sink& sink, std::stop_token stop) override;
 
-  const LlamaWeights& weights() const { return *weights_; }
-
  protected:
   std::shared_ptr<const LlamaWeights> weights_;
 };

@@ -126,8 +126,10 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
   po.eager = true;
   InstanceFactory factory;
   if (options.mode == LlmMode::kBatched) {
-    BatchEngineOptions eo{options.slots, options.context, threads, options.batch,
-                          options.prefill_chunk, options.step_delay};
+    // A step carries one token of every slot, so it takes at least `slots`.
+    BatchEngineOptions eo{options.slots, options.context, threads,
+                          std::max(options.batch, options.slots), options.prefill_chunk,
+                          options.step_delay};
     auto engine = BatchEngine::create(weights, eo);
     if (!engine.ok()) return engine.status();
     svc->engine_ = std::move(*engine);

@@ -79,8 +79,11 @@ Sequence::Sequence(const LlamaWeights& weights, const GenerationRequest& request
       sequence_tokens_(sequence_tokens),
       t0_(t0) {
   result_.prompt_tokens = static_cast<int>(prompt_.size());
-  result_.tokens.reserve(static_cast<std::size_t>(request.max_tokens));
-  result_.token_times_s.reserve(static_cast<std::size_t>(request.max_tokens));
+  // Generation ends at the sequence's end whatever max_tokens asks for.
+  const std::size_t room = sequence_tokens > prompt_.size() ? sequence_tokens - prompt_.size() : 0;
+  const std::size_t most = std::min(static_cast<std::size_t>(std::max(request.max_tokens, 0)), room);
+  result_.tokens.reserve(most);
+  result_.token_times_s.reserve(most);
   for (const std::string& s : request.stop) longest_stop_ = std::max(longest_stop_, s.size());
 
   sampler_ = llama_sampler_chain_init(llama_sampler_chain_default_params());
