@@ -43,6 +43,13 @@ void respond_error(Exchange& ex, const Status& status) {
   }
 }
 
+void respond_method_not_allowed(Exchange& ex, std::string_view path, std::string_view allowed) {
+  const std::string message = "method " + std::string(ex.request().method_string()) +
+                              " not allowed on " + std::string(path);
+  ex.respond(http::status::method_not_allowed, error_body(message, "invalid_request_error", 405),
+             "application/json", {{"Allow", std::string(allowed)}});
+}
+
 namespace {
 
 // Compares in time independent of where the strings first differ.
@@ -121,10 +128,7 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
   const http::verb method = req.method();
   auto only = [&](http::verb allowed) {
     if (method == allowed) return true;
-    ex->respond(http::status::method_not_allowed,
-                error_body("method " + std::string(req.method_string()) + " not allowed on " + path,
-                           "invalid_request_error", 405),
-                "application/json", {{"Allow", std::string(http::to_string(allowed))}});
+    respond_method_not_allowed(*ex, path, http::to_string(allowed));
     return false;
   };
 

@@ -98,4 +98,7 @@ std::string_view error_type_of(StatusCode code);
 // Answers `ex` with the error JSON for `status`.
 void respond_error(Exchange& ex, const Status& status);
 
+// 405 naming the request's method and `path`, with Allow: `allowed`.
+void respond_method_not_allowed(Exchange& ex, std::string_view path, std::string_view allowed);
+
 }  // namespace modelpool::server

@@ -36,12 +36,7 @@ std::pair<std::string, std::string> split_model_path(const std::string& path, st
 
 void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
   const http::verb method = ex->request().method();
-  auto method_not_allowed = [&](std::string_view allowed) {
-    ex->respond(http::status::method_not_allowed,
-                error_body("method " + std::string(ex->request().method_string()) + " not allowed on " + path,
-                           "invalid_request_error", 405),
-                "application/json", {{"Allow", std::string(allowed)}});
-  };
+  auto method_not_allowed = [&](std::string_view allowed) { respond_method_not_allowed(*ex, path, allowed); };
   if (path == "/v2") {
     if (method != http::verb::get) return method_not_allowed("GET");
     return ex->respond(http::status::ok,

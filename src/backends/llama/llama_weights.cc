@@ -140,26 +140,22 @@ Result<std::string> LlamaWeights::render_chat(const std::vector<ChatMessage>& me
   std::vector<llama_chat_message> chat;
   chat.reserve(messages.size());
   for (const ChatMessage& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
-  const char* tmpl = llama_model_chat_template(model_, nullptr);
-  if (tmpl == nullptr) tmpl = "chatml";
   std::string out(4096, '\0');
-  int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
-                                        static_cast<int32_t>(out.size()));
-  if (n > static_cast<int32_t>(out.size())) {
-    out.resize(static_cast<std::size_t>(n));
-    n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
-                                  static_cast<int32_t>(out.size()));
-  }
-  if (n < 0) {
-    // The model's own template is one llama.cpp does not know: fall back.
-    n = llama_chat_apply_template("chatml", chat.data(), chat.size(), true, out.data(),
-                                  static_cast<int32_t>(out.size()));
+  // Renders into `out`, growing it once when too small; < 0 on failure.
+  auto apply = [&](const char* tmpl) {
+    int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
+                                          static_cast<int32_t>(out.size()));
     if (n > static_cast<int32_t>(out.size())) {
       out.resize(static_cast<std::size_t>(n));
-      n = llama_chat_apply_template("chatml", chat.data(), chat.size(), true, out.data(),
+      n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
                                     static_cast<int32_t>(out.size()));
     }
-  }
+    return n;
+  };
+  const char* own = llama_model_chat_template(model_, nullptr);
+  int32_t n = apply(own != nullptr ? own : "chatml");
+  // The model's own template is one llama.cpp does not know: fall back.
+  if (n < 0 && own != nullptr) n = apply("chatml");
   if (n < 0) return invalid_argument_error("messages: the chat template could not be applied");
   out.resize(static_cast<std::size_t>(n));
   return out;
