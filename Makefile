@@ -12,9 +12,11 @@ build: setup
 	@cmake --build --preset default -j $(JOBS)
 
 # The server with its embedded default models (a generated small LLM named
-# "default" and an "echo" model) on http://127.0.0.1:8080.
+# "default" and an "echo" model) on http://127.0.0.1:8080; ARGS are passed on:
+#   make serve ARGS="--port 9000 --config examples/models.toml"
+ARGS ?=
 serve: build
-	build/bin/modelpool serve
+	build/bin/modelpool serve $(ARGS)
 
 # The pool-size benchmark: how large should the pool be?
 demo: build

@@ -85,7 +85,7 @@ struct GenerationResult {
   int prompt_tokens = 0;
   int completion_tokens = 0;
   FinishReason finish_reason = FinishReason::kStop;
-  double queue_s = 0;  // waiting for a context or slot
+  double queue_s = 0;  // from the call until the model started on it (first prompt tokens decoded)
   double ttft_s = 0;   // from the call to the first completion token
   double total_s = 0;  // from the call to the end
   // When each completion token was produced, in seconds from the call.
@@ -137,6 +137,14 @@ struct LlmInfo {
   std::size_t instances = 0;          // contexts
   std::size_t slots = 0;              // concurrent sequences in all
   std::size_t threads = 0;            // compute threads in all
+  std::string chat_template;          // which template renders chat messages, in words
+};
+
+// KV-cache cells holding tokens now, and how many there are, over all the
+// model's contexts.
+struct KvUsage {
+  std::size_t used_cells = 0;
+  std::size_t total_cells = 0;
 };
 
 // What one context's decoding calls did, cumulative since it was made.
@@ -180,6 +188,7 @@ class LlmService {
   // One entry per context (exclusive mode) or one for the batched context.
   virtual std::vector<LlmEngineStats> engine_stats() const = 0;
   virtual PoolSnapshot snapshot() const = 0;
+  virtual KvUsage kv_usage() const = 0;
   // Stops admitting, wakes waiters with kShuttingDown, drains (bounded).
   virtual Status shutdown(std::chrono::milliseconds timeout) = 0;
 };

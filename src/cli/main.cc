@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"modelpool: serve machine-learning models to many callers within a memory budget"};
   app.name("modelpool");
   app.require_subcommand(1);
+  app.set_version_flag("--version", "modelpool " MODELPOOL_VERSION " (llama.cpp " MODELPOOL_LLAMA_RELEASE ")");
   int exit_code = 0;
   modelpool::cli::add_bench_command(app, &exit_code);
   modelpool::cli::add_mkmodel_command(app, &exit_code);
@@ -21,6 +22,9 @@ int main(int argc, char** argv) {
   modelpool::cli::add_serve_command(app, &exit_code);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";
+    return 0;
   } catch (const CLI::CallForHelp&) {
     // The help of the subcommand that was asked for, or of the whole program.
     const CLI::App* target = &app;

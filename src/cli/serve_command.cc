@@ -1,19 +1,33 @@
-// modelpool serve [--config FILE] [--host H] [--port P] [--api-key KEY]
+// modelpool serve [--config FILE] [--host H] [--port P] [--api-key-file F] ...
 //
 // Without --config it serves the embedded default: a generated `small` LLM
-// named "default" (batched) and a sim model named "echo". SIGTERM or SIGINT
-// stops accepting, lets requests in flight finish within the drain timeout
-// and exits 0.
+// named "default" (batched) and a sim model named "echo".
+//
+// Start-up: the server listens at once (health answers while models load);
+// a model that fails to load stops the server with exit code 1 and one line
+// naming the model and the reason, unless unready models are allowed.
+//
+// Shutdown: SIGTERM or SIGINT stops accepting and lets requests in flight
+// finish until the drain timeout; then what is left is cut off cleanly
+// (streams get an error event and [DONE], other requests 503) and the
+// process exits within one more second, saying how many were cut off. A
+// second SIGTERM or SIGINT exits at once.
 #include "cli/serve_command.h"
 
 #include <signal.h>
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <thread>
 
+#include "cli/access_log.h"
 #include "cli/report.h"
 #include "modelpool/llm.h"
 #include "server/api.h"
@@ -29,6 +43,10 @@ struct ServeArgs {
   std::string host;
   int port = -1;
   std::string api_key;
+  std::string api_key_file;
+  std::string log_level;
+  bool allow_unready_models = false;
+  bool no_access_log = false;
 };
 
 std::string cache_dir() {
@@ -62,7 +80,7 @@ server::ServerConfig default_config(const std::string& small_path) {
 Status ensure_default_model(const std::string& path) {
   if (std::filesystem::exists(path)) return {};
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::fprintf(stderr, "modelpool: generating the default model (small preset) at %s\n", path.c_str());
+  spdlog::info("generating the default model (small preset) at {}", path);
   ProgressDisplay display("modelpool: generating the default model:");
   MakeModelOptions o;
   o.preset = "small";
@@ -73,7 +91,97 @@ Status ensure_default_model(const std::string& path) {
   return s;
 }
 
+// The first line of `path`, trimmed: an API key kept out of the command line.
+Result<std::string> read_key_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return not_found_error("API key file '" + path + "' cannot be read");
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  if (line.empty()) return invalid_argument_error("API key file '" + path + "' is empty");
+  return line;
+}
+
+// The API key from, in order: --api-key, --api-key-file, $MODELPOOL_API_KEY,
+// [server] api_key_file, [server] api_key.
+Result<std::string> api_key_of(const ServeArgs& args, const server::ServerConfig& config) {
+  if (!args.api_key.empty()) return args.api_key;
+  if (!args.api_key_file.empty()) return read_key_file(args.api_key_file);
+  if (const char* env = std::getenv("MODELPOOL_API_KEY"); env != nullptr && *env != '\0') return std::string(env);
+  if (!config.api_key_file.empty()) return read_key_file(config.api_key_file);
+  return config.api_key;
+}
+
+std::string bytes_text(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// One line per loaded model: what it is and what it costs.
+std::string summary(const server::ServedModel& m) {
+  const server::ModelConfig& c = m.config();
+  if (const LlmService* llm = m.llm()) {
+    const LlmInfo i = llm->info();
+    std::error_code ec;
+    const auto file_bytes = std::filesystem::file_size(c.path, ec);
+    std::string s = "model '" + c.name + "': llama " + c.path + " (" + (ec ? "?" : bytes_text(file_bytes)) +
+                    " file, " + bytes_text(i.weights_bytes) + " weights), " + c.mode + ", ";
+    if (c.mode == "batched") {
+      s += std::to_string(i.slots) + " slots x " + std::to_string(i.sequence_tokens) + " tokens";
+    } else {
+      s += std::to_string(i.instances) + " contexts x " + std::to_string(i.sequence_tokens) + " tokens";
+    }
+    return s + ", KV cache " + bytes_text(i.kv_bytes * i.instances) + ", " + std::to_string(i.threads) +
+           " threads, chat template: " + i.chat_template;
+  }
+  return "model '" + c.name + "': " + c.backend + ", instances [" + std::to_string(c.min_instances) + ", " +
+         std::to_string(c.max_instances) + "], weights " + bytes_text(m.weights_bytes()) + ", max queue " +
+         std::to_string(c.max_queue);
+}
+
+spdlog::level::level_enum level_of(const std::string& name) {
+  if (name == "error") return spdlog::level::err;
+  if (name == "warn") return spdlog::level::warn;
+  if (name == "debug") return spdlog::level::debug;
+  return spdlog::level::info;
+}
+
+// Ends the process at `deadline` unless disarm()ed first: the bound on
+// shutdown whatever a model or a load is doing.
+class ExitWatchdog {
+ public:
+  explicit ExitWatchdog(Clock::time_point deadline)
+      : thread_([this, deadline] {
+          std::unique_lock lock(mu_);
+          if (cv_.wait_until(lock, deadline, [&] { return disarmed_; })) return;
+          spdlog::error("shutdown overran its deadline: exiting now");
+          spdlog::shutdown();
+          std::_Exit(1);
+        }) {}
+  ~ExitWatchdog() {
+    {
+      std::lock_guard lock(mu_);
+      disarmed_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
+
 int serve(const ServeArgs& args) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("modelpool", sink);
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  spdlog::set_default_logger(logger);
+  if (!args.log_level.empty()) spdlog::set_level(level_of(args.log_level));
+
   server::ServerConfig config;
   if (!args.config.empty()) {
     auto loaded = server::load_config_file(args.config);
@@ -82,28 +190,46 @@ int serve(const ServeArgs& args) {
       return 2;
     }
     config = std::move(*loaded);
-  } else {
+  }
+  if (args.log_level.empty()) spdlog::set_level(level_of(config.log_level));
+  if (args.config.empty()) {
     const std::string small = cache_dir() + "/models/small.gguf";
     if (Status s = ensure_default_model(small); !s.ok()) {
-      std::fprintf(stderr, "modelpool serve: %s\n", s.to_string().c_str());
+      spdlog::error("{}", s.to_string());
       return 1;
     }
     config = default_config(small);
   }
   if (!args.host.empty()) config.host = args.host;
   if (args.port >= 0) config.port = static_cast<std::uint16_t>(args.port);
-  if (!args.api_key.empty()) config.api_key = args.api_key;
+  if (args.allow_unready_models) config.allow_unready_models = true;
+  if (args.no_access_log) config.access_log = false;
+  auto key = api_key_of(args, config);
+  if (!key.ok()) {
+    std::fprintf(stderr, "modelpool serve: %s\n", key.status().message().c_str());
+    return 2;
+  }
 
-  // Signals are taken by sigwait below, never by another thread.
+  // Signals are taken by sigwait, never by another thread. SIGUSR1 is the
+  // loader saying a model failed.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::shared_ptr<spdlog::logger> access;
+  if (config.access_log) {
+    spdlog::init_thread_pool(8192, 1);  // the I/O threads only queue the line
+    access = std::make_shared<spdlog::async_logger>("access", sink, spdlog::thread_pool(),
+                                                    spdlog::async_overflow_policy::overrun_oldest);
+    access->set_pattern("%Y-%m-%d %H:%M:%S.%e access %v");
+  }
 
   server::ModelManager models(config.models);
   server::ApiOptions api_options;
-  api_options.api_key = config.api_key;
+  api_options.api_key = *key;
   api_options.stall_threshold = std::chrono::milliseconds(config.stall_timeout_ms);
   auto api = std::make_unique<server::Api>(models, api_options);
   server::HttpOptions http_options;
@@ -112,45 +238,92 @@ int serve(const ServeArgs& args) {
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   http_options.io_threads = 2;
+  http_options.error_body = server::http_error_body;
+  if (access) {
+    http_options.on_answered = [access](const server::AccessRecord& r) { access->info(access_line(r)); };
+  }
   server::HttpServer http(http_options, [&api](std::shared_ptr<server::Exchange> ex) { api->handle(std::move(ex)); });
   if (Status s = http.start(); !s.ok()) {
-    std::fprintf(stderr, "modelpool serve: %s\n", s.message().c_str());
+    spdlog::error("{}", s.message());
     return 1;
   }
-  std::fprintf(stderr, "modelpool: listening on http://%s:%u\n", config.host.c_str(), http.port());
-  std::fflush(stderr);
+  for (const std::string& address : http.addresses()) spdlog::info("listening on http://{}", address);
 
   // Models load in the background; readiness turns true when all are warm.
+  std::atomic<bool> load_failed{false};
+  std::atomic<bool> loading{true};
   std::jthread loader([&] {
     for (const server::ModelConfig& m : config.models) {
       const auto start = Clock::now();
-      std::fprintf(stderr, "modelpool: loading model '%s' (%s)\n", m.name.c_str(), m.backend.c_str());
-      Status s = models.load(m);
+      spdlog::info("loading model '{}' ({})", m.name, m.backend);
+      const Status s = models.load(m);
       const double secs = std::chrono::duration<double>(Clock::now() - start).count();
       if (s.ok()) {
-        std::fprintf(stderr, "modelpool: model '%s' ready in %.1fs\n", m.name.c_str(), secs);
+        if (auto served = models.find(m.name)) spdlog::info("{} (ready in {:.1f}s)", summary(*served), secs);
+      } else if (config.allow_unready_models) {
+        spdlog::error("model '{}' failed to load: {} (serving the others: allow_unready_models)", m.name,
+                      s.to_string());
       } else {
-        std::fprintf(stderr, "modelpool: model '%s' failed to load: %s\n", m.name.c_str(), s.to_string().c_str());
+        spdlog::error("model '{}' failed to load: {}; stopping (allow_unready_models = true serves the others)",
+                      m.name, s.to_string());
+        load_failed = true;
+        break;
       }
     }
-    if (models.all_ready()) std::fprintf(stderr, "modelpool: ready\n");
+    loading = false;
+    if (load_failed) {
+      kill(getpid(), SIGUSR1);
+    } else if (models.all_ready()) {
+      spdlog::info("ready");
+    }
   });
 
   int sig = 0;
   sigwait(&signals, &sig);
-  std::fprintf(stderr, "modelpool: %s: draining (up to %lld ms)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-               static_cast<long long>(config.drain_timeout_ms));
+  const Clock::time_point signalled = Clock::now();
+  const bool fatal = sig == SIGUSR1;
+  const auto drain = std::chrono::milliseconds(fatal ? 0 : config.drain_timeout_ms);
+  // A second SIGTERM or SIGINT: out now.
+  std::thread([signals] {
+    int again = 0;
+    sigset_t s = signals;
+    sigdelset(&s, SIGUSR1);
+    sigwait(&s, &again);
+    spdlog::warn("{} again: exiting now", again == SIGTERM ? "SIGTERM" : "SIGINT");
+    spdlog::shutdown();
+    std::_Exit(128 + again);
+  }).detach();
+  ExitWatchdog watchdog(signalled + drain + std::chrono::milliseconds(950));
+  if (!fatal) {
+    spdlog::info("{}: draining ({} request(s) in flight, up to {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 http.in_flight(), drain.count());
+  }
   api->set_draining();
-  http.stop_accepting();
-  const auto until = Clock::now() + std::chrono::milliseconds(config.drain_timeout_ms);
-  while (http.in_flight() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const std::size_t cut = http.in_flight();
+  http.begin_drain();
+  const auto wait_idle = [&](Clock::time_point until) {
+    while (http.in_flight() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  wait_idle(signalled + drain);
+  const std::size_t left = http.in_flight();
+  if (left > 0) {
+    spdlog::warn("drain timeout: cutting off {} request(s)", left);
+    http.cut_off();  // streams end with an error event, the others get 503
+    wait_idle(signalled + drain + std::chrono::milliseconds(800));
+  }
+  if (loading) {  // a model load cannot be interrupted: leave it behind
+    spdlog::warn("stopped while a model was loading");
+    spdlog::shutdown();
+    std::_Exit(fatal ? 1 : 0);
+  }
   loader.join();
-  models.shutdown_all(std::chrono::milliseconds(1000));  // wakes anything still waiting
-  api.reset();  // waits for handler threads
+  models.shutdown_all(std::chrono::milliseconds(100));  // wakes anything still waiting
+  api->wait_idle();
+  const std::uint64_t cut = api->cut_off_requests();
+  api.reset();
   http.stop();
-  std::fprintf(stderr, "modelpool: stopped (%zu request(s) cut off after the drain timeout)\n", cut);
-  return 0;
+  if (!fatal) spdlog::info("stopped: {} request(s) cut off at the drain deadline", cut);
+  spdlog::shutdown();
+  return fatal ? 1 : 0;
 }
 
 }  // namespace
@@ -160,9 +333,16 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve models over HTTP: OpenAI /v1, KServe /v2, Prometheus /metrics");
   cmd->add_option("--config", args->config, "Model repository (TOML); default: a generated small LLM and an echo model")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--host", args->host, "Address to bind (default 127.0.0.1)");
+  cmd->add_option("--host", args->host, "Address or host name to bind (default 127.0.0.1)");
   cmd->add_option("--port", args->port, "Port (default 8080; 0: any free port)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--api-key", args->api_key, "Require 'Authorization: Bearer KEY' (default: none)");
+  cmd->add_option("--api-key", args->api_key,
+                  "Require 'Authorization: Bearer KEY' (visible in ps: prefer --api-key-file or $MODELPOOL_API_KEY)");
+  cmd->add_option("--api-key-file", args->api_key_file, "Read the API key from the first line of this file");
+  cmd->add_option("--log-level", args->log_level, "error | warn | info | debug (default info)")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  cmd->add_flag("--allow-unready-models", args->allow_unready_models,
+                "Keep serving the other models when one fails to load (default: exit 1)");
+  cmd->add_flag("--no-access-log", args->no_access_log, "No access log line per request");
   cmd->callback([args, exit_code] { *exit_code = serve(*args); });
 }
 

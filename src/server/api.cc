@@ -6,6 +6,29 @@
 
 namespace modelpool::server {
 
+std::string error_body(std::string_view message, std::string_view type, int code) {
+  boost::json::object inner{{"message", message}, {"type", type}, {"code", code}};
+  return boost::json::serialize(boost::json::object{{"error", std::move(inner)}});
+}
+
+std::string http_error_body(std::string_view target, std::string_view message, int code) {
+  if (target == "/v2" || target.substr(0, 4) == "/v2/") {
+    return boost::json::serialize(boost::json::object{{"error", message}});
+  }
+  return error_body(message, code == 501 ? "not_implemented_error" : "invalid_request_error", code);
+}
+
+Status cut_off_error() {
+  return shutting_down_error("the server is shutting down: the request was cut off at the drain deadline");
+}
+
+Outcome Api::account(ServedModel& model, const Exchange& ex, const Status& status) {
+  const auto [outcome, code] = outcome_of(status, ex.stop_reason());
+  model.metrics.count(outcome, code);
+  if (outcome == Outcome::kCutOff) ++cut_off_;
+  return outcome;
+}
+
 http::status http_status_of(StatusCode code) {
   switch (code) {
     case StatusCode::kOk: return http::status::ok;
@@ -43,6 +66,10 @@ void respond_error(Exchange& ex, const Status& status) {
   }
 }
 
+http::verb routed_method(const HttpRequest& request) {
+  return request.method() == http::verb::head ? http::verb::get : request.method();
+}
+
 void respond_method_not_allowed(Exchange& ex, std::string_view path, std::string_view allowed) {
   const std::string message = "method " + std::string(ex.request().method_string()) +
                               " not allowed on " + std::string(path);
@@ -76,6 +103,11 @@ Api::~Api() {
   stopping_ = true;
   work_cv_.notify_all();
   idle_cv_.wait(lock, [&] { return workers_ == 0; });
+}
+
+void Api::wait_idle() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return handlers_ == 0; });
 }
 
 std::size_t Api::busy_handlers() const {
@@ -125,10 +157,10 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
   const HttpRequest& req = ex->request();
   std::string path(req.target());
   if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
-  const http::verb method = req.method();
+  const http::verb method = routed_method(req);
   auto only = [&](http::verb allowed) {
     if (method == allowed) return true;
-    respond_method_not_allowed(*ex, path, http::to_string(allowed));
+    respond_method_not_allowed(*ex, path, allowed == http::verb::get ? "GET, HEAD" : http::to_string(allowed));
     return false;
   };
 

@@ -50,6 +50,12 @@ class Api {
   bool draining() const { return draining_; }
   // Handler threads running now.
   std::size_t busy_handlers() const;
+  // Waits until no handler runs (bounded by the models' shutdown, which
+  // wakes them).
+  void wait_idle();
+  // Requests ended because the server cut them off at its drain deadline
+  // (a 503, or a stream's error event and [DONE]).
+  std::uint64_t cut_off_requests() const { return cut_off_.load(); }
   // Whether the scheduler loops are alive (see ApiOptions::stall_threshold).
   bool live() const;
 
@@ -71,11 +77,15 @@ class Api {
   // and an instance whose run() is quick (Instance::quick). nullopt: hand off.
   std::optional<Lease> inline_lease(const Exchange& ex, ServedModel* model);
   void repository(std::shared_ptr<Exchange> ex, const std::string& path);
+  // Counts how the request to `model` that ended with `status` ended for its
+  // client (model metrics, and the cut-off count).
+  Outcome account(ServedModel& model, const Exchange& ex, const Status& status);
   void metrics(Exchange& ex);
 
   ModelManager& models_;
   const ApiOptions options_;
   std::atomic<bool> draining_{false};
+  std::atomic<std::uint64_t> cut_off_{0};
   // A cached thread pool: a handler runs on an idle worker, or on a new one
   // when none is idle (handlers block for a whole generation, so the pool
   // never queues them); workers idle for a while exit.
@@ -91,12 +101,26 @@ class Api {
   bool stopping_ = false;             // guarded by mu_
 };
 
+// {"error": {"message": ..., "type": ..., "code": ...}}
+std::string error_body(std::string_view message, std::string_view type, int code);
+// The error body for an error the HTTP layer answers itself (HttpOptions::
+// error_body): KServe's {"error": "message"} on /v2 routes, OpenAI's shape
+// elsewhere.
+std::string http_error_body(std::string_view target, std::string_view message, int code);
+
+// The error a request cut off at the drain deadline ends with (503).
+Status cut_off_error();
+
 // HTTP status for a Status code (timeout → 504, queue_full → 429, ...).
 http::status http_status_of(StatusCode code);
 // The OpenAI-style error type for a Status code.
 std::string_view error_type_of(StatusCode code);
 // Answers `ex` with the error JSON for `status`.
 void respond_error(Exchange& ex, const Status& status);
+
+// The method a request is routed by: HEAD is routed as GET (the HTTP layer
+// drops the body).
+http::verb routed_method(const HttpRequest& request);
 
 // 405 naming the request's method and `path`, with Allow: `allowed`.
 void respond_method_not_allowed(Exchange& ex, std::string_view path, std::string_view allowed);

@@ -312,6 +312,18 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
        }},
       {"port", [&](const toml::node& n) { return read_int(n, kPortRange, &config->port); }},
       {"api_key", [&](const toml::node& n) { return read_string(n, &config->api_key); }},
+      {"api_key_file", [&](const toml::node& n) { return read_string(n, &config->api_key_file); }},
+      {"allow_unready_models",
+       [&](const toml::node& n) { return read_bool(n, &config->allow_unready_models); }},
+      {"access_log", [&](const toml::node& n) { return read_bool(n, &config->access_log); }},
+      {"log_level",
+       [&](const toml::node& n) {
+         std::string level;
+         if (std::string e = read_string(n, &level); !e.empty()) return e;
+         if (!is_log_level(level)) return "expected one of " + std::string(kLogLevels) + ", got \"" + level + "\"";
+         config->log_level = std::move(level);
+         return std::string();
+       }},
       {"max_body_bytes",
        [&](const toml::node& n) {
          return read_int(n, kMaxBodyBytesRange, &config->max_body_bytes);
@@ -397,6 +409,10 @@ void parse_model(const toml::table& table, std::size_t index,
 }
 
 }  // namespace
+
+bool is_log_level(std::string_view level) {
+  return level == "error" || level == "warn" || level == "info" || level == "debug";
+}
 
 Result<ServerConfig> parse_config(std::string_view toml, const std::string& source) {
   Diagnostics diag(source);

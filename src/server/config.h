@@ -4,6 +4,10 @@
 //   host = "127.0.0.1"
 //   port = 8080
 //   api_key = "secret"            # or --api-key; empty: no authentication
+//   api_key_file = "/run/key"     # or --api-key-file: the key is the file's first line
+//   allow_unready_models = false  # true: a model that fails to load does not stop the server
+//   access_log = true             # one line per request on stderr
+//   log_level = "info"            # error | warn | info | debug
 //   max_body_bytes = 1048576
 //   read_timeout_ms = 30000
 //   drain_timeout_ms = 10000
@@ -64,12 +68,20 @@ struct ServerConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::string api_key;
+  std::string api_key_file;
+  bool allow_unready_models = false;
+  bool access_log = true;
+  std::string log_level = "info";
   std::size_t max_body_bytes = 1 << 20;
   std::int64_t read_timeout_ms = 30000;
   std::int64_t drain_timeout_ms = 10000;
   std::int64_t stall_timeout_ms = 10000;
   std::vector<ModelConfig> models;
 };
+
+// The log levels, worst first, as the config and --log-level spell them.
+inline constexpr const char* kLogLevels = "error, warn, info, debug";
+bool is_log_level(std::string_view level);
 
 // Parses TOML text; `source` names it in errors. kInvalidArgument on any
 // problem, every problem found on a line of its own, in file order:

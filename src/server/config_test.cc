@@ -1,5 +1,9 @@
 #include "server/config.h"
 
+#include <set>
+
+#include "server/backend_options.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -412,6 +416,75 @@ TEST(ConfigTest, ValidateModelNamesTheModelAndTheField) {
   EXPECT_EQ(s.message(),
             "model (unnamed): key 'name': is required; key 'slots': expected a positive integer, "
             "got 0");
+}
+
+}  // namespace
+}  // namespace modelpool::server
+
+namespace modelpool::server {
+namespace {
+
+// The keys of the README table after `<!-- config-keys: NAME -->`: the first
+// backquoted word of each row.
+std::set<std::string> readme_keys(const std::string& name) {
+  std::ifstream in(MODELPOOL_SOURCE_DIR "/README.md");
+  std::string line;
+  std::set<std::string> keys;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line == "<!-- config-keys: " + name + " -->") {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (line.rfind("|", 0) != 0) {
+      if (!keys.empty()) break;
+      continue;
+    }
+    const auto open = line.find('`');
+    const auto close = line.find('`', open + 1);
+    if (open == 2 && close != std::string::npos) keys.insert(line.substr(open + 1, close - open - 1));
+  }
+  keys.erase("[server]");
+  keys.erase("[[model]]");
+  keys.erase("[model.options]");
+  return keys;
+}
+
+// The names after "(known: " in an unknown-key refusal.
+std::set<std::string> known_keys(const std::string& message) {
+  const auto start = message.find("(known: ");
+  std::set<std::string> keys;
+  if (start == std::string::npos) return keys;
+  std::string list = message.substr(start + 8, message.find(')', start) - start - 8);
+  std::size_t at = 0;
+  while (at <= list.size()) {
+    const auto comma = list.find(", ", at);
+    keys.insert(list.substr(at, comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 2;
+  }
+  return keys;
+}
+
+TEST(ReadmeTest, TablesListEveryConfigKey) {
+  auto server = parse_config("[server]\nzzz = 1\n", "models.toml");
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(readme_keys("[server]"), known_keys(server.status().message()));
+
+  auto model = parse_config("[[model]]\nname = \"m\"\nbackend = \"sim\"\nzzz = 1\n", "models.toml");
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(readme_keys("[[model]]"), known_keys(model.status().message()));
+
+  for (const std::string backend : {"llama", "sim"}) {
+    ModelConfig c;
+    c.name = "m";
+    c.backend = backend;
+    c.options = {{"zzz", "1"}};
+    const Status s = check_backend_options(c);
+    ASSERT_FALSE(s.ok()) << backend;
+    EXPECT_EQ(readme_keys(backend + " options"), known_keys(s.message())) << backend;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <cstdint>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -15,6 +16,22 @@ namespace modelpool::server {
 namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 
+// Why an exchange's stop token fired.
+enum class StopReason {
+  kNone,        // not stopped
+  kClientGone,  // the client disconnected (or half-closed) before the answer was complete
+  kShutdown,    // the server's drain deadline passed: the request is cut off
+};
+
+// What the handler knows about a request that the HTTP layer does not, for
+// the access log.
+struct AccessNote {
+  std::string model;
+  std::int64_t prompt_tokens = -1;      // -1: not a generation
+  std::int64_t completion_tokens = -1;
+  std::string user;                     // the client's `user` field, if any
+};
+
 class Exchange {
  public:
   virtual ~Exchange() = default;
@@ -22,23 +39,30 @@ class Exchange {
   virtual const HttpRequest& request() const = 0;
 
   // Answers with a complete response. Call at most once, and not after
-  // start_stream().
+  // start_stream(). A HEAD request gets the headers (Content-Length
+  // included) without the body.
   virtual void respond(http::status status, std::string body,
                        std::string_view content_type = "application/json",
                        std::initializer_list<std::pair<std::string_view, std::string>> headers = {}) = 0;
 
-  // Starts a chunked response (server-sent events); then write() chunks and
-  // finish() once.
+  // Starts a streamed response (server-sent events); then write() pieces and
+  // finish() once. HTTP/1.1 clients get chunked transfer coding; HTTP/1.0
+  // clients get the raw bytes and the end of the stream is the connection's
+  // close.
   virtual void start_stream(std::string_view content_type) = 0;
-  // False once the client is gone (the data is dropped).
+  // False once the request is stopped (the data is dropped).
   virtual bool write(std::string data) = 0;
   virtual void finish() = 0;
 
-  // Requested when the client disconnects before the answer is complete.
-  virtual std::stop_token client_gone() const = 0;
-};
+  // Requested when the client disconnects before the answer is complete, or
+  // when the server cuts the request off at its drain deadline; pass it to
+  // the model as the stop token. stop_reason() says which.
+  virtual std::stop_token stop() const = 0;
+  virtual StopReason stop_reason() const = 0;
 
-// {"error": {"message": ..., "type": ..., "code": ...}}
-std::string error_body(std::string_view message, std::string_view type, int code);
+  // Model, tokens and user for the access log line. Call before respond()
+  // or finish().
+  virtual void note(AccessNote note) = 0;
+};
 
 }  // namespace modelpool::server

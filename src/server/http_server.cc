@@ -2,10 +2,9 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/json.hpp>
-#include <cerrno>
 #include <deque>
-#include <sys/socket.h>
+
+#include "modelpool/pool.h"  // Clock
 
 namespace modelpool::server {
 
@@ -13,24 +12,97 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::string error_body(std::string_view message, std::string_view type, int code) {
-  boost::json::object inner{{"message", message}, {"type", type}, {"code", code}};
-  return boost::json::serialize(boost::json::object{{"error", std::move(inner)}});
-}
-
+namespace detail {
 namespace {
 
-// One connection. Lives as long as a read, a write or an Exchange holds it.
-class Connection : public Exchange, public std::enable_shared_from_this<Connection> {
+bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool is_parse_error(const beast::error_code& ec) {
+  return ec.category() == make_error_code(http::error::bad_method).category();
+}
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+}  // namespace
+
+class Call;
+
+// One connection. Lives as long as a read, a write or a Call holds it. All
+// its members are used on its I/O thread only, except where said.
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, HttpServer& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Connection(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) client_ = peer.address().to_string();
+  }
+  ~Connection() { server_.remove(this); }
 
   void start() {
+    server_.add(this, weak_from_this());
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
   }
+  net::any_io_executor executor() { return stream_.get_executor(); }
 
-  // ---- Exchange
+  // ---- called by Call (from any thread; they post here)
+  void respond(std::shared_ptr<Call> call, std::shared_ptr<http::response<http::string_body>> res);
+  void start_stream(std::shared_ptr<Call> call, http::status status, std::string content_type);
+  void write(std::string data);
+  void finish();
+
+  // ---- drain (on this connection's I/O thread)
+  void close_if_idle() {
+    if (call_ == nullptr && buffer_.size() == 0 && !(parser_ && parser_->got_some())) close();
+  }
+  void cut_off();
+
+ private:
+  void read();
+  void on_header(beast::error_code ec);
+  void read_body();
+  void on_read(beast::error_code ec);
+  void on_error(beast::error_code ec);
+  void refuse(http::status status, std::string_view message);
+  void watch();
+  void on_watch(beast::error_code ec, std::size_t n);
+  void pump();
+  void answered(beast::error_code ec, bool close_after);
+  void close();
+  void linger();
+  bool keep_alive() const;
+
+  beast::tcp_stream stream_;
+  HttpServer& server_;
+  std::string client_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Call> call_;  // the request in flight, if any
+  std::deque<std::string> chunks_;
+  bool streaming_ = false;      // the answer is a stream
+  bool chunked_ = false;        // ... with chunked coding (HTTP/1.1)
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool answering_ = false;      // the answer has begun
+  bool closing_ = false;        // close after this answer
+  bool closed_ = false;
+  bool read_pending_ = false;   // a read (request or watch) is pending on the socket
+  bool watching_ = false;       // ... and it is the watch of a request in flight
+  bool resume_read_ = false;    // read the next request once the watch returns
+  std::array<char, 512> scratch_{};  // lingering close discards here
+};
+
+// One request and its answer: what handlers hold.
+class Call final : public Exchange, public std::enable_shared_from_this<Call> {
+ public:
+  Call(std::shared_ptr<Connection> connection, HttpRequest request)
+      : connection_(std::move(connection)), request_(std::move(request)), started_(Clock::now()) {}
+
   const HttpRequest& request() const override { return request_; }
 
   void respond(http::status status, std::string body, std::string_view content_type,
@@ -39,173 +111,326 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
     res->set(http::field::server, "modelpool");
     res->set(http::field::content_type, content_type);
     for (const auto& [k, v] : headers) res->set(k, v);
-    res->keep_alive(request_.keep_alive() && !closing_);
     res->body() = std::move(body);
     res->prepare_payload();
-    net::dispatch(stream_.get_executor(), [self = shared_from_this(), res] {
-      self->answering_ = true;
-      http::async_write(self->stream_, *res,
-                        [self, res](beast::error_code ec, std::size_t) { self->answered(ec, !res->keep_alive()); });
-    });
+    if (request_.method() == http::verb::head) res->body().clear();  // Content-Length stays
+    connection_->respond(shared_from_this(), std::move(res));
   }
 
   void start_stream(std::string_view content_type) override {
-    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, request_.version());
-    res->set(http::field::server, "modelpool");
-    res->set(http::field::content_type, content_type);
-    res->set(http::field::cache_control, "no-cache");
-    res->chunked(true);
-    res->keep_alive(request_.keep_alive());
-    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    net::dispatch(stream_.get_executor(), [self = shared_from_this(), res, sr] {
-      self->answering_ = true;
-      self->writing_ = true;
-      http::async_write_header(self->stream_, *sr, [self, res, sr](beast::error_code ec, std::size_t) {
-        self->writing_ = false;
-        if (ec) return self->gone();
-        self->pump();
-      });
-    });
+    connection_->start_stream(shared_from_this(), http::status::ok, std::string(content_type));
   }
 
   bool write(std::string data) override {
-    if (gone_.stop_requested()) return false;
-    net::dispatch(stream_.get_executor(), [self = shared_from_this(), d = std::move(data)]() mutable {
-      self->chunks_.push_back(std::move(d));
-      self->pump();
-    });
+    if (reason_.load() == StopReason::kClientGone) return false;
+    connection_->write(std::move(data));
     return true;
   }
 
-  void finish() override {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->finishing_ = true;
-      self->pump();
-    });
+  void finish() override { connection_->finish(); }
+
+  std::stop_token stop() const override { return stop_.get_token(); }
+  StopReason stop_reason() const override { return reason_.load(); }
+  void note(AccessNote note) override { note_ = std::move(note); }
+
+  // The first reason wins.
+  void fire(StopReason reason) {
+    StopReason none = StopReason::kNone;
+    if (reason_.compare_exchange_strong(none, reason)) stop_.request_stop();
   }
 
-  std::stop_token client_gone() const override { return gone_.get_token(); }
+  Clock::time_point started() const { return started_; }
+  const AccessNote& access_note() const { return note_; }  // after the answer
+  unsigned status = 0;  // the answer's status; set on the I/O thread
 
  private:
-  void read() {
-    parser_.emplace();
-    parser_->body_limit(server_.options().max_body_bytes);
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options().max_header_bytes));
-    stream_.expires_after(server_.options().read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec == http::error::body_limit) return refuse(http::status::payload_too_large, "request body over the limit of " + std::to_string(server_.options().max_body_bytes) + " bytes", 413);
-    if (ec == http::error::header_limit) return refuse(http::status::request_header_fields_too_large, "request headers over the limit", 431);
-    if (ec == http::error::end_of_stream || ec) return close();  // includes timeouts
-    request_ = parser_->release();
-    ++requests_;
-    stream_.expires_never();  // a generation may take long; disconnects are watched instead
-    ++server_.in_flight_counter();
-    counted_ = true;
-    answering_ = false;
-    server_.handler()(shared_from_this());
-    // A request answered inline is done with; one handed to another thread
-    // is watched (arming the watch costs a system call).
-    if (!answering_) watch_disconnect();
-  }
-
-  // A malformed or oversized request: answer and close.
-  void refuse(http::status status, const std::string& message, int code) {
-    closing_ = true;
-    request_ = {};
-    request_.version(11);
-    ++server_.in_flight_counter();
-    counted_ = true;
-    respond(status, error_body(message, "invalid_request_error", code), "application/json", {});
-  }
-
-  // Fires gone_ when the peer closes while its request is in flight. A wait
-  // that completes after its request was answered (its cancel came too late)
-  // belongs to an older request and is ignored; a readable socket with data
-  // (a pipelined request) or nothing to read yet is not a disconnect.
-  void watch_disconnect() {
-    const std::uint64_t watched = requests_;
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), watched](beast::error_code ec) {
-      if (ec || !self->counted_ || self->requests_ != watched) return;
-      // MSG_DONTWAIT: Asio's own receive() polls until data arrives on a
-      // socket in blocking mode, which would stall this I/O thread (and its
-      // response) after a spurious wake.
-      char byte;
-      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch_disconnect();
-      if (n <= 0) self->gone_.request_stop();
-    });
-  }
-
-  void pump() {
-    if (writing_) return;
-    if (gone_.stop_requested()) {
-      chunks_.clear();
-      if (finishing_) answered(net::error::connection_reset, true);
-      return;
-    }
-    if (!chunks_.empty()) {
-      auto data = std::make_shared<std::string>(std::move(chunks_.front()));
-      chunks_.pop_front();
-      writing_ = true;
-      net::async_write(stream_, http::make_chunk(net::buffer(*data)),
-                       [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
-                         self->writing_ = false;
-                         if (ec) self->gone();
-                         self->pump();
-                       });
-      return;
-    }
-    if (finishing_) {
-      finishing_ = false;
-      writing_ = true;
-      net::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        self->writing_ = false;
-        self->answered(ec, !self->request_.keep_alive());
-      });
-    }
-  }
-
-  void gone() { gone_.request_stop(); }
-
-  // The answer is written (or failed): count it and read the next request.
-  void answered(beast::error_code ec, bool close_after) {
-    if (counted_) {
-      counted_ = false;
-      --server_.in_flight_counter();
-    }
-    beast::error_code ignored;
-    stream_.socket().cancel(ignored);  // ends the disconnect watch
-    if (ec || close_after || closing_) return close();
-    gone_ = std::stop_source();
-    read();
-  }
-
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
-  }
-
-  beast::tcp_stream stream_;
-  HttpServer& server_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Connection> connection_;
   HttpRequest request_;
-  std::stop_source gone_;
-  std::deque<std::string> chunks_;  // I/O thread only
-  bool writing_ = false;            // I/O thread only
-  bool finishing_ = false;          // I/O thread only
-  bool answering_ = false;          // I/O thread only: the answer has begun
-  bool closing_ = false;
-  bool counted_ = false;
-  std::uint64_t requests_ = 0;  // requests read on this connection; I/O thread only
+  Clock::time_point started_;
+  std::stop_source stop_;
+  std::atomic<StopReason> reason_{StopReason::kNone};
+  AccessNote note_;  // written by the handler before its answer is posted
 };
 
-}  // namespace
+void Connection::read() {
+  if (closed_) return;
+  parser_.emplace();
+  parser_->body_limit(server_.options().max_body_bytes);
+  parser_->header_limit(static_cast<std::uint32_t>(server_.options().max_header_bytes));
+  stream_.expires_after(server_.options().read_timeout);
+  read_pending_ = true;
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void Connection::on_header(beast::error_code ec) {
+  read_pending_ = false;
+  if (closed_) return linger();
+  if (ec) return on_error(ec);
+  const HttpRequest& req = parser_->get();
+  if (auto te = req.find(http::field::transfer_encoding); te != req.end() && !iequals(trim(te->value()), "chunked")) {
+    return refuse(http::status::not_implemented,
+                  "Transfer-Encoding '" + std::string(te->value()) + "' is not supported (only chunked)");
+  }
+  if (auto expect = req.find(http::field::expect); expect != req.end() && req.version() >= 11) {
+    if (!iequals(trim(expect->value()), "100-continue")) {
+      return refuse(http::status::expectation_failed,
+                    "Expect '" + std::string(expect->value()) + "' is not supported (only 100-continue)");
+    }
+    if (!parser_->is_done()) {
+      return net::async_write(stream_, net::buffer(kContinue),
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                if (ec) return self->close();
+                                self->read_body();
+                              });
+    }
+  }
+  if (parser_->is_done()) return on_read({});
+  read_body();
+}
+
+void Connection::read_body() {
+  read_pending_ = true;
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void Connection::on_error(beast::error_code ec) {
+  const auto& o = server_.options();
+  if (ec == http::error::body_limit) {
+    return refuse(http::status::payload_too_large,
+                  "request body over the limit of " + std::to_string(o.max_body_bytes) + " bytes");
+  }
+  if (ec == http::error::header_limit) {
+    return refuse(http::status::request_header_fields_too_large,
+                  "request headers over the limit of " + std::to_string(o.max_header_bytes) + " bytes");
+  }
+  if (ec == http::error::bad_transfer_encoding) {
+    return refuse(http::status::not_implemented, "unsupported Transfer-Encoding (only chunked)");
+  }
+  // The peer closed, timed out or reset: nothing to answer.
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message || !is_parse_error(ec)) {
+    return close();
+  }
+  refuse(http::status::bad_request, "malformed request: " + ec.message());
+}
+
+void Connection::on_read(beast::error_code ec) {
+  read_pending_ = false;
+  if (closed_) return linger();
+  if (ec) return on_error(ec);
+  stream_.expires_never();  // a generation may take long; disconnects are watched instead
+  call_ = std::make_shared<Call>(shared_from_this(), parser_->release());
+  parser_.reset();
+  ++server_.in_flight_counter();
+  answering_ = false;
+  streaming_ = false;
+  server_.handler()(call_);
+  // A request answered inline is done with; one handed to another thread is
+  // watched for a disconnect.
+  if (!answering_ && call_ != nullptr) watch();
+}
+
+// A malformed or refused request: answer and close.
+void Connection::refuse(http::status status, std::string_view message) {
+  closing_ = true;
+  HttpRequest req;
+  req.version(11);
+  if (parser_ && parser_->is_header_done()) {
+    req.method_string(parser_->get().method_string());
+    req.target(parser_->get().target());
+    req.version(parser_->get().version() == 10 ? 10 : 11);
+  }
+  parser_.reset();
+  stream_.expires_never();
+  const std::string target(req.target());
+  call_ = std::make_shared<Call>(shared_from_this(), std::move(req));
+  ++server_.in_flight_counter();
+  const int code = static_cast<int>(status);
+  const auto& make_body = server_.options().error_body;
+  call_->respond(status, make_body ? make_body(target, message, code) : std::string(message),
+                 "application/json", {});
+}
+
+bool Connection::keep_alive() const {
+  return call_ != nullptr && call_->request().keep_alive() && !closing_ && !server_.draining();
+}
+
+void Connection::respond(std::shared_ptr<Call> call, std::shared_ptr<http::response<http::string_body>> res) {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), call = std::move(call), res = std::move(res)] {
+    if (self->call_ != call || self->answering_) return;  // not this request's turn, or answered twice
+    self->answering_ = true;
+    call->status = res->result_int();
+    res->keep_alive(self->keep_alive());
+    http::async_write(self->stream_, *res, [self, res](beast::error_code ec, std::size_t) {
+      self->answered(ec, !res->keep_alive());
+    });
+  });
+}
+
+void Connection::start_stream(std::shared_ptr<Call> call, http::status status, std::string content_type) {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), call = std::move(call), status,
+                                         content_type = std::move(content_type)] {
+    if (self->call_ != call || self->answering_) return;
+    self->answering_ = true;
+    self->streaming_ = true;
+    call->status = static_cast<unsigned>(status);
+    const HttpRequest& req = call->request();
+    // HTTP/1.0 knows no chunked coding: the stream ends when the connection does.
+    self->chunked_ = req.version() >= 11;
+    if (!self->chunked_) self->closing_ = true;
+    auto res = std::make_shared<http::response<http::empty_body>>(status, req.version());
+    res->set(http::field::server, "modelpool");
+    res->set(http::field::content_type, content_type);
+    res->set(http::field::cache_control, "no-cache");
+    res->chunked(self->chunked_);
+    res->keep_alive(self->keep_alive());
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    self->writing_ = true;
+    http::async_write_header(self->stream_, *sr, [self, res, sr](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec && self->call_) self->call_->fire(StopReason::kClientGone);
+      self->pump();
+    });
+  });
+}
+
+void Connection::write(std::string data) {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), d = std::move(data)]() mutable {
+    if (!self->streaming_) return;
+    self->chunks_.push_back(std::move(d));
+    self->pump();
+  });
+}
+
+void Connection::finish() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (!self->streaming_) return;
+    self->finishing_ = true;
+    self->pump();
+  });
+}
+
+void Connection::pump() {
+  if (writing_ || call_ == nullptr) return;
+  if (call_->stop_reason() == StopReason::kClientGone) {
+    chunks_.clear();
+    if (finishing_) {
+      finishing_ = false;
+      answered(net::error::connection_reset, true);
+    }
+    return;
+  }
+  if (!chunks_.empty()) {
+    auto data = std::make_shared<std::string>(std::move(chunks_.front()));
+    chunks_.pop_front();
+    writing_ = true;
+    auto done = [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec && self->call_) self->call_->fire(StopReason::kClientGone);
+      self->pump();
+    };
+    if (chunked_) {
+      net::async_write(stream_, http::make_chunk(net::buffer(*data)), std::move(done));
+    } else {
+      net::async_write(stream_, net::buffer(*data), std::move(done));
+    }
+    return;
+  }
+  if (finishing_) {
+    finishing_ = false;
+    if (!chunked_) return answered({}, true);
+    writing_ = true;
+    net::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      self->answered(ec, !self->keep_alive());
+    });
+  }
+}
+
+// While a request is in flight, read what the client sends: keep it for the
+// next request (pipelining), and take an end of stream or an error as the
+// client leaving. Bounded: a client that sends more than a request's worth
+// ahead is not read further (nor watched) until its answer is written.
+void Connection::watch() {
+  const std::size_t cap = server_.options().max_header_bytes + server_.options().max_body_bytes;
+  if (watching_ || closed_ || buffer_.size() >= cap) return;
+  watching_ = read_pending_ = true;
+  stream_.async_read_some(buffer_.prepare(std::min<std::size_t>(16384, cap - buffer_.size())),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_watch(ec, n); });
+}
+
+void Connection::on_watch(beast::error_code ec, std::size_t n) {
+  watching_ = read_pending_ = false;
+  buffer_.commit(n);
+  if (closed_) return linger();
+  if (resume_read_) {
+    resume_read_ = false;
+    return read();
+  }
+  if (call_ == nullptr || ec == net::error::operation_aborted) return;
+  if (ec) return call_->fire(StopReason::kClientGone);  // end of stream, reset
+  watch();
+}
+
+void Connection::cut_off() {
+  if (call_ != nullptr) call_->fire(StopReason::kShutdown);
+}
+
+// The answer is written (or failed): log it, count it and read the next request.
+void Connection::answered(beast::error_code ec, bool close_after) {
+  std::shared_ptr<Call> call = std::move(call_);
+  if (call == nullptr) return;
+  if (const auto& log = server_.options().on_answered) {
+    const HttpRequest& req = call->request();
+    AccessRecord r;
+    r.client = client_;
+    r.method = req.method_string();
+    r.target = req.target();
+    r.version = req.version();
+    r.status = call->status;
+    r.duration_s = std::chrono::duration<double>(Clock::now() - call->started()).count();
+    r.note = &call->access_note();
+    r.completed = !ec;
+    log(r);
+  }
+  --server_.in_flight_counter();
+  streaming_ = false;
+  chunks_.clear();
+  if (ec || close_after || closing_) return close();
+  if (watching_) {
+    resume_read_ = true;
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);  // the watch returns, then reads on
+    return;
+  }
+  read();
+}
+
+// Half-closes, then reads and discards what the client still sends for a
+// moment before closing: closing with unread data would reset the
+// connection and could destroy the answer just written.
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(std::chrono::seconds(1));
+  if (read_pending_) {
+    stream_.socket().cancel(ignored);  // its handler lingers: one read at a time
+    return;
+  }
+  linger();
+}
+
+void Connection::linger() {
+  stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (!ec) return self->linger();
+    self->stream_.close();
+  });
+}
+
+}  // namespace detail
 
 namespace {
 std::vector<std::unique_ptr<net::io_context>> make_loops(std::size_t n) {
@@ -218,10 +443,7 @@ std::vector<std::unique_ptr<net::io_context>> make_loops(std::size_t n) {
 }  // namespace
 
 HttpServer::HttpServer(HttpOptions options, Handler handler)
-    : options_(std::move(options)),
-      handler_(std::move(handler)),
-      loops_(make_loops(options_.io_threads)),
-      acceptor_(loops_.front()->get_executor()) {
+    : options_(std::move(options)), handler_(std::move(handler)), loops_(make_loops(options_.io_threads)) {
   for (auto& loop : loops_) keep_running_.push_back(net::make_work_guard(*loop));
 }
 
@@ -229,40 +451,94 @@ HttpServer::~HttpServer() { stop(); }
 
 Status HttpServer::start() {
   beast::error_code ec;
-  const auto address = net::ip::make_address(options_.host, ec);
-  if (ec) return invalid_argument_error("--host '" + options_.host + "': not an IP address");
-  const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return internal_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                          ": " + ec.message());
+  std::vector<tcp::endpoint> endpoints;
+  if (const auto address = net::ip::make_address(options_.host, ec); !ec) {
+    endpoints.emplace_back(address, options_.port);
+  } else {
+    tcp::resolver resolver(*loops_.front());
+    const auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                          tcp::resolver::passive | tcp::resolver::address_configured, ec);
+    if (ec || results.empty()) {
+      return invalid_argument_error("--host '" + options_.host + "': does not resolve to an address" +
+                                    (ec ? " (" + ec.message() + ")" : ""));
+    }
+    for (const auto& r : results) {
+      if (std::find(endpoints.begin(), endpoints.end(), r.endpoint()) == endpoints.end()) {
+        endpoints.push_back(r.endpoint());
+      }
+    }
   }
-  port_ = acceptor_.local_endpoint().port();
-  accept();
+  std::uint16_t port = options_.port;
+  for (tcp::endpoint endpoint : endpoints) {
+    if (port != 0) endpoint.port(port);  // port 0: the first address's free port for all
+    auto acceptor = std::make_unique<tcp::acceptor>(*loops_.front());
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) acceptor->set_option(net::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return internal_error("cannot listen on " + endpoint.address().to_string() + ":" +
+                            std::to_string(endpoint.port()) + ": " + ec.message());
+    }
+    port = acceptor->local_endpoint().port();
+    const bool v6 = endpoint.address().is_v6();
+    addresses_.push_back((v6 ? "[" : "") + endpoint.address().to_string() + (v6 ? "]" : "") + ":" +
+                         std::to_string(port));
+    acceptors_.push_back(std::move(acceptor));
+  }
+  port_ = port;
+  for (auto& a : acceptors_) accept(*a);
   for (auto& loop : loops_) {
     threads_.emplace_back([loop = loop.get()] { loop->run(); });
   }
   return {};
 }
 
-void HttpServer::accept() {
+void HttpServer::accept(tcp::acceptor& acceptor) {
   net::io_context& loop = *loops_[next_loop_++ % loops_.size()];
-  acceptor_.async_accept(loop, [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(loop, [this, &acceptor](beast::error_code ec, tcp::socket socket) {
     if (ec) return;  // acceptor closed
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Connection>(std::move(socket), *this)->start();
-    accept();
+    std::make_shared<detail::Connection>(std::move(socket), *this)->start();
+    accept(acceptor);
   });
 }
 
-void HttpServer::stop_accepting() {
-  net::post(acceptor_.get_executor(), [this] {
-    beast::error_code ec;
-    acceptor_.close(ec);
+void HttpServer::add(detail::Connection* c, std::weak_ptr<detail::Connection> weak) {
+  std::lock_guard lock(connections_mu_);
+  connections_.emplace(c, std::move(weak));
+}
+
+void HttpServer::remove(detail::Connection* c) {
+  std::lock_guard lock(connections_mu_);
+  connections_.erase(c);
+}
+
+void HttpServer::for_each_connection(const std::function<void(detail::Connection&)>& fn) {
+  std::vector<std::shared_ptr<detail::Connection>> live;
+  {
+    std::lock_guard lock(connections_mu_);
+    for (auto& [raw, weak] : connections_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) net::dispatch(c->executor(), [c, fn] { fn(*c); });
+}
+
+void HttpServer::begin_drain() {
+  if (draining_.exchange(true)) return;
+  net::post(*loops_.front(), [this] {
+    for (auto& a : acceptors_) {
+      beast::error_code ec;
+      a->close(ec);
+    }
   });
+  for_each_connection([](detail::Connection& c) { c.close_if_idle(); });
+}
+
+void HttpServer::cut_off() {
+  for_each_connection([](detail::Connection& c) { c.cut_off(); });
 }
 
 void HttpServer::stop() {

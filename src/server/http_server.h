@@ -1,24 +1,45 @@
-// HttpServer: the HTTP/1.1 front end on Boost.Beast/Asio.
+// HttpServer: the HTTP/1.x front end on Boost.Beast/Asio.
 //
 // Asynchronous keep-alive connections on a few I/O threads, each running its
 // own event loop (a connection stays on the thread that accepted it, so no
-// thread wakes another to serve it); each request is
-// parsed with body and header size limits and a read timeout (slow clients
-// are dropped), then handed to `handler` as an Exchange. Handlers that block
-// (inference) move to their own thread; the I/O threads never wait on a
-// model. While a request is in flight the connection is watched: a client
-// that disconnects fires the Exchange's client_gone() token, which the
-// handler passes to the model as its stop token (queued work leaves the
-// queue, running generation stops within one decoding step).
+// thread wakes another to serve it). Each request is parsed with body and
+// header size limits and a read timeout (slow clients are dropped), then
+// handed to `handler` as an Exchange. Handlers that block (inference) move to
+// their own thread; the I/O threads never wait on a model.
+//
+// The protocol edges, as clients expect them:
+//   - `Expect: 100-continue` is answered before the body is read (413 instead
+//     when the announced body is over the limit);
+//   - a malformed request line, header or Content-Length gets 400, a
+//     Transfer-Encoding other than `chunked` 501, a header block over the
+//     limit 431, a body over it 413 (each with a JSON body from
+//     `error_body`), and the connection is closed;
+//   - HTTP/1.0 clients get no chunked coding: a stream ends with the close;
+//   - HEAD gets the headers a GET would get, without the body.
+//
+// While a request is in flight its connection is still read: bytes that
+// arrive (a pipelined request, stray bytes) are kept for the next request,
+// and an end of stream or reset fires the Exchange's stop token
+// (StopReason::kClientGone), which the handler passes to the model (queued
+// work leaves the queue, a running generation stops within one decoding
+// step). A client that half-closes its side counts as gone, as in nginx.
+// Pipelined requests are answered in order.
+//
+// Shutdown: begin_drain() stops accepting, closes idle keep-alive
+// connections and makes every later answer close its connection;
+// cut_off() then stops every request still in flight with
+// StopReason::kShutdown, so handlers end them cleanly; stop() closes all.
 #pragma once
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "modelpool/status.h"
@@ -26,29 +47,59 @@
 
 namespace modelpool::server {
 
+// One answered request, for the access log.
+struct AccessRecord {
+  std::string_view client;  // peer address
+  std::string_view method;
+  std::string_view target;
+  unsigned version = 11;    // 10 or 11
+  unsigned status = 0;
+  double duration_s = 0;    // from the request read to the answer written
+  const AccessNote* note = nullptr;
+  bool completed = true;    // false: the connection failed before the answer was written
+};
+
 struct HttpOptions {
+  // An IP address or a host name (every address it resolves to is bound).
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port (see port())
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds read_timeout{30000};
   std::size_t io_threads = 2;
+  // The JSON body of an error the HTTP layer answers itself (400, 413, 431,
+  // 501), given the request target when known (the API's error format
+  // depends on the route).
+  std::function<std::string(std::string_view target, std::string_view message, int code)> error_body;
+  // Called on the I/O thread once per answered request; keep it cheap.
+  std::function<void(const AccessRecord&)> on_answered;
 };
 
 using Handler = std::function<void(std::shared_ptr<Exchange>)>;
+
+namespace detail {
+class Connection;
+}
 
 class HttpServer {
  public:
   HttpServer(HttpOptions options, Handler handler);
   ~HttpServer();
 
-  // Binds and starts the I/O threads. kInvalidArgument / kInternal naming
-  // the address when it cannot listen.
+  // Resolves the host, binds every address and starts the I/O threads.
+  // kInvalidArgument naming the host when it does not resolve; kInternal
+  // naming the address when it cannot listen.
   Status start();
   std::uint16_t port() const { return port_; }
+  // The addresses bound, as "host:port" strings.
+  const std::vector<std::string>& addresses() const { return addresses_; }
 
-  // Stops accepting new connections; requests already read are still served.
-  void stop_accepting();
+  // Stops accepting new connections, closes the idle ones; answers from now
+  // on close their connection. Requests already read are still served.
+  void begin_drain();
+  bool draining() const { return draining_.load(); }
+  // Stops every request in flight with StopReason::kShutdown.
+  void cut_off();
   // Requests being handled now (read, not yet fully answered).
   std::size_t in_flight() const { return in_flight_.load(); }
   // Closes every connection and stops the I/O threads.
@@ -58,20 +109,29 @@ class HttpServer {
   std::atomic<std::size_t>& in_flight_counter() { return in_flight_; }
   const HttpOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
+  void add(detail::Connection* c, std::weak_ptr<detail::Connection> weak);
+  void remove(detail::Connection* c);
 
  private:
-  void accept();
+  void accept(boost::asio::ip::tcp::acceptor& acceptor);
+  // Runs `fn` on every live connection's own I/O thread.
+  void for_each_connection(const std::function<void(detail::Connection&)>& fn);
 
   using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
 
   HttpOptions options_;
   Handler handler_;
+  // Before the loops: connections destroyed with them still unregister.
+  std::mutex connections_mu_;
+  std::unordered_map<detail::Connection*, std::weak_ptr<detail::Connection>> connections_;  // guarded
   std::vector<std::unique_ptr<boost::asio::io_context>> loops_;  // one per I/O thread
   std::vector<WorkGuard> keep_running_;                            // idle loops wait for work
-  std::size_t next_loop_ = 0;                                      // acceptor's thread only
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<std::size_t> next_loop_{0};
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;  // run on loops_[0]
+  std::vector<std::string> addresses_;
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> in_flight_{0};
+  std::atomic<bool> draining_{false};
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};
 };

@@ -89,6 +89,7 @@ std::optional<Lease> Api::inline_lease(const Exchange& ex, ServedModel* model) {
 
 void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
                 std::shared_ptr<ServedModel> model, std::optional<Lease> held) {
+  const Clock::time_point arrived = Clock::now();
   auto doc = parse_object(ex->request().body());
   if (!doc.ok()) return respond_error(*ex, doc.status());
   if (draining_) return respond_error(*ex, shutting_down_error("the server is shutting down"));
@@ -118,31 +119,36 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
   if (LlmService* llm = model->llm()) {
     // Text in, text out, through the generation API.
     auto g = generation_request_from(request);
-    auto r = g.ok() ? llm->generate(*g, deadline, ex->client_gone()) : Result<GenerationResult>(g.status());
-    model->metrics.record(r);
+    auto r = g.ok() ? llm->generate(*g, deadline, ex->stop()) : Result<GenerationResult>(g.status());
     if (r.ok()) {
+      model->metrics.record_generation(*r);
+      ex->note({name, r->prompt_tokens, r->completion_tokens, {}});
       outputs.push_back({"text_output", "BYTES", {1}, encode_bytes_element(r->text)});
     } else {
       status = r.status();
     }
   } else {
-    Result<Lease> lease = held ? std::move(*held) : model->pool()->acquire(deadline, ex->client_gone());
+    ex->note({name, -1, -1, {}});
+    Result<Lease> lease = held ? std::move(*held) : model->pool()->acquire(deadline, ex->stop());
     if (!lease.ok()) {
       status = lease.status();
     } else {
       const Clock::time_point granted = Clock::now();
+      model->metrics.queue_wait.record(granted - arrived);
       CollectSink sink;
       try {
-        status = (*lease)->run(request, sink, ex->client_gone());
+        status = (*lease)->run(request, sink, ex->stop());
       } catch (const std::exception& e) {
         status = internal_error(std::string("the model failed: ") + e.what());
       }
       if (status.code() == StatusCode::kInternal) lease->mark_broken(status.message());
-      model->metrics.inference.record(Clock::now() - granted);
+      const Clock::time_point done = Clock::now();
+      model->metrics.inference.record(done - granted);
+      model->metrics.request_duration.record(done - arrived);
       outputs = std::move(sink.outputs);
     }
-    model->metrics.count(status.code());
   }
+  if (account(*model, *ex, status) == Outcome::kCutOff) status = cut_off_error();
   if (!status.ok()) return respond_error(*ex, status);
   json::array out;
   for (const Tensor& t : outputs) out.push_back(tensor_to_json(t));

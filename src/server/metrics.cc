@@ -49,20 +49,34 @@ void Api::metrics(Exchange& ex) {
   snaps.reserve(models.size());
   for (const auto& m : models) snaps.push_back(m->snapshot());
   std::string out;
-  header(out, "modelpool_requests_total", "counter", "Requests by model and outcome.");
+  header(out, "modelpool_requests_total", "counter",
+         "Requests by model, by what the client experienced (ok, cancelled, timeout, rejected, cut_off, error) "
+         "and by the HTTP status it got (499: the client went away).");
   for (const auto& m : models) {
-    for (int c = 0; c <= static_cast<int>(StatusCode::kInternal); ++c) {
+    for (const auto& [key, n] : m->metrics.outcomes()) {
       out += "modelpool_requests_total{model=\"" + m->name() + "\",outcome=\"" +
-             std::string(status_code_name(static_cast<StatusCode>(c))) + "\"} " +
-             std::to_string(m->metrics.outcomes[c].load()) + "\n";
+             std::string(outcome_name(key.first)) + "\",code=\"" + std::to_string(key.second) + "\"} " +
+             std::to_string(n) + "\n";
     }
   }
-  header(out, "modelpool_queue_wait_seconds", "histogram", "Time waiting for an instance or slot.");
-  for (std::size_t i = 0; i < models.size(); ++i) {
-    histogram(out, "modelpool_queue_wait_seconds", models[i]->name(), snaps[i].queue_wait);
+  const std::pair<const char*, LatencyHistogram ModelMetrics::*> histograms[] = {
+      {"modelpool_queue_wait_seconds", &ModelMetrics::queue_wait},
+      {"modelpool_inference_duration_seconds", &ModelMetrics::inference},
+      {"modelpool_request_duration_seconds", &ModelMetrics::request_duration},
+      {"modelpool_time_to_first_token_seconds", &ModelMetrics::time_to_first_token},
+      {"modelpool_time_per_output_token_seconds", &ModelMetrics::time_per_output_token},
+  };
+  const char* const help[] = {
+      "Time from arrival until the model started on the request (batched LLMs: first prompt tokens decoded).",
+      "Time from the model starting on the request to its end.",
+      "Time from arrival to the end of the answer (end to end).",
+      "Time from arrival to the first generated token.",
+      "Mean time between generated tokens after the first, one sample per request.",
+  };
+  for (std::size_t h = 0; h < std::size(histograms); ++h) {
+    header(out, histograms[h].first, "histogram", help[h]);
+    for (const auto& m : models) histogram(out, histograms[h].first, m->name(), (m->metrics.*histograms[h].second).snapshot());
   }
-  header(out, "modelpool_inference_duration_seconds", "histogram", "Time from instance granted to the answer.");
-  for (const auto& m : models) histogram(out, "modelpool_inference_duration_seconds", m->name(), m->metrics.inference.snapshot());
   header(out, "modelpool_queue_length", "gauge", "Requests waiting for an instance or slot.");
   for (std::size_t i = 0; i < models.size(); ++i) {
     out += "modelpool_queue_length{model=\"" + models[i]->name() + "\"} " + std::to_string(snaps[i].queue_length) + "\n";
@@ -75,6 +89,18 @@ void Api::metrics(Exchange& ex) {
         {"creating", s.creating}, {"idle", s.idle}, {"busy", s.busy}, {"checking", s.checking}, {"broken", s.broken}};
     for (const auto& [state, n] : states) {
       out += "modelpool_instances{model=\"" + m->name() + "\",state=\"" + state + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  header(out, "modelpool_kv_cache_used_cells", "gauge", "KV-cache cells holding tokens now (LLMs).");
+  for (const auto& m : models) {
+    if (const LlmService* llm = m->llm()) {
+      out += "modelpool_kv_cache_used_cells{model=\"" + m->name() + "\"} " + std::to_string(llm->kv_usage().used_cells) + "\n";
+    }
+  }
+  header(out, "modelpool_kv_cache_cells", "gauge", "KV-cache cells in all of the model's contexts (LLMs).");
+  for (const auto& m : models) {
+    if (const LlmService* llm = m->llm()) {
+      out += "modelpool_kv_cache_cells{model=\"" + m->name() + "\"} " + std::to_string(llm->kv_usage().total_cells) + "\n";
     }
   }
   header(out, "modelpool_tokens_generated_total", "counter", "Completion tokens generated.");

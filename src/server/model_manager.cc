@@ -6,15 +6,6 @@
 
 namespace modelpool::server {
 
-void ModelMetrics::record(const Result<GenerationResult>& r) {
-  count(r.ok() ? StatusCode::kOk : r.status().code());
-  if (!r.ok()) return;
-  tokens_generated += static_cast<std::uint64_t>(r->completion_tokens);
-  prompt_tokens += static_cast<std::uint64_t>(r->prompt_tokens);
-  inference.record(std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::duration<double>(r->total_s - r->queue_s)));
-}
-
 ServedModel::ServedModel(ModelConfig config, std::unique_ptr<LlmService> llm)
     : config_(std::move(config)), llm_(std::move(llm)) {}
 

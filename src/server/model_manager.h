@@ -19,23 +19,9 @@
 #include "modelpool/pool.h"
 #include "modelpool/registry.h"
 #include "server/config.h"
+#include "server/model_metrics.h"
 
 namespace modelpool::server {
-
-// Request counters and latency histograms of one model, for /metrics.
-struct ModelMetrics {
-  // Requests by outcome: ok, and every non-ok StatusCode by its name.
-  std::atomic<std::uint64_t> outcomes[9] = {};
-  std::atomic<std::uint64_t> tokens_generated{0};
-  std::atomic<std::uint64_t> prompt_tokens{0};
-  LatencyHistogram inference;  // from instance granted to last output
-  // Queue wait is the pool's own histogram (ServedModel::snapshot()).
-
-  void count(StatusCode code) { outcomes[static_cast<int>(code)].fetch_add(1); }
-  // One generation: its outcome and, when it succeeded, its tokens and its
-  // time from slot granted to the end.
-  void record(const Result<GenerationResult>& r);
-};
 
 class ServedModel {
  public:

@@ -26,6 +26,7 @@ struct CompletionAsk {
   GenerationRequest generation;
   bool stream = false;
   bool include_usage = false;
+  std::string user;  // the client's identifier, for the access log
   std::optional<std::int64_t> timeout_ms;
 };
 
@@ -79,6 +80,7 @@ Result<CompletionAsk> parse(const std::string& body, bool chat) {
   if (f.get("seed") != nullptr && !f.get("seed")->is_null()) g.seed = static_cast<std::uint32_t>(seed);
   f.optional_int("n", &n, 1, 1);
   f.optional_bool("stream", &a.stream);
+  if (const json::value* user = f.get("user"); user && user->is_string()) a.user = user->as_string();
   f.optional_bool("ignore_eos", &g.ignore_eos);
   f.optional_int("timeout_ms", &timeout, 1, INT64_MAX);
   if (timeout > 0) a.timeout_ms = timeout;
@@ -140,15 +142,23 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
     };
   }
 
-  Result<GenerationResult> r = llm->generate(g, deadline, ex->client_gone());
-  model->metrics.record(r);
-  if (!r.ok()) {
+  Result<GenerationResult> r = llm->generate(g, deadline, ex->stop());
+  if (r.ok()) {
+    model->metrics.record_generation(*r);
+    ex->note({ask->model, r->prompt_tokens, r->completion_tokens, ask->user});
+  } else {
+    ex->note({ask->model, -1, -1, ask->user});
+  }
+  Status status = r.ok() ? Status() : r.status();
+  if (account(*model, *ex, status) == Outcome::kCutOff) status = cut_off_error();
+  if (!status.ok()) {
     if (started) {  // cannot change the status line any more: report in the stream
-      ex->write(sse(json::object{{"error", {{"message", r.status().message()}, {"type", error_type_of(r.status().code())}}}}));
+      ex->write(sse(json::object{{"error", {{"message", status.message()}, {"type", error_type_of(status.code())},
+                                            {"code", static_cast<int>(http_status_of(status.code()))}}}}));
       ex->write("data: [DONE]\n\n");
       return ex->finish();
     }
-    return respond_error(*ex, r.status());
+    return respond_error(*ex, status);
   }
   const std::string_view finish = finish_reason_name(r->finish_reason);
 

@@ -196,16 +196,27 @@ if command -v promtool >/dev/null; then
 else
   fail "promtool not installed"
 fi
-grep -q 'modelpool_requests_total{model="slow",outcome="queue_full"} 1' "$WORK/metrics" || fail "metrics: no queue_full count"
+grep -q 'modelpool_requests_total{model="slow",outcome="rejected",code="429"} 1' "$WORK/metrics" || fail "metrics: no queue_full count"
+grep -q 'modelpool_requests_total{model="slow",outcome="timeout",code="504"} 1' "$WORK/metrics" || fail "metrics: no timeout count"
+grep -q 'modelpool_requests_total{model="default",outcome="cancelled",code="499"} [1-9]' "$WORK/metrics" || fail "metrics: disconnected streams not counted cancelled"
+for family in time_to_first_token_seconds time_per_output_token_seconds request_duration_seconds queue_wait_seconds; do
+  grep -q "^modelpool_${family}_count{model=\"default\"} [1-9]" "$WORK/metrics" || fail "metrics: no modelpool_${family} for default"
+done
+grep -q '^modelpool_kv_cache_cells{model="default"} 2048' "$WORK/metrics" || fail "metrics: KV-cache capacity"
+grep -q '^modelpool_kv_cache_used_cells{model="default"} 0' "$WORK/metrics" || fail "metrics: KV cells still used when idle"
 grep -q 'modelpool_tokens_generated_total{model="default"}' "$WORK/metrics" || fail "metrics: no tokens"
 grep -q '^modelpool_process_pss_bytes [1-9]' "$WORK/metrics" || fail "metrics: no PSS"
 
-# ---- the official OpenAI SDK
-if [[ -d "$ROOT/tests/openai-sdk/node_modules/openai" ]]; then
-  node "$ROOT/tests/openai-sdk/sdk_test.mjs" "$URL" "$KEY" || fail "openai sdk"
+# ---- the official OpenAI SDK, on the pinned Node 20 (its streaming fails on Debian's Node 18)
+NODE="$ROOT/tests/openai-sdk/node_modules/.bin/node"
+if [[ -x $NODE && -d "$ROOT/tests/openai-sdk/node_modules/openai" ]]; then
+  "$NODE" "$ROOT/tests/openai-sdk/sdk_test.mjs" "$URL" "$KEY" || fail "openai sdk"
 else
   fail "tests/openai-sdk/node_modules missing (npm ci in tests/openai-sdk)"
 fi
+# ---- the README's SDK example, run as the README says
+out=$(cd "$ROOT/examples/openai-node" && MODELPOOL_URL="$URL" MODELPOOL_API_KEY="$KEY" npm start --silent 2>&1)
+[[ $? -eq 0 && -n ${out//[[:space:]]/} ]] || fail "README example (examples/openai-node): $out"
 
 # ---- repository: unload and load one model while another serves
 expect "index" 200 '"name":"echo","version":"1","state":"READY"' -- POST /v2/repository/index

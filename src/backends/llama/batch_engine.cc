@@ -107,6 +107,7 @@ void BatchEngine::loop() {
     {
       std::unique_lock lock(mu_);
       if (running_.empty() && submitted_.empty()) {
+        meter_.set_kv_used(0);
         has_work_ = false;
         beat();
       }
@@ -180,6 +181,7 @@ void BatchEngine::loop() {
         s.mark_pending_fed();
         continue;
       }
+      if (prefill_taken[i] > 0) s.mark_started();
       for (std::size_t k = 0; k < prefill_taken[i]; ++k) {
         const std::size_t at = s.prefilled() + k;
         const bool last = at + 1 == s.prompt().size();
@@ -208,15 +210,18 @@ void BatchEngine::loop() {
       s.advance_prefill(prefill_taken[i]);
       if (output_index[i] >= 0) s.on_logits(ctx_, output_index[i]);
     }
+    std::size_t cells = 0;
     for (auto it = running_.begin(); it != running_.end();) {
       Job* job = *it;
       if (job->sequence->finished()) {
         it = running_.erase(it);
         finish_job(job, {});
       } else {
+        cells += static_cast<std::size_t>(job->sequence->next_pos());
         ++it;
       }
     }
+    meter_.set_kv_used(cells);
   }
 }
 

@@ -54,6 +54,7 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
   // cache was zeroed when created, and masked cells are never attended).
   llama_memory_clear(llama_get_memory(ctx_), false);
   Sequence seq(*weights_, request, std::move(prompt), context_tokens_, t0);
+  seq.mark_started();
   while (!seq.finished()) {
     if (stop.stop_requested()) {
       seq.finish(FinishReason::kCancelled);
@@ -75,6 +76,7 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
     if (const int rc = decode(prefill == 0 ? 1 : 0, prefill); rc != 0) {
       return internal_error("llama_decode failed (" + std::to_string(rc) + ")");
     }
+    meter_->set_kv_used(static_cast<std::size_t>(seq.next_pos()) + prefill);
     if (prefill > 0) {
       seq.advance_prefill(prefill);
       if (seq.prefill_done()) seq.on_logits(ctx_, batch_.n_tokens - 1);
@@ -82,6 +84,7 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
       seq.on_logits(ctx_, 0);
     }
   }
+  meter_->set_kv_used(0);
   return seq.take_result();
 }
 

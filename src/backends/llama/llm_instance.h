@@ -49,6 +49,10 @@ class DecodeMeter {
       decode_ns_.fetch_add(ns, std::memory_order_relaxed);
     }
   }
+  // KV cells the context's sequences hold now.
+  void set_kv_used(std::size_t cells) { kv_used_.store(cells, std::memory_order_relaxed); }
+  std::size_t kv_used() const { return kv_used_.load(std::memory_order_relaxed); }
+
   LlmEngineStats read() const {
     LlmEngineStats s;
     s.decode_steps = decode_steps_.load();
@@ -62,6 +66,7 @@ class DecodeMeter {
  private:
   std::atomic<std::uint64_t> decode_steps_{0}, decode_tokens_{0}, decode_ns_{0};
   std::atomic<std::uint64_t> prefill_tokens_{0}, busy_ns_{0};
+  std::atomic<std::size_t> kv_used_{0};
 };
 
 // Limits how many exclusive contexts compute at once, so a model's thread

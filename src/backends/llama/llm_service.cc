@@ -1,6 +1,7 @@
 // LlmService: the generation API over a pool of exclusive contexts or of
 // slots of one batched context.
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include "backends/llama/batch_engine.h"
@@ -52,14 +53,12 @@ class LlmServiceImpl final : public LlmService {
     if (!prompt.ok()) return prompt.status();
     Result<Lease> lease = pool_->acquire(deadline, stop);
     if (!lease.ok()) return lease.status();
-    const double queue_s = std::chrono::duration<double>(Clock::now() - t0).count();
     auto& instance = static_cast<LlmInstance&>(lease->instance());
     Result<GenerationResult> result = instance.generate(request, std::move(*prompt), t0, stop);
     if (!result.ok()) {
       if (result.status().code() == StatusCode::kInternal) lease->mark_broken(result.status().message());
       return result;
     }
-    result->queue_s = queue_s;
     return result;
   }
 
@@ -77,6 +76,13 @@ class LlmServiceImpl final : public LlmService {
     return out;
   }
   PoolSnapshot snapshot() const override { return pool_->snapshot(); }
+  KvUsage kv_usage() const override {
+    KvUsage u;
+    u.total_cells = info_.context_tokens * info_.instances;
+    if (engine_) u.used_cells = engine_->meter().kv_used();
+    for (const auto& m : meters_) u.used_cells += m->kv_used();
+    return u;
+  }
   Status shutdown(std::chrono::milliseconds timeout) override { return pool_->shutdown(timeout); }
 
  private:
@@ -119,6 +125,11 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
   LlmInfo& info = svc->info_;
   info.weights_bytes = weights->bytes();
   info.threads = threads;
+  if (const char* own = llama_model_chat_template(weights->model(), nullptr)) {
+    info.chat_template = "the model's own (" + std::to_string(std::strlen(own)) + " bytes)";
+  } else {
+    info.chat_template = "chatml (the model has none)";
+  }
 
   PoolOptions po;
   po.name = spec.name;

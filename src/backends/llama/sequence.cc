@@ -100,6 +100,13 @@ Sequence::Sequence(const LlamaWeights& weights, const GenerationRequest& request
 
 Sequence::~Sequence() { llama_sampler_free(sampler_); }
 
+void Sequence::mark_started() {
+  if (!started_) {
+    started_ = true;
+    result_.queue_s = since(t0_);
+  }
+}
+
 void Sequence::on_logits(llama_context* ctx, int32_t index) {
   if (finished_) return;
   llama_token token = 0;

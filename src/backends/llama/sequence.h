@@ -42,6 +42,8 @@ class Sequence {
   // Prompt tokens already given to the model.
   std::size_t prefilled() const { return prefilled_; }
   void advance_prefill(std::size_t n) { prefilled_ += n; }
+  // The model starts on the sequence now: its queue time ends (once).
+  void mark_started();
   bool prefill_done() const { return prefilled_ == prompt_.size(); }
   // Position of the next token to feed.
   llama_pos next_pos() const { return static_cast<llama_pos>(prefilled_ + fed_generated_); }
@@ -73,6 +75,7 @@ class Sequence {
   std::size_t emitted_ = 0;  // bytes of result_.text already streamed
   std::size_t longest_stop_ = 0;
   bool finished_ = false;
+  bool started_ = false;
   bool finished_streaming_ = false;  // on_text returned false
   GenerationResult result_;
 };

@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""The HTTP edges and the server's life cycle, end to end, with raw sockets.
+
+    protocol_test.py MODELPOOL TINY_MODEL
+
+Starts the real `modelpool serve` several times and checks what a client
+sees: malformed requests get a 400 with a JSON body, unsupported transfer
+codings 501, `Expect: 100-continue` is answered, HTTP/1.0 streams are not
+chunked, HEAD works where GET does, pipelined requests are answered in order,
+a client that leaves after sending more bytes (pipelined, stray, half-close)
+frees its slot; SIGTERM drains, cuts off what is left cleanly and exits in
+time, a second SIGTERM exits at once; a model that fails to load stops the
+server; --host takes names; the API key comes from a file or the
+environment; the access log has a line per request.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+MP, MODEL = sys.argv[1], sys.argv[2]
+WORK = tempfile.mkdtemp()
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+class Server:
+    def __init__(self, toml, *args, env=None):
+        self.config = os.path.join(WORK, "models.toml")
+        with open(self.config, "w") as f:
+            f.write(toml)
+        self.log_path = os.path.join(WORK, "log-%d" % time.monotonic_ns())
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([MP, "serve", "--config", self.config, "--port", "0", *args],
+                                     stderr=self.log, stdout=subprocess.DEVNULL,
+                                     env={**os.environ, **(env or {})})
+        self.port = None
+        for _ in range(400):
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.text())
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+
+    def text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_ready(self, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end and self.proc.poll() is None:
+            if request(self.port, "GET", "/v2/health/ready")[0] == 200:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def read_all(s, timeout=10):
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data
+
+
+def read_response(s, timeout=10, data=b"", head=False):
+    """One HTTP/1.1 response with a Content-Length body, after `data` already
+    read: (status, headers, body, bytes read past it)."""
+    s.settimeout(timeout)
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None, {}, b"", data
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+    n = 0 if head else int(headers.get("content-length", "0"))
+    while len(rest) < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest[:n], rest[n:]
+
+
+def raw(port, data, timeout=10):
+    s = connect(port)
+    s.sendall(data)
+    out = read_all(s, timeout)
+    s.close()
+    return out
+
+
+def request(port, method, path, body=None, headers=None, timeout=30):
+    """A whole request on its own connection: (status, body bytes)."""
+    try:
+        s = connect(port)
+    except OSError:
+        return None, b""
+    payload = json.dumps(body).encode() if body is not None else b""
+    h = {"Host": "x", "Content-Length": str(len(payload)), "Content-Type": "application/json", **(headers or {})}
+    s.sendall(("%s %s HTTP/1.1\r\n" % (method, path) + "".join("%s: %s\r\n" % kv for kv in h.items()) +
+               "\r\n").encode() + payload)
+    try:
+        status, _, resp, _ = read_response(s, timeout)
+    except (socket.timeout, ConnectionResetError):
+        status, resp = None, b""
+    s.close()
+    return status, resp
+
+
+def post(path, body):
+    data = json.dumps(body).encode()
+    return ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (path, len(data))).encode() + data
+
+
+def metric(port, name, labels):
+    _, text = request(port, "GET", "/metrics")
+    for line in text.decode().splitlines():
+        if line.startswith(name + "{") and all('%s="%s"' % kv in line for kv in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def busy_slots(port, model="default"):
+    return metric(port, "modelpool_instances", {"model": model, "state": "busy"})
+
+
+def wait_until(pred, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+# Every decoding step of "default" takes >= 40 ms, so a generation of
+# 100000 tokens (capped by the context at 256) outlasts every test.
+CONFIG = """
+[server]
+drain_timeout_ms = %(drain)d
+max_body_bytes = 65536
+
+[[model]]
+name = "default"
+backend = "llama"
+path = "%(model)s"
+slots = 4
+context = 1024
+threads = 1
+[model.options]
+fault_step_delay_ms = 40
+
+[[model]]
+name = "slow"
+backend = "sim"
+instances = 1
+[model.options]
+service_ms = 30000
+"""
+LONG = {"model": "default", "prompt": "Go on", "max_tokens": 100000, "ignore_eos": True}
+
+# ---------------------------------------------------------------- protocol edges
+srv = Server(CONFIG % {"drain": 5000, "model": MODEL})
+check(srv.port is not None and srv.wait_ready(), "server did not start: " + srv.text()[-2000:])
+port = srv.port
+
+out = raw(port, b"GARBAGE\r\n\r\n")
+check(out.startswith(b"HTTP/1.1 400") and b'"error"' in out, "malformed request line: %r" % out[:200])
+out = raw(port, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+check(out.startswith(b"HTTP/1.1 400") and b"application/json" in out, "malformed header: %r" % out[:200])
+out = raw(port, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+check(out.startswith(b"HTTP/1.1 400"), "bad Content-Length: %r" % out[:200])
+out = raw(port, b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx")
+check(out.startswith(b"HTTP/1.1 400"), "two Content-Lengths: %r" % out[:200])
+body = out.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in out else b""
+check(b'"error":"' in body, "a /v2 error from the HTTP layer is KServe-shaped: %r" % body)
+for te in (b"gzip", b"gzip, chunked", b"identity"):
+    out = raw(port, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te + b"\r\n\r\n")
+    check(out.startswith(b"HTTP/1.1 501") and te.split(b",")[0] in out, "Transfer-Encoding %r: %r" % (te, out[:300]))
+out = raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+check(out.startswith(b"HTTP/1.1 431"), "header over the limit: %r" % out[:100])
+out = raw(port, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
+check(out.startswith(b"HTTP/1.1 413") and b"100 Continue" not in out, "Expect with a body over the limit: %r" % out[:100])
+
+# Expect: 100-continue is answered before the body is sent.
+s = connect(port)
+payload = json.dumps({"model": "default", "prompt": "Hi", "max_tokens": 1}).encode()
+s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(payload))
+s.settimeout(5)
+try:
+    interim = s.recv(100)
+except socket.timeout:
+    interim = b""
+check(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), "no 100 Continue: %r" % interim)
+s.sendall(payload)
+status, _, resp, _ = read_response(s)
+check(status == 200 and b"text_completion" in resp, "after 100 Continue: %s %r" % (status, resp[:200]))
+s.close()
+
+# HTTP/1.0: a stream without chunked coding, ended by the close.
+data = json.dumps({"model": "default", "prompt": "Hi", "max_tokens": 3, "stream": True}).encode()
+out = raw(port, b"POST /v1/completions HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+          % len(data) + data)
+head, _, sse = out.partition(b"\r\n\r\n")
+check(out.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower(), "HTTP/1.0 stream head: %r" % head)
+check(sse.startswith(b"data: {") and sse.rstrip().endswith(b"data: [DONE]"), "HTTP/1.0 stream body: %r" % sse[:300])
+out = raw(port, b"GET /v2/health/live HTTP/1.0\r\n\r\n")
+check(out.startswith(b"HTTP/1.0 200") and b'"live":true' in out, "HTTP/1.0 plain answer: %r" % out)
+
+# HEAD where GET exists: the headers, Content-Length included, no body.
+s = connect(port)
+s.sendall(b"HEAD /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+status, headers, _, rest = read_response(s, head=True)
+check(status == 200 and int(headers.get("content-length", "0")) > 0, "HEAD: %s %s" % (status, headers))
+status, _, resp, _ = read_response(s, data=rest)
+check(status == 200 and b'"live":true' in resp, "HEAD answer carried a body: %s %r" % (status, resp[:80]))
+s.close()
+out = raw(port, b"HEAD /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+check(out.startswith(b"HTTP/1.1 405") and b"Allow: POST" in out, "HEAD on a POST route: %r" % out[:200])
+
+# Pipelining: three requests in one write are answered in order.
+s = connect(port)
+s.sendall(post("/v1/completions", {"model": "default", "prompt": "Hi", "max_tokens": 2}) +
+          b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n" +
+          post("/v2/models/nope/infer", {"inputs": []}))
+answers = []
+rest = b""
+for _ in range(3):
+    status, _, resp, rest = read_response(s, data=rest)
+    answers.append((status, resp))
+s.close()
+check([a[0] for a in answers] == [200, 200, 404] and b"text_completion" in answers[0][1] and b"live" in answers[1][1],
+      "pipelined answers out of order: %r" % answers)
+
+# A client that leaves frees its slot, whatever it sent after its request.
+def leave(extra, half_close=False):
+    s = connect(port)
+    s.sendall(post("/v1/completions", dict(LONG, stream=True)))
+    time.sleep(0.4)
+    if extra:
+        s.sendall(extra)
+        time.sleep(0.2)
+    if half_close:
+        s.shutdown(socket.SHUT_WR)
+    else:
+        s.close()
+    return s
+
+for name, extra, half in (("stray bytes", b"\r\nxyz", False),
+                          ("a pipelined request", b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", False),
+                          ("a half-close", b"", True)):
+    check(wait_until(lambda: busy_slots(port) == 0, 5), "slots busy before '%s'" % name)
+    cancelled = metric(port, "modelpool_requests_total", {"model": "default", "outcome": "cancelled"}) or 0
+    s = leave(extra, half)
+    check(wait_until(lambda: busy_slots(port) == 0, 1.0), "slot still busy 1 s after a client left after %s" % name)
+    check(wait_until(lambda: (metric(port, "modelpool_requests_total",
+                                      {"model": "default", "outcome": "cancelled"}) or 0) == cancelled + 1, 2),
+          "a client that left after %s is not counted cancelled" % name)
+    s.close()
+srv.kill()
+
+# ---------------------------------------------------------------- drain
+srv = Server(CONFIG % {"drain": 1500, "model": MODEL})
+check(srv.port is not None and srv.wait_ready(), "drain server did not start")
+port = srv.port
+results = {}
+
+
+def stream_client(i):
+    s = connect(port)
+    s.sendall(post("/v1/chat/completions", {"model": "default", "messages": [{"role": "user", "content": "Go"}],
+                                            "max_tokens": 100000, "ignore_eos": True, "stream": True}))
+    results["stream%d" % i] = read_all(s, 20)
+    s.close()
+
+
+def plain_client(name, path, body):
+    s = connect(port)
+    s.sendall(post(path, body))
+    results[name] = read_all(s, 20)
+    s.close()
+
+
+def short_client():
+    time.sleep(0.3)  # sent after SIGTERM on an open keep-alive connection
+    results["short"] = read_all(keep, 5)
+
+
+threads = [threading.Thread(target=stream_client, args=(i,)) for i in range(3)]
+threads.append(threading.Thread(target=plain_client, args=("plain", "/v1/completions", LONG)))
+threads.append(threading.Thread(target=plain_client, args=("infer", "/v2/models/slow/infer",
+                                                          {"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": [1]}]})))
+keep = connect(port)
+for t in threads:
+    t.start()
+check(wait_until(lambda: busy_slots(port) == 4, 5), "drain: 4 generations should run")
+time.sleep(0.3)
+t0 = time.time()
+srv.proc.send_signal(signal.SIGTERM)
+time.sleep(0.2)
+refused = False
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+except OSError:
+    refused = True
+check(refused, "drain: a new connection was accepted after SIGTERM")
+keep.sendall(post("/v1/completions", {"model": "default", "prompt": "x", "max_tokens": 1}))
+short = read_all(keep, 5)
+check(short.startswith(b"HTTP/1.1 503"), "drain: a new request during the drain: %r" % short[:200])
+rc = srv.proc.wait(timeout=10)
+elapsed = time.time() - t0
+for t in threads:
+    t.join()
+check(rc == 0, "drain: exit code %s" % rc)
+check(1.4 <= elapsed <= 1.5 + 1.0 + 0.2, "drain: exited %.2f s after SIGTERM (drain 1.5 s, at most 1 s more)" % elapsed)
+for i in range(3):
+    out = results.get("stream%d" % i, b"")
+    check(b'"error"' in out and b"shutting down" in out and out.rstrip().endswith(b"0\r\n\r\n") and b"data: [DONE]" in out,
+          "drain: stream %d did not end with an error event and [DONE]: %r" % (i, out[-400:]))
+for name in ("plain", "infer"):
+    out = results.get(name, b"")
+    check(out.startswith(b"HTTP/1.1 503") and b"shutting down" in out, "drain: %s: %r" % (name, out[:300]))
+m = re.search(r"stopped: (\d+) request\(s\) cut off", srv.text())
+check(m is not None and int(m.group(1)) == 5, "drain: the log's count of cut-off requests: %s" % srv.text()[-1500:])
+
+# A second SIGTERM exits at once.
+srv = Server(CONFIG % {"drain": 20000, "model": MODEL})
+check(srv.port is not None and srv.wait_ready(), "second-signal server did not start")
+port = srv.port
+t = threading.Thread(target=stream_client, args=(9,))
+t.start()
+check(wait_until(lambda: busy_slots(port) == 1, 5), "second signal: the stream should run")
+srv.proc.send_signal(signal.SIGTERM)
+time.sleep(0.3)
+t0 = time.time()
+srv.proc.send_signal(signal.SIGTERM)
+try:
+    rc = srv.proc.wait(timeout=3)
+except subprocess.TimeoutExpired:
+    rc = None
+check(rc is not None and time.time() - t0 < 1.0, "second SIGTERM: still running after %.2f s" % (time.time() - t0))
+srv.kill()
+t.join()
+
+# ---------------------------------------------------------------- start-up and operations
+bad = CONFIG % {"drain": 1000, "model": MODEL} + '\n[[model]]\nname = "broken"\nbackend = "llama"\npath = "%s/none.gguf"\n' % WORK
+srv = Server(bad)
+try:
+    rc = srv.proc.wait(timeout=60)
+except subprocess.TimeoutExpired:
+    rc = None
+lines = [l for l in srv.text().splitlines() if "broken" in l and "failed to load" in l]
+check(rc == 1 and len(lines) == 1 and "none.gguf" in lines[0], "a model that fails to load: exit %s, log: %s" % (rc, srv.text()[-800:]))
+srv.kill()
+
+with open(os.path.join(WORK, "key"), "w") as f:
+    f.write("from-file\n")
+srv = Server(bad, "--allow-unready-models", "--host", "localhost", "--api-key-file", os.path.join(WORK, "key"))
+port = srv.port
+check(port is not None, "--host localhost: %s" % (srv.proc.poll() is None and srv.text()[-500:]))
+if port:
+    check(wait_until(lambda: "failed to load" in srv.text(), 60), "allow unready: no failure logged")
+    check(srv.proc.poll() is None, "allow unready: the server exited")
+    check(request(port, "GET", "/v2/health/ready")[0] == 503, "allow unready: ready should be false")
+    check(request(port, "GET", "/v1/models")[0] == 401, "key from a file: no key accepted")
+    status, resp = request(port, "POST", "/v1/completions", {"model": "default", "prompt": "Hi", "max_tokens": 2},
+                           {"Authorization": "Bearer from-file"})
+    check(status == 200, "key from a file: %s %r" % (status, resp[:200]))
+    request(port, "GET", "/v2/health/live")
+    time.sleep(0.3)
+    log = srv.text()
+    check(re.search(r'access 127\.0\.0\.1 "POST /v1/completions HTTP/1\.1" 200 [\d.]+ms model=default '
+                    r'prompt_tokens=\d+ completion_tokens=2', log) is not None,
+          "access log line: %s" % log[-1000:])
+    check(re.search(r"model 'default': llama .* batched, 4 slots x 256 tokens, KV cache .* 1 threads, chat template", log),
+          "start-up summary: %s" % log[-2000:])
+srv.kill()
+
+srv = Server(CONFIG % {"drain": 1000, "model": MODEL}, "--no-access-log", env={"MODELPOOL_API_KEY": "from-env"})
+check(srv.port is not None and srv.wait_ready(), "env key server did not start")
+check(request(srv.port, "GET", "/v1/models", headers={"Authorization": "Bearer from-env"})[0] == 200,
+      "key from MODELPOOL_API_KEY")
+time.sleep(0.3)
+check(" access " not in srv.text(), "--no-access-log still logs requests")
+srv.kill()
+
+version = subprocess.run([MP, "--version"], capture_output=True, text=True)
+check(version.returncode == 0 and re.match(r"modelpool \d+\.\d+\.\d+", version.stdout), "--version: %r" % version.stdout)
+
+if failures:
+    print("%d failure(s)" % len(failures))
+    sys.exit(1)
+print("protocol: all checks passed")
