@@ -236,10 +236,11 @@ void Connection::refuse(http::status status, std::string_view message) {
   closing_ = true;
   HttpRequest req;
   req.version(11);
-  if (parser_ && parser_->is_header_done()) {
-    req.method_string(parser_->get().method_string());
-    req.target(parser_->get().target());
-    req.version(parser_->get().version() == 10 ? 10 : 11);
+  if (parser_ && parser_->got_some()) {  // the request line is parsed before the fields
+    const HttpRequest& partial = parser_->get();
+    if (partial.method() != http::verb::unknown) req.method(partial.method());
+    req.target(partial.target());
+    req.version(partial.version() == 10 ? 10 : 11);
   }
   parser_.reset();
   stream_.expires_never();
