@@ -222,7 +222,9 @@ int serve(const ServeArgs& args) {
   std::shared_ptr<spdlog::logger> access;
   if (config.access_log) {
     spdlog::init_thread_pool(8192, 1);  // the I/O threads only queue the line
-    access = std::make_shared<spdlog::async_logger>("access", sink, spdlog::thread_pool(),
+    // A sink of its own: a pattern belongs to the sink, not the logger.
+    access = std::make_shared<spdlog::async_logger>("access", std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+                                                    spdlog::thread_pool(),
                                                     spdlog::async_overflow_policy::overrun_oldest);
     access->set_pattern("%Y-%m-%d %H:%M:%S.%e access %v");
   }
