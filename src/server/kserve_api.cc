@@ -105,11 +105,17 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
     request.inputs.push_back(std::move(*t));
   }
   std::int64_t timeout = model->config().timeout_ms;
-  if (const json::value* params = doc->if_contains("parameters"); params && params->is_object()) {
-    for (const auto& [k, v] : params->as_object()) {
-      if (k == "timeout_ms" && v.is_int64() && v.as_int64() > 0) timeout = std::min(timeout, v.as_int64());
-      request.parameters[std::string(k)] = v.is_string() ? std::string(v.as_string()) : json::serialize(v);
-    }
+  if (const json::value* params = doc->if_contains("parameters")) {
+    auto parameters = parameters_from_json(*params);
+    if (!parameters.ok()) return respond_error(*ex, parameters.status());
+    request.parameters = std::move(*parameters);
+    // The server's own parameter: a deadline shorter than the model's. The
+    // backend gets the others.
+    std::int64_t requested = timeout;
+    Status s = request.parameters.read_int("timeout_ms", &requested, 1, INT64_MAX);
+    if (!s.ok()) return respond_error(*ex, s);
+    timeout = std::min(timeout, requested);
+    request.parameters.erase("timeout_ms");
   }
   const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout);
 

@@ -1,5 +1,6 @@
 #include "server/tensor_json.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace modelpool::server {
@@ -159,6 +160,30 @@ json::object tensor_to_json(const Tensor& t) {
     }
   }
   return {{"name", t.name}, {"datatype", t.datatype}, {"shape", std::move(shape)}, {"data", std::move(data)}};
+}
+
+Result<Parameters> parameters_from_json(const json::value& parameters) {
+  const json::object* o = parameters.if_object();
+  if (o == nullptr) return invalid_argument_error("parameters: expected an object");
+  Parameters out;
+  for (const auto& [k, v] : *o) {
+    const std::string key(k);
+    switch (v.kind()) {
+      case json::kind::bool_: out.set(key, v.get_bool()); break;
+      case json::kind::int64: out.set(key, v.get_int64()); break;
+      case json::kind::uint64: out.set(key, v.get_uint64()); break;
+      case json::kind::double_:
+        if (!std::isfinite(v.get_double())) {
+          return invalid_argument_error("parameters." + key + ": the number overflows a double");
+        }
+        out.set(key, v.get_double());
+        break;
+      case json::kind::string: out.set(key, std::string(v.get_string())); break;
+      default:
+        return invalid_argument_error("parameters." + key + ": expected a boolean, a number or a string");
+    }
+  }
+  return out;
 }
 
 }  // namespace modelpool::server

@@ -16,4 +16,10 @@ namespace modelpool::server {
 Result<Tensor> tensor_from_json(const boost::json::value& input, std::size_t index);
 boost::json::object tensor_to_json(const Tensor& tensor);
 
+// A KServe "parameters" object as typed Parameters: booleans, integers
+// (int64, or uint64 above INT64_MAX), other numbers (double) and strings keep
+// their type. kInvalidArgument naming the key for anything else (null, an
+// array, an object) and for a number that overflows a double (1e400).
+Result<Parameters> parameters_from_json(const boost::json::value& parameters);
+
 }  // namespace modelpool::server
