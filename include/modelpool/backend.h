@@ -75,7 +75,7 @@ Result<std::string> first_bytes_element(const Tensor& tensor);
 // naming the key when the value has the wrong type or is out of range:
 //
 //   read_int     an integer: an int64/uint64 in [min, max], or a double that
-//                is an exact integer (exact_integer below) in [min, max], so
+//                is a safe integer (exact_integer below) in [min, max], so
 //                1e3 is 1000; 2.5, "50 tokens", "50" and true are errors,
 //                never 2, 50 or 1.
 //   read_number  any number (integers convert to double) in [min, max].
@@ -114,11 +114,11 @@ class Parameters {
 // The value as it would be written in JSON: 50, 2.5, true, "50 tokens".
 std::string to_string(const Parameters::Value& value);
 
-// `d` as an integer when it is one exactly: integral and within +-2^53.
-// Beyond 2^53 not every integer is a double, so the text the number came
-// from may have had other digits (9007199254740993.0 parses as ...992): such
-// a number is refused rather than guessed. nullopt otherwise (fractions,
-// non-finite values, magnitudes over 2^53).
+// `d` as an integer when it is a safe one: integral and |d| <= 2^53 - 1
+// (JavaScript's Number.MAX_SAFE_INTEGER). From 2^53 on not every integer is a
+// double, so the text the number came from may have had other digits
+// (9007199254740993.0 parses as 2^53): such a number is refused rather than
+// guessed. nullopt otherwise (fractions, non-finite values, |d| >= 2^53).
 std::optional<std::int64_t> exact_integer(double d);
 
 // One unit of work for Instance::run.

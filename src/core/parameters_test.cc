@@ -47,14 +47,14 @@ TEST(ParametersTest, IntegersKeepTheirValue) {
   EXPECT_EQ(*as_int(1e3), 1000);
   EXPECT_EQ(*as_int(3.0), 3);
   EXPECT_EQ(*as_int(-0.0), 0);
-  EXPECT_EQ(*as_int(9007199254740992.0), 9007199254740992);  // 2^53
+  EXPECT_EQ(*as_int(9007199254740991.0), 9007199254740991);  // 2^53 - 1
 }
 
 TEST(ParametersTest, WhatIsNotAnIntegerIsRefusedByName) {
   for (const Parameters::Value& v :
        {Parameters::Value(2.5), Parameters::Value(std::string("50 tokens")),
         Parameters::Value(std::string("50")), Parameters::Value(true),
-        Parameters::Value(9007199254740994.0),  // beyond 2^53: digits may be lost
+        Parameters::Value(9007199254740992.0),  // 2^53: digits may have been lost
         Parameters::Value(std::numeric_limits<double>::infinity()),
         Parameters::Value(std::numeric_limits<double>::quiet_NaN()),
         Parameters::Value(std::uint64_t{1} << 63)}) {
@@ -118,7 +118,8 @@ TEST(ParametersTest, UnknownKeysAreNamed) {
 
 TEST(ParametersTest, ExactInteger) {
   EXPECT_EQ(exact_integer(-3.0), -3);
-  EXPECT_EQ(exact_integer(-9007199254740992.0), -9007199254740992);
+  EXPECT_EQ(exact_integer(-9007199254740991.0), -9007199254740991);
+  EXPECT_FALSE(exact_integer(-9007199254740992.0));
   EXPECT_FALSE(exact_integer(0.5));
   EXPECT_FALSE(exact_integer(1e300));
   EXPECT_FALSE(exact_integer(-std::numeric_limits<double>::infinity()));

@@ -99,8 +99,10 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
   if (!inputs || !inputs->is_array() || inputs->as_array().empty()) {
     return respond_error(*ex, invalid_argument_error("inputs: required non-empty array"));
   }
+  // Every element takes at least one byte of the body.
+  const auto max_elements = static_cast<std::int64_t>(ex->request().body().size());
   for (std::size_t i = 0; i < inputs->as_array().size(); ++i) {
-    auto t = tensor_from_json(inputs->as_array()[i], i);
+    auto t = tensor_from_json(inputs->as_array()[i], i, max_elements);
     if (!t.ok()) return respond_error(*ex, t.status());
     request.inputs.push_back(std::move(*t));
   }
