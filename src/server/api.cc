@@ -35,7 +35,8 @@ std::string_view error_type_of(StatusCode code) {
 
 void respond_error(Exchange& ex, const Status& status) {
   const http::status code = http_status_of(status.code());
-  const std::string body = error_body(status.message(), error_type_of(status.code()), static_cast<int>(code));
+  const std::string body = error_body(error_format_of(ex.request().target()), status.message(),
+                                      error_type_of(status.code()), static_cast<int>(code));
   if (status.code() == StatusCode::kQueueFull) {
     ex.respond(code, body, "application/json", {{"Retry-After", "1"}});
   } else {
@@ -46,7 +47,8 @@ void respond_error(Exchange& ex, const Status& status) {
 void respond_method_not_allowed(Exchange& ex, std::string_view path, std::string_view allowed) {
   const std::string message = "method " + std::string(ex.request().method_string()) +
                               " not allowed on " + std::string(path);
-  ex.respond(http::status::method_not_allowed, error_body(message, "invalid_request_error", 405),
+  ex.respond(http::status::method_not_allowed,
+             error_body(error_format_of(ex.request().target()), message, "invalid_request_error", 405),
              "application/json", {{"Allow", std::string(allowed)}});
 }
 
@@ -157,7 +159,8 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
                     constant_time_equal(auth.substr(prefix.size()), options_.api_key);
     if (!ok) {
       return ex->respond(http::status::unauthorized,
-                         error_body(auth.empty() ? "missing API key (Authorization: Bearer KEY)"
+                         error_body(error_format_of(path),
+                                    auth.empty() ? "missing API key (Authorization: Bearer KEY)"
                                                  : "wrong API key",
                                     "authentication_error", 401),
                          "application/json", {{"WWW-Authenticate", "Bearer"}});
@@ -174,7 +177,7 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     return offload([this, ex, chat] { completions(ex, chat); });
   }
   if (path == "/v2" || starts_with(path, "/v2/")) return kserve(ex, path);
-  ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+  respond_error(*ex, not_found_error("no route " + path));
 }
 
 void Api::list_models(Exchange& ex) {

@@ -2,12 +2,17 @@
 //
 //   OpenAI:  GET /v1/models, POST /v1/completions, POST /v1/chat/completions
 //   KServe:  GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{m},
-//            /v2/models/{m}/ready, POST /v2/models/{m}/infer,
+//            /v2/models/{m}/ready, POST /v2/models/{m}/infer (each model
+//            route also under /v2/models/{m}/versions/1/...; the only
+//            version is "1", another is a 404 naming it),
 //            POST /v2/repository/index, /v2/repository/models/{m}/load|unload
 //   GET /metrics (Prometheus text)
 //
-// Errors are {"error": {"message", "type", "code"}} naming the bad field:
-// 400 bad JSON or fields, 401 API key, 404 model or route, 405 method,
+// Errors name the bad field or value, in each API's shape (ErrorFormat in
+// exchange.h): on /v2 KServe's {"error": "message"}, elsewhere OpenAI's
+// {"error": {"message", "type", "code"}}. 400 bad JSON or fields (KServe
+// tensors: a value out of its datatype's range, a shape that overflows; see
+// tensor_json.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large, 429 queue full (Retry-After), 503 not ready or
 // shutting down, 504 deadline passed. With an API key configured, every
 // endpoint but /v2/health/* and /metrics needs "Authorization: Bearer KEY".
@@ -95,7 +100,8 @@ class Api {
 http::status http_status_of(StatusCode code);
 // The OpenAI-style error type for a Status code.
 std::string_view error_type_of(StatusCode code);
-// Answers `ex` with the error JSON for `status`.
+// Answers `ex` with the error JSON for `status`, in the format of the API
+// its target belongs to (error_format_of).
 void respond_error(Exchange& ex, const Status& status);
 
 // 405 naming the request's method and `path`, with Allow: `allowed`.

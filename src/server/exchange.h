@@ -38,7 +38,18 @@ class Exchange {
   virtual std::stop_token client_gone() const = 0;
 };
 
-// {"error": {"message": ..., "type": ..., "code": ...}}
-std::string error_body(std::string_view message, std::string_view type, int code);
+// Each API answers errors in its own shape (the status codes are the same):
+//   kOpenAI  {"error": {"message": ..., "type": ..., "code": ...}}  (/v1, and
+//            any path that is not KServe's)
+//   kKServe  {"error": "message"}  (/v2 and below: the KServe v2 / Triton
+//            REST protocol's inference error response)
+enum class ErrorFormat { kOpenAI, kKServe };
+
+// The format of the API that serves `target` (a request target; a query is
+// ignored): kKServe for /v2 and /v2/..., kOpenAI otherwise.
+ErrorFormat error_format_of(std::string_view target);
+
+// The error body in `format`; kKServe has no place for `type` and `code`.
+std::string error_body(ErrorFormat format, std::string_view message, std::string_view type, int code);
 
 }  // namespace modelpool::server

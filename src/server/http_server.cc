@@ -13,7 +13,13 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::string error_body(std::string_view message, std::string_view type, int code) {
+ErrorFormat error_format_of(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return path == "/v2" || path.starts_with("/v2/") ? ErrorFormat::kKServe : ErrorFormat::kOpenAI;
+}
+
+std::string error_body(ErrorFormat format, std::string_view message, std::string_view type, int code) {
+  if (format == ErrorFormat::kKServe) return boost::json::serialize(boost::json::object{{"error", message}});
   boost::json::object inner{{"message", message}, {"type", type}, {"code", code}};
   return boost::json::serialize(boost::json::object{{"error", std::move(inner)}});
 }
@@ -114,12 +120,14 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
 
   // A malformed or oversized request: answer and close.
   void refuse(http::status status, const std::string& message, int code) {
+    // The target, when the request line got read, says whose error format.
+    const ErrorFormat format = error_format_of(parser_->get().target());
     closing_ = true;
     request_ = {};
     request_.version(11);
     ++server_.in_flight_counter();
     counted_ = true;
-    respond(status, error_body(message, "invalid_request_error", code), "application/json", {});
+    respond(status, error_body(format, message, "invalid_request_error", code), "application/json", {});
   }
 
   // Fires gone_ when the peer closes while its request is in flight. A wait

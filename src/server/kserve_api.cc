@@ -24,7 +24,8 @@ json::object model_metadata(const ServedModel& m) {
           {"outputs", std::move(outputs)}};
 }
 
-// "/v2/models/NAME/rest" → NAME and rest ("" , "ready", "infer", ...).
+// "/v2/models/NAME/rest" → NAME and rest ("" , "ready", "infer", ...); also
+// "versions/V/rest" → V and rest.
 std::pair<std::string, std::string> split_model_path(const std::string& path, std::string_view prefix) {
   std::string rest = path.substr(prefix.size());
   const auto slash = rest.find('/');
@@ -50,6 +51,17 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
   }
   if (path.rfind("/v2/models/", 0) == 0) {
     auto [name, rest] = split_model_path(path, "/v2/models/");
+    // /v2/models/{m}/versions/{v}[/ready|/infer]: the routes of the model for
+    // its one version, "1".
+    if (rest.rfind("versions/", 0) == 0) {
+      auto [version, after] = split_model_path(rest, "versions/");
+      if (version.empty()) return respond_error(*ex, not_found_error("no route " + path));
+      if (version != "1") {
+        return respond_error(*ex, not_found_error("unknown version '" + version + "' of model '" + name +
+                                                  "' (its only version is 1)"));
+      }
+      rest = after;
+    }
     if (rest == "infer") {
       if (method != http::verb::post) return method_not_allowed("POST");
       std::shared_ptr<ServedModel> model = models_.find(name);
@@ -59,7 +71,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
       return offload([this, ex, name = name, model = std::move(model)] { infer(ex, name, model); });
     }
     if (rest != "" && rest != "ready") {
-      return ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+      return respond_error(*ex, not_found_error("no route " + path));
     }
     if (method != http::verb::get) return method_not_allowed("GET");
     std::shared_ptr<ServedModel> m = models_.find(name);
@@ -74,7 +86,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
     if (!m) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
     return ex->respond(http::status::ok, json::serialize(model_metadata(*m)));
   }
-  ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+  respond_error(*ex, not_found_error("no route " + path));
 }
 
 std::optional<Lease> Api::inline_lease(const Exchange& ex, ServedModel* model) {
@@ -171,7 +183,7 @@ void Api::repository(std::shared_ptr<Exchange> ex, const std::string& path) {
   }
   auto [name, action] = split_model_path(path, "/v2/repository/models/");
   if (action != "load" && action != "unload") {
-    return ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+    return respond_error(*ex, not_found_error("no route " + path));
   }
   offload([this, ex, name = name, action = action] {
     Status s = action == "load" ? models_.load(name) : models_.unload(name, std::chrono::seconds(10));
