@@ -184,8 +184,9 @@ for n in 3.0 1e1; do
   want=$(python3 -c "print(int($n))")
   [[ $(($(tokens) - before)) == "$want" ]] || fail "max_tokens $n generated $(($(tokens) - before)) tokens, expected $want"
 done
-expect "llama max_tokens text" 400 'parameters.max_tokens: expected an integer in \[1, 1048576\], got "50 tokens"' -- POST /v2/models/default/infer "{$prompt,\"parameters\":{\"max_tokens\":\"50 tokens\"}}"
+expect "llama max_tokens text" 400 'parameters.max_tokens: expected an integer' -- POST /v2/models/default/infer "{$prompt,\"parameters\":{\"max_tokens\":\"50 tokens\"}}"
 kserve_error "parameter 400"
+[[ $(json "d['error']" <"$WORK/b") == 'parameters.max_tokens: expected an integer in [1, 1048576], got "50 tokens"' ]] || fail "parameter message: $(cat "$WORK/b")"
 expect "llama unknown parameter" 400 "parameters: unknown 'max_token'" -- POST /v2/models/default/infer "{$prompt,\"parameters\":{\"max_token\":5}}"
 expect "timeout_ms typed" 400 'parameters.timeout_ms' -- POST /v2/models/echo/infer "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"INT8\",\"data\":[1]}],\"parameters\":{\"timeout_ms\":\"100\"}}"
 # ---- end of KServe JSON correctness
