@@ -36,7 +36,7 @@ std::string to_string(const Parameters::Value& value) {
 }
 
 std::optional<std::int64_t> exact_integer(double d) {
-  constexpr double kUnsafe = 9007199254740992.0;  // 2^53
+  constexpr double kUnsafe = 9007199254740992.0;                             // 2^53
   if (!(std::fabs(d) < kUnsafe) || std::trunc(d) != d) return std::nullopt;  // NaN fails the first
   return static_cast<std::int64_t>(d);
 }

@@ -61,10 +61,12 @@ TEST(ParametersTest, WhatIsNotAnIntegerIsRefusedByName) {
     Result<std::int64_t> r = as_int(v);
     ASSERT_FALSE(r.ok()) << to_string(v);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE(contains(r.status().message(), "parameters.k: expected an integer")) << r.status().message();
+    EXPECT_TRUE(contains(r.status().message(), "parameters.k: expected an integer"))
+        << r.status().message();
   }
   Result<std::int64_t> r = as_int(std::string("50 tokens"), 1, 100);
-  EXPECT_EQ(r.status().message(), "parameters.k: expected an integer in [1, 100], got \"50 tokens\"");
+  EXPECT_EQ(r.status().message(),
+            "parameters.k: expected an integer in [1, 100], got \"50 tokens\"");
 }
 
 TEST(ParametersTest, IntegerRangesAreInclusive) {
@@ -88,17 +90,20 @@ TEST(ParametersTest, NumbersBoolsAndStrings) {
   EXPECT_EQ(d, 0.25);
   ASSERT_TRUE(p.read_number("i", &d, 0, 2).ok());
   EXPECT_EQ(d, 2.0);
-  EXPECT_TRUE(contains(p.read_number("u", &d, 0, 2).message(), "expected a number in [0, 2], got 18446744073709551615"));
+  EXPECT_TRUE(contains(p.read_number("u", &d, 0, 2).message(),
+                       "expected a number in [0, 2], got 18446744073709551615"));
   EXPECT_TRUE(contains(p.read_number("s", &d, 0, 2).message(), "parameters.s: expected a number"));
   EXPECT_TRUE(contains(p.read_number("b", &d, 0, 2).message(), "got false"));
   bool b = true;
   ASSERT_TRUE(p.read_bool("b", &b).ok());
   EXPECT_FALSE(b);
-  EXPECT_TRUE(contains(p.read_bool("i", &b).message(), "parameters.i: expected true or false, got 2"));
+  EXPECT_TRUE(
+      contains(p.read_bool("i", &b).message(), "parameters.i: expected true or false, got 2"));
   std::string s;
   ASSERT_TRUE(p.read_string("s", &s).ok());
   EXPECT_EQ(s, "hi");
-  EXPECT_TRUE(contains(p.read_string("t", &s).message(), "parameters.t: expected a string, got 0.25"));
+  EXPECT_TRUE(
+      contains(p.read_string("t", &s).message(), "parameters.t: expected a string, got 0.25"));
 }
 
 TEST(ParametersTest, UnknownKeysAreNamed) {

@@ -19,10 +19,12 @@ struct TypeInfo {
 };
 
 constexpr TypeInfo kTypes[] = {
-    {"BOOL", 1, TypeInfo::kBool},      {"INT8", 1, TypeInfo::kSigned},   {"INT16", 2, TypeInfo::kSigned},
-    {"INT32", 4, TypeInfo::kSigned},   {"INT64", 8, TypeInfo::kSigned},  {"UINT8", 1, TypeInfo::kUnsigned},
-    {"UINT16", 2, TypeInfo::kUnsigned}, {"UINT32", 4, TypeInfo::kUnsigned}, {"UINT64", 8, TypeInfo::kUnsigned},
-    {"FP32", 4, TypeInfo::kFloat},     {"FP64", 8, TypeInfo::kFloat},    {"BYTES", 0, TypeInfo::kBytes},
+    {"BOOL", 1, TypeInfo::kBool},       {"INT8", 1, TypeInfo::kSigned},
+    {"INT16", 2, TypeInfo::kSigned},    {"INT32", 4, TypeInfo::kSigned},
+    {"INT64", 8, TypeInfo::kSigned},    {"UINT8", 1, TypeInfo::kUnsigned},
+    {"UINT16", 2, TypeInfo::kUnsigned}, {"UINT32", 4, TypeInfo::kUnsigned},
+    {"UINT64", 8, TypeInfo::kUnsigned}, {"FP32", 4, TypeInfo::kFloat},
+    {"FP64", 8, TypeInfo::kFloat},      {"BYTES", 0, TypeInfo::kBytes},
 };
 
 const TypeInfo* find_type(std::string_view name) {
@@ -45,7 +47,8 @@ struct IntRange {
 IntRange range_of(const TypeInfo& t) {
   const std::size_t bits = 8 * t.size;
   if (t.kind == TypeInfo::kSigned) {
-    if (bits == 64) return {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()};
+    if (bits == 64)
+      return {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()};
     return {-(std::int64_t{1} << (bits - 1)), (std::uint64_t{1} << (bits - 1)) - 1};
   }
   if (bits == 64) return {0, std::numeric_limits<std::uint64_t>::max()};
@@ -77,7 +80,8 @@ IntOrWhy integer_in(const json::value& e, const TypeInfo& type) {
   const IntRange r = range_of(type);
   const auto out_of_range = [&] {
     const std::string min = std::to_string(r.min), max = std::to_string(r.max);
-    return IntOrWhy{0, describe(e) + " is out of range for " + std::string(type.name) + " [" + min + ", " + max + "]"};
+    return IntOrWhy{0, describe(e) + " is out of range for " + std::string(type.name) + " [" + min +
+                           ", " + max + "]"};
   };
   if (e.is_uint64()) {
     if (e.get_uint64() > r.max) return out_of_range();
@@ -90,13 +94,16 @@ IntOrWhy integer_in(const json::value& e, const TypeInfo& type) {
     const double d = e.get_double();
     if (!std::isfinite(d)) return {0, "the number overflows a double"};
     std::optional<std::int64_t> exact = exact_integer(d);
-    if (!exact && std::trunc(d) != d) return {0, describe(e) + " is not an integer (" + std::string(type.name) + ")"};
+    if (!exact && std::trunc(d) != d)
+      return {0, describe(e) + " is not an integer (" + std::string(type.name) + ")"};
     // Integral, but from 2^53 on it may not be the number that was written.
     if (!exact) {
       // r.max + 1 is 2^63 or 2^64 here (smaller types never get this far), exact as a double.
-      if (d < static_cast<double>(r.min) || d >= static_cast<double>(r.max) + 1.0) return out_of_range();
-      return {0, describe(e) + " is not exact as a number with a fraction or exponent (|x| >= 2^53): "
-                 "write the integer's digits"};
+      if (d < static_cast<double>(r.min) || d >= static_cast<double>(r.max) + 1.0)
+        return out_of_range();
+      return {0, describe(e) +
+                     " is not exact as a number with a fraction or exponent (|x| >= 2^53): "
+                     "write the integer's digits"};
     }
     x = *exact;
   } else {
@@ -150,18 +157,21 @@ std::string append_element(const json::value& e, const TypeInfo& type, std::stri
     }
     case TypeInfo::kFloat: {
       if (!e.is_number()) {
-        const bool named = e.is_string() && (e.get_string() == "NaN" || e.get_string() == "Infinity" ||
-                                             e.get_string() == "-Infinity");
+        const bool named =
+            e.is_string() && (e.get_string() == "NaN" || e.get_string() == "Infinity" ||
+                              e.get_string() == "-Infinity");
         return "expected a number for " + std::string(type.name) + ", got " + describe(e) +
                (named ? " (non-finite values are not accepted)" : "");
       }
-      const double d = e.to_number<double>();  // int64 and uint64 convert (rounding), a double is itself
+      const double d =
+          e.to_number<double>();  // int64 and uint64 convert (rounding), a double is itself
       if (!std::isfinite(d)) return "the number overflows a double";
       if (type.size == 8) {
         append<double>(data, d);
       } else if (std::fabs(d) >= kFloatOverflow) {
-        return describe(e) + " is out of range for FP32 (|x| <= " +
-               shortest(std::numeric_limits<float>::max()) + ")";
+        return describe(e) +
+               " is out of range for FP32 (|x| <= " + shortest(std::numeric_limits<float>::max()) +
+               ")";
       } else {
         append<float>(data, static_cast<float>(d));
       }
@@ -195,7 +205,8 @@ json::value non_finite_value(double d) {
 
 }  // namespace
 
-Result<Tensor> tensor_from_json(const json::value& input, std::size_t index, std::int64_t max_elements) {
+Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
+                                std::int64_t max_elements) {
   const std::string where = "inputs[" + std::to_string(index) + "]";
   const json::object* o = input.if_object();
   if (o == nullptr) return invalid_argument_error(where + ": expected an object");
@@ -207,11 +218,14 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index, std
   if (!name || !name->is_string()) return invalid_argument_error(where + ".name: required string");
   t.name = name->as_string();
   const std::string at = "input '" + t.name + "'";
-  if (!datatype || !datatype->is_string()) return invalid_argument_error(at + ": datatype: required string");
+  if (!datatype || !datatype->is_string())
+    return invalid_argument_error(at + ": datatype: required string");
   t.datatype = datatype->as_string();
   const TypeInfo* type = find_type(t.datatype);
-  if (type == nullptr) return invalid_argument_error(at + ": datatype '" + t.datatype + "' is not supported in JSON");
-  if (!shape || !shape->is_array()) return invalid_argument_error(at + ": shape: required array of integers");
+  if (type == nullptr)
+    return invalid_argument_error(at + ": datatype '" + t.datatype + "' is not supported in JSON");
+  if (!shape || !shape->is_array())
+    return invalid_argument_error(at + ": shape: required array of integers");
 
   // The element count: 0 with a zero dimension, else the product, which must
   // fit (then so does every partial product a backend may compute).
@@ -223,30 +237,35 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index, std
     if (d.is_int64()) dim = d.get_int64();
     if (d.is_double()) dim = exact_integer(d.get_double());
     if (!dim || *dim < 0) {
-      return invalid_argument_error(at + ": shape[" + std::to_string(i) + "]: expected an integer >= 0 (and < 2^63), got " + describe(d));
+      return invalid_argument_error(at + ": shape[" + std::to_string(i) +
+                                    "]: expected an integer >= 0 (and < 2^63), got " + describe(d));
     }
     t.shape.push_back(*dim);
     if (*dim == 0) {
       empty = true;
     } else if (__builtin_mul_overflow(product, *dim, &product)) {
-      return invalid_argument_error(at + ": shape " + json::serialize(*shape) + ": the element count overflows 64 bits");
+      return invalid_argument_error(at + ": shape " + json::serialize(*shape) +
+                                    ": the element count overflows 64 bits");
     }
   }
   const std::int64_t count = empty ? 0 : product;
   if (count > max_elements) {
-    return invalid_argument_error(at + ": shape " + json::serialize(*shape) + " has " + std::to_string(count) +
-                                  " elements, more than the request could hold (" + std::to_string(max_elements) + ")");
+    return invalid_argument_error(
+        at + ": shape " + json::serialize(*shape) + " has " + std::to_string(count) +
+        " elements, more than the request could hold (" + std::to_string(max_elements) + ")");
   }
   if (!data) return invalid_argument_error(at + ": data: required");
   std::vector<const json::value*> elements;
   flatten(*data, &elements);
   if (static_cast<std::int64_t>(elements.size()) != count) {
-    return invalid_argument_error(at + ": data has " + std::to_string(elements.size()) + " elements, shape needs " + std::to_string(count));
+    return invalid_argument_error(at + ": data has " + std::to_string(elements.size()) +
+                                  " elements, shape needs " + std::to_string(count));
   }
   if (type->size > 0) t.data.reserve(elements.size() * type->size);
   for (std::size_t i = 0; i < elements.size(); ++i) {
     const std::string why = append_element(*elements[i], *type, &t.data);
-    if (!why.empty()) return invalid_argument_error(at + ": data[" + std::to_string(i) + "]: " + why);
+    if (!why.empty())
+      return invalid_argument_error(at + ": data[" + std::to_string(i) + "]: " + why);
   }
   return t;
 }
@@ -299,7 +318,10 @@ json::object tensor_to_json(const Tensor& t) {
       }
     }
   }
-  return {{"name", t.name}, {"datatype", t.datatype}, {"shape", std::move(shape)}, {"data", std::move(data)}};
+  return {{"name", t.name},
+          {"datatype", t.datatype},
+          {"shape", std::move(shape)},
+          {"data", std::move(data)}};
 }
 
 Result<Parameters> parameters_from_json(const json::value& parameters) {
@@ -320,7 +342,8 @@ Result<Parameters> parameters_from_json(const json::value& parameters) {
         break;
       case json::kind::string: out.set(key, std::string(v.get_string())); break;
       default:
-        return invalid_argument_error("parameters." + key + ": expected a boolean, a number or a string");
+        return invalid_argument_error("parameters." + key +
+                                      ": expected a boolean, a number or a string");
     }
   }
   return out;

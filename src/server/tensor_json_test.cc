@@ -26,16 +26,20 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 // A one-dimensional input "x" of `datatype` holding `data` (JSON text).
-Result<Tensor> input(std::string_view datatype, std::string_view data, std::int64_t max_elements = 1 << 20) {
+Result<Tensor> input(std::string_view datatype, std::string_view data,
+                     std::int64_t max_elements = 1 << 20) {
   const json::value d = parse(data);
   const std::size_t n = d.as_array().size();
-  const std::string text = "{\"name\":\"x\",\"datatype\":\"" + std::string(datatype) + "\",\"shape\":[" +
-                           std::to_string(n) + "],\"data\":" + std::string(data) + "}";
+  const std::string text = "{\"name\":\"x\",\"datatype\":\"" + std::string(datatype) +
+                           "\",\"shape\":[" + std::to_string(n) +
+                           "],\"data\":" + std::string(data) + "}";
   return tensor_from_json(parse(text), 0, max_elements);
 }
 
 // The tensor's data back as JSON text, through the serializer.
-std::string output_data(const Tensor& t) { return json::serialize(tensor_to_json(t).at("data")); }
+std::string output_data(const Tensor& t) {
+  return json::serialize(tensor_to_json(t).at("data"));
+}
 
 // `data` through input and output: the JSON text of what comes back.
 std::string round_trip(std::string_view datatype, std::string_view data) {
@@ -49,7 +53,8 @@ void expect_refused(std::string_view datatype, std::string_view data, const std:
   Result<Tensor> t = input(datatype, data);
   ASSERT_FALSE(t.ok()) << datatype << " " << data << " was accepted";
   EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(contains(t.status().message(), needle)) << t.status().message() << "\nwant: " << needle;
+  EXPECT_TRUE(contains(t.status().message(), needle))
+      << t.status().message() << "\nwant: " << needle;
 }
 
 TEST(TensorJsonTest, EveryIntegerTypeTakesItsBoundsAndRefusesOnePast) {
@@ -64,7 +69,8 @@ TEST(TensorJsonTest, EveryIntegerTypeTakesItsBoundsAndRefusesOnePast) {
            {"INT8", "-128", "127", "-129", "128"},
            {"INT16", "-32768", "32767", "-32769", "32768"},
            {"INT32", "-2147483648", "2147483647", "-2147483649", "2147483648"},
-           {"INT64", "-9223372036854775808", "9223372036854775807", "-9223372036854775809", "9223372036854775808"},
+           {"INT64", "-9223372036854775808", "9223372036854775807", "-9223372036854775809",
+            "9223372036854775808"},
            {"UINT8", "0", "255", "-1", "256"},
            {"UINT16", "0", "65535", "-1", "65536"},
            {"UINT32", "0", "4294967295", "-1", "4294967296"},
@@ -79,8 +85,10 @@ TEST(TensorJsonTest, EveryIntegerTypeTakesItsBoundsAndRefusesOnePast) {
   // The message names the input, the element and the range.
   Result<Tensor> t = input("INT8", "[1,2,3,1000]");
   EXPECT_EQ(t.status().message(), "input 'x': data[3]: 1000 is out of range for INT8 [-128, 127]");
-  expect_refused("UINT64", "[18446744073709551616]", "is out of range for UINT64 [0, 18446744073709551615]");
-  expect_refused("INT64", "[9223372036854775808]", "out of range for INT64 [-9223372036854775808, 9223372036854775807]");
+  expect_refused("UINT64", "[18446744073709551616]",
+                 "is out of range for UINT64 [0, 18446744073709551615]");
+  expect_refused("INT64", "[9223372036854775808]",
+                 "out of range for INT64 [-9223372036854775808, 9223372036854775807]");
 }
 
 TEST(TensorJsonTest, IntegersAreStoredExactly) {
@@ -127,7 +135,8 @@ TEST(TensorJsonTest, Bool) {
 
 TEST(TensorJsonTest, Fp32RangeIsWhatRoundsToAFiniteFloat) {
   const float kMax = std::numeric_limits<float>::max();
-  Result<Tensor> t = input("FP32", "[3.4028235e38, -3.4028235e38, 3.4028235677973362e38, 1e-50, 7]");
+  Result<Tensor> t =
+      input("FP32", "[3.4028235e38, -3.4028235e38, 3.4028235677973362e38, 1e-50, 7]");
   ASSERT_TRUE(t.ok()) << t.status().message();
   float f[5];
   std::memcpy(f, t->data.data(), sizeof(f));
@@ -136,14 +145,17 @@ TEST(TensorJsonTest, Fp32RangeIsWhatRoundsToAFiniteFloat) {
   EXPECT_EQ(f[2], kMax);  // just below the halfway point to 2^128
   EXPECT_EQ(f[3], 0.0f);  // underflow rounds, as any float conversion does
   EXPECT_EQ(f[4], 7.0f);
-  expect_refused("FP32", "[0,1e39]", "input 'x': data[1]: 1e+39 is out of range for FP32 (|x| <= 3.4028235e+38)");
+  expect_refused("FP32", "[0,1e39]",
+                 "input 'x': data[1]: 1e+39 is out of range for FP32 (|x| <= 3.4028235e+38)");
   expect_refused("FP32", "[-1e39]", "out of range for FP32");
-  expect_refused("FP32", "[3.4028235677973366e38]", "out of range for FP32");  // halfway: rounds to infinity
+  expect_refused("FP32", "[3.4028235677973366e38]",
+                 "out of range for FP32");  // halfway: rounds to infinity
   expect_refused("FP32", "[1e400]", "data[0]: the number overflows a double");
 }
 
 TEST(TensorJsonTest, Fp64TakesEveryFiniteDoubleAndNothingElse) {
-  Result<Tensor> t = input("FP64", "[1.7976931348623157e308, -1.7976931348623157e308, 5e-324, 0.1]");
+  Result<Tensor> t =
+      input("FP64", "[1.7976931348623157e308, -1.7976931348623157e308, 5e-324, 0.1]");
   ASSERT_TRUE(t.ok()) << t.status().message();
   double d[4];
   std::memcpy(d, t->data.data(), sizeof(d));
@@ -165,11 +177,13 @@ TEST(TensorJsonTest, NonFiniteStringsAreNotNumbers) {
 }
 
 TEST(TensorJsonTest, NonFiniteOutputIsProto3JsonStrings) {
-  const float fs[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+  const float fs[] = {std::numeric_limits<float>::quiet_NaN(),
+                      std::numeric_limits<float>::infinity(),
                       -std::numeric_limits<float>::infinity(), 1.5f};
   Tensor t{"y", "FP32", {4}, std::string(reinterpret_cast<const char*>(fs), sizeof(fs))};
   EXPECT_EQ(output_data(t), R"(["NaN","Infinity","-Infinity",1.5E0])");
-  const double ds[] = {-std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+  const double ds[] = {-std::numeric_limits<double>::quiet_NaN(),
+                       std::numeric_limits<double>::infinity(),
                        -std::numeric_limits<double>::infinity()};
   t = {"y", "FP64", {3}, std::string(reinterpret_cast<const char*>(ds), sizeof(ds))};
   const std::string text = json::serialize(tensor_to_json(t));
@@ -213,29 +227,36 @@ TEST(TensorJsonTest, FloatsRoundTripAndPrintShort) {
 }
 
 TEST(TensorJsonTest, ShapesAreCheckedWithoutOverflow) {
-  auto with_shape = [](std::string_view shape, std::string_view data, std::int64_t max_elements = 1 << 20) {
+  auto with_shape = [](std::string_view shape, std::string_view data,
+                       std::int64_t max_elements = 1 << 20) {
     const std::string text =
-        "{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":" + std::string(shape) + ",\"data\":" + std::string(data) + "}";
+        "{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":" + std::string(shape) +
+        ",\"data\":" + std::string(data) + "}";
     return tensor_from_json(parse(text), 0, max_elements);
   };
   Result<Tensor> t = with_shape("[4294967296,4294967296]", "[1]");
   ASSERT_FALSE(t.ok());
-  EXPECT_EQ(t.status().message(), "input 'x': shape [4294967296,4294967296]: the element count overflows 64 bits");
+  EXPECT_EQ(t.status().message(),
+            "input 'x': shape [4294967296,4294967296]: the element count overflows 64 bits");
   t = with_shape("[3037000500,3037000500]", "[1]");  // (2^31.5)^2: just past 2^63
   EXPECT_TRUE(contains(t.status().message(), "overflows 64 bits")) << t.status().message();
   t = with_shape("[1048576,1048576]", "[1]", 1000);  // fits in 64 bits, not in the body
-  EXPECT_TRUE(contains(t.status().message(), "has 1099511627776 elements, more than the request could hold (1000)"))
+  EXPECT_TRUE(contains(t.status().message(),
+                       "has 1099511627776 elements, more than the request could hold (1000)"))
       << t.status().message();
   t = with_shape("[2,-1]", "[1]");
-  EXPECT_TRUE(contains(t.status().message(), "input 'x': shape[1]: expected an integer >= 0")) << t.status().message();
+  EXPECT_TRUE(contains(t.status().message(), "input 'x': shape[1]: expected an integer >= 0"))
+      << t.status().message();
   t = with_shape("[9223372036854775808]", "[1]");
-  EXPECT_TRUE(contains(t.status().message(), "shape[0]: expected an integer >= 0 (and < 2^63), got 9223372036854775808"));
+  EXPECT_TRUE(contains(t.status().message(),
+                       "shape[0]: expected an integer >= 0 (and < 2^63), got 9223372036854775808"));
   t = with_shape("[1.5]", "[1]");
   EXPECT_TRUE(contains(t.status().message(), "shape[0]")) << t.status().message();
   t = with_shape("[\"2\"]", "[1,2]");
   EXPECT_TRUE(contains(t.status().message(), "shape[0]")) << t.status().message();
   t = with_shape("[2,3]", "[1,2,3,4,5]");
-  EXPECT_TRUE(contains(t.status().message(), "data has 5 elements, shape needs 6")) << t.status().message();
+  EXPECT_TRUE(contains(t.status().message(), "data has 5 elements, shape needs 6"))
+      << t.status().message();
   // Exact integers count; nested data is row-major.
   t = with_shape("[2.0,2]", "[[1,2],[3,4]]");
   ASSERT_TRUE(t.ok()) << t.status().message();
@@ -261,20 +282,23 @@ TEST(TensorJsonTest, Bytes) {
 }
 
 TEST(TensorJsonTest, InputStructureErrors) {
-  EXPECT_TRUE(contains(tensor_from_json(parse("[1]"), 2, 100).status().message(), "inputs[2]: expected an object"));
-  EXPECT_TRUE(contains(tensor_from_json(parse(R"({"name":"x","datatype":"FP16","shape":[1],"data":[1]})"), 0, 100)
-                           .status()
-                           .message(),
-                       "input 'x': datatype 'FP16' is not supported in JSON"));
-  EXPECT_TRUE(contains(tensor_from_json(parse(R"({"name":"x","datatype":"FP32","shape":[1]})"), 0, 100)
-                           .status()
-                           .message(),
-                       "input 'x': data: required"));
+  EXPECT_TRUE(contains(tensor_from_json(parse("[1]"), 2, 100).status().message(),
+                       "inputs[2]: expected an object"));
+  EXPECT_TRUE(contains(
+      tensor_from_json(parse(R"({"name":"x","datatype":"FP16","shape":[1],"data":[1]})"), 0, 100)
+          .status()
+          .message(),
+      "input 'x': datatype 'FP16' is not supported in JSON"));
+  EXPECT_TRUE(
+      contains(tensor_from_json(parse(R"({"name":"x","datatype":"FP32","shape":[1]})"), 0, 100)
+                   .status()
+                   .message(),
+               "input 'x': data: required"));
 }
 
 TEST(ParametersFromJsonTest, KeepTheirJsonTypes) {
-  auto p = parameters_from_json(parse(
-      R"({"b":true,"i":-3,"u":18446744073709551615,"d":1e3,"f":0.5,"s":"50 tokens"})"));
+  auto p = parameters_from_json(
+      parse(R"({"b":true,"i":-3,"u":18446744073709551615,"d":1e3,"f":0.5,"s":"50 tokens"})"));
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(*p->find("b"), Parameters::Value(true));
   EXPECT_EQ(*p->find("i"), Parameters::Value(std::int64_t{-3}));

@@ -44,10 +44,12 @@ TEST(GenerationRequestFromTest, WrongTypesAndRangesAreRefusedByName) {
     std::string needle;
   };
   for (const Case& c : std::vector<Case>{
-           {"max_tokens", std::string("50 tokens"), "parameters.max_tokens: expected an integer in [1, 1048576], got \"50 tokens\""},
+           {"max_tokens", std::string("50 tokens"),
+            "parameters.max_tokens: expected an integer in [1, 1048576], got \"50 tokens\""},
            {"max_tokens", 2.5, "parameters.max_tokens"},
            {"max_tokens", std::int64_t{0}, "parameters.max_tokens"},
-           {"temperature", std::string("0.5"), "parameters.temperature: expected a number in [0, 2]"},
+           {"temperature", std::string("0.5"),
+            "parameters.temperature: expected a number in [0, 2]"},
            {"temperature", 2.5, "parameters.temperature"},
            {"seed", std::int64_t{-1}, "parameters.seed: expected an integer in [0, 4294967295]"},
            {"seed", std::int64_t{4294967296}, "parameters.seed"},
