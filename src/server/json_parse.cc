@@ -14,10 +14,13 @@ namespace {
 // on_double, which converts the number's text instead of taking Boost's value.
 class ExactHandler {
  public:
+  // The names basic_parser requires of a handler.
+  // NOLINTBEGIN(readability-identifier-naming)
   static constexpr std::size_t max_object_size = json::object::max_size();
   static constexpr std::size_t max_array_size = json::array::max_size();
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
+  // NOLINTEND(readability-identifier-naming)
 
   json::value_stack stack;
 
