@@ -20,10 +20,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "modelpool/status.h"
@@ -61,11 +63,69 @@ std::string encode_bytes_element(std::string_view bytes);
 // when it is not BYTES or is truncated.
 Result<std::string> first_bytes_element(const Tensor& tensor);
 
+// Request parameters: named scalars that keep the type the caller gave them.
+//
+// KServe's "parameters" object maps names to JSON booleans, numbers or
+// strings. Each keeps its type here, so no number is ever read through text:
+// a JSON integer literal is an int64 (a uint64 above INT64_MAX), a number with
+// a fraction or an exponent is a double, true/false a bool, a string a string.
+//
+// Backends read them through the typed accessors, which leave `*out`
+// untouched when the key is absent and otherwise return kInvalidArgument
+// naming the key when the value has the wrong type or is out of range:
+//
+//   read_int     an integer: an int64/uint64 in [min, max], or a double that
+//                is a safe integer (exact_integer below) in [min, max], so
+//                1e3 is 1000; 2.5, "50 tokens", "50" and true are errors,
+//                never 2, 50 or 1.
+//   read_number  any number (integers convert to double) in [min, max].
+//   read_bool    true or false only.
+//   read_string  a string only.
+//
+// A backend refuses the keys it does not know (refuse_unknown) instead of
+// ignoring them, so a misspelt "max_token" is a 400, not a silent default.
+class Parameters {
+ public:
+  using Value = std::variant<bool, std::int64_t, std::uint64_t, double, std::string>;
+
+  // Adds or replaces `key`.
+  void set(std::string key, Value value) { values_[std::move(key)] = std::move(value); }
+  // The value under `key`, or null when absent.
+  const Value* find(std::string_view key) const;
+  // Removes `key` (absent: nothing happens).
+  void erase(std::string_view key);
+  bool empty() const { return values_.empty(); }
+  std::size_t size() const { return values_.size(); }
+  // Every parameter, in key order.
+  const std::map<std::string, Value, std::less<>>& values() const { return values_; }
+
+  Status read_int(std::string_view key, std::int64_t* out, std::int64_t min, std::int64_t max) const;
+  Status read_number(std::string_view key, double* out, double min, double max) const;
+  Status read_bool(std::string_view key, bool* out) const;
+  Status read_string(std::string_view key, std::string* out) const;
+
+  // kInvalidArgument naming every key not in `known`, and the known ones.
+  Status refuse_unknown(std::initializer_list<std::string_view> known) const;
+
+ private:
+  std::map<std::string, Value, std::less<>> values_;
+};
+
+// The value as it would be written in JSON: 50, 2.5, true, "50 tokens".
+std::string to_string(const Parameters::Value& value);
+
+// `d` as an integer when it is a safe one: integral and |d| <= 2^53 - 1
+// (JavaScript's Number.MAX_SAFE_INTEGER). From 2^53 on not every integer is a
+// double, so the text the number came from may have had other digits
+// (9007199254740993.0 parses as 2^53): such a number is refused rather than
+// guessed. nullopt otherwise (fractions, non-finite values, |d| >= 2^53).
+std::optional<std::int64_t> exact_integer(double d);
+
 // One unit of work for Instance::run.
 struct Request {
   std::string id;
   std::vector<Tensor> inputs;
-  std::map<std::string, std::string> parameters;
+  Parameters parameters;
 };
 
 // Where an instance writes results. May be called many times (streaming).

@@ -6,16 +6,20 @@
 
 namespace modelpool::server {
 
-std::string error_body(std::string_view message, std::string_view type, int code) {
+ErrorFormat error_format_of(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return path == "/v2" || path.starts_with("/v2/") ? ErrorFormat::kKServe : ErrorFormat::kOpenAI;
+}
+
+std::string error_body(ErrorFormat format, std::string_view message, std::string_view type, int code) {
+  if (format == ErrorFormat::kKServe) return boost::json::serialize(boost::json::object{{"error", message}});
   boost::json::object inner{{"message", message}, {"type", type}, {"code", code}};
   return boost::json::serialize(boost::json::object{{"error", std::move(inner)}});
 }
 
 std::string http_error_body(std::string_view target, std::string_view message, int code) {
-  if (target == "/v2" || target.substr(0, 4) == "/v2/") {
-    return boost::json::serialize(boost::json::object{{"error", message}});
-  }
-  return error_body(message, code == 501 ? "not_implemented_error" : "invalid_request_error", code);
+  return error_body(error_format_of(target), message,
+                    code == 501 ? "not_implemented_error" : "invalid_request_error", code);
 }
 
 Status cut_off_error() {
@@ -58,7 +62,8 @@ std::string_view error_type_of(StatusCode code) {
 
 void respond_error(Exchange& ex, const Status& status) {
   const http::status code = http_status_of(status.code());
-  const std::string body = error_body(status.message(), error_type_of(status.code()), static_cast<int>(code));
+  const std::string body = error_body(error_format_of(ex.request().target()), status.message(),
+                                      error_type_of(status.code()), static_cast<int>(code));
   if (status.code() == StatusCode::kQueueFull) {
     ex.respond(code, body, "application/json", {{"Retry-After", "1"}});
   } else {
@@ -73,7 +78,8 @@ http::verb routed_method(const HttpRequest& request) {
 void respond_method_not_allowed(Exchange& ex, std::string_view path, std::string_view allowed) {
   const std::string message = "method " + std::string(ex.request().method_string()) +
                               " not allowed on " + std::string(path);
-  ex.respond(http::status::method_not_allowed, error_body(message, "invalid_request_error", 405),
+  ex.respond(http::status::method_not_allowed,
+             error_body(error_format_of(ex.request().target()), message, "invalid_request_error", 405),
              "application/json", {{"Allow", std::string(allowed)}});
 }
 
@@ -189,7 +195,8 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
                     constant_time_equal(auth.substr(prefix.size()), options_.api_key);
     if (!ok) {
       return ex->respond(http::status::unauthorized,
-                         error_body(auth.empty() ? "missing API key (Authorization: Bearer KEY)"
+                         error_body(error_format_of(path),
+                                    auth.empty() ? "missing API key (Authorization: Bearer KEY)"
                                                  : "wrong API key",
                                     "authentication_error", 401),
                          "application/json", {{"WWW-Authenticate", "Bearer"}});
@@ -206,7 +213,7 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     return offload([this, ex, chat] { completions(ex, chat); });
   }
   if (path == "/v2" || starts_with(path, "/v2/")) return kserve(ex, path);
-  ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+  respond_error(*ex, not_found_error("no route " + path));
 }
 
 void Api::list_models(Exchange& ex) {

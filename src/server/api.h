@@ -2,12 +2,17 @@
 //
 //   OpenAI:  GET /v1/models, POST /v1/completions, POST /v1/chat/completions
 //   KServe:  GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{m},
-//            /v2/models/{m}/ready, POST /v2/models/{m}/infer,
+//            /v2/models/{m}/ready, POST /v2/models/{m}/infer (each model
+//            route also under /v2/models/{m}/versions/1/...; the only
+//            version is "1", another is a 404 naming it),
 //            POST /v2/repository/index, /v2/repository/models/{m}/load|unload
 //   GET /metrics (Prometheus text)
 //
-// Errors are {"error": {"message", "type", "code"}} naming the bad field:
-// 400 bad JSON or fields, 401 API key, 404 model or route, 405 method,
+// Errors name the bad field or value, in each API's shape (ErrorFormat in
+// exchange.h): on /v2 KServe's {"error": "message"}, elsewhere OpenAI's
+// {"error": {"message", "type", "code"}}. 400 bad JSON or fields (KServe
+// tensors: a value out of its datatype's range, a shape that overflows; see
+// tensor_json.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large, 429 queue full (Retry-After), 503 not ready or
 // shutting down, 504 deadline passed. With an API key configured, every
 // endpoint but /v2/health/* and /metrics needs "Authorization: Bearer KEY".
@@ -101,8 +106,19 @@ class Api {
   bool stopping_ = false;             // guarded by mu_
 };
 
-// {"error": {"message": ..., "type": ..., "code": ...}}
-std::string error_body(std::string_view message, std::string_view type, int code);
+// Each API answers errors in its own shape (the status codes are the same):
+//   kOpenAI  {"error": {"message": ..., "type": ..., "code": ...}}  (/v1, and
+//            any path that is not KServe's)
+//   kKServe  {"error": "message"}  (/v2 and below: the KServe v2 / Triton
+//            REST protocol's inference error response)
+enum class ErrorFormat { kOpenAI, kKServe };
+
+// The format of the API that serves `target` (a request target; a query is
+// ignored): kKServe for /v2 and /v2/..., kOpenAI otherwise.
+ErrorFormat error_format_of(std::string_view target);
+
+// The error body in `format`; kKServe has no place for `type` and `code`.
+std::string error_body(ErrorFormat format, std::string_view message, std::string_view type, int code);
 // The error body for an error the HTTP layer answers itself (HttpOptions::
 // error_body): KServe's {"error": "message"} on /v2 routes, OpenAI's shape
 // elsewhere.
@@ -115,7 +131,8 @@ Status cut_off_error();
 http::status http_status_of(StatusCode code);
 // The OpenAI-style error type for a Status code.
 std::string_view error_type_of(StatusCode code);
-// Answers `ex` with the error JSON for `status`.
+// Answers `ex` with the error JSON for `status`, in the format of the API
+// its target belongs to (error_format_of).
 void respond_error(Exchange& ex, const Status& status);
 
 // The method a request is routed by: HEAD is routed as GET (the HTTP layer

@@ -24,7 +24,8 @@ json::object model_metadata(const ServedModel& m) {
           {"outputs", std::move(outputs)}};
 }
 
-// "/v2/models/NAME/rest" → NAME and rest ("" , "ready", "infer", ...).
+// "/v2/models/NAME/rest" → NAME and rest ("" , "ready", "infer", ...); also
+// "versions/V/rest" → V and rest.
 std::pair<std::string, std::string> split_model_path(const std::string& path, std::string_view prefix) {
   std::string rest = path.substr(prefix.size());
   const auto slash = rest.find('/');
@@ -35,10 +36,10 @@ std::pair<std::string, std::string> split_model_path(const std::string& path, st
 }  // namespace
 
 void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
-  const http::verb method = ex->request().method();
+  const http::verb method = routed_method(ex->request());
   auto method_not_allowed = [&](std::string_view allowed) { respond_method_not_allowed(*ex, path, allowed); };
   if (path == "/v2") {
-    if (method != http::verb::get) return method_not_allowed("GET");
+    if (method != http::verb::get) return method_not_allowed("GET, HEAD");
     return ex->respond(http::status::ok,
                        json::serialize(json::object{{"name", "modelpool"},
                                                     {"version", "0.1.0"},
@@ -50,6 +51,17 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
   }
   if (path.rfind("/v2/models/", 0) == 0) {
     auto [name, rest] = split_model_path(path, "/v2/models/");
+    // /v2/models/{m}/versions/{v}[/ready|/infer]: the routes of the model for
+    // its one version, "1".
+    if (rest.rfind("versions/", 0) == 0) {
+      auto [version, after] = split_model_path(rest, "versions/");
+      if (version.empty()) return respond_error(*ex, not_found_error("no route " + path));
+      if (version != "1") {
+        return respond_error(*ex, not_found_error("unknown version '" + version + "' of model '" + name +
+                                                  "' (its only version is 1)"));
+      }
+      rest = after;
+    }
     if (rest == "infer") {
       if (method != http::verb::post) return method_not_allowed("POST");
       std::shared_ptr<ServedModel> model = models_.find(name);
@@ -59,9 +71,9 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
       return offload([this, ex, name = name, model = std::move(model)] { infer(ex, name, model); });
     }
     if (rest != "" && rest != "ready") {
-      return ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+      return respond_error(*ex, not_found_error("no route " + path));
     }
-    if (method != http::verb::get) return method_not_allowed("GET");
+    if (method != http::verb::get) return method_not_allowed("GET, HEAD");
     std::shared_ptr<ServedModel> m = models_.find(name);
     if (rest == "ready") {
       if (!m && models_.configured(name) == nullptr) {
@@ -74,7 +86,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
     if (!m) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
     return ex->respond(http::status::ok, json::serialize(model_metadata(*m)));
   }
-  ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+  respond_error(*ex, not_found_error("no route " + path));
 }
 
 std::optional<Lease> Api::inline_lease(const Exchange& ex, ServedModel* model) {
@@ -100,17 +112,25 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
   if (!inputs || !inputs->is_array() || inputs->as_array().empty()) {
     return respond_error(*ex, invalid_argument_error("inputs: required non-empty array"));
   }
+  // Every element takes at least one byte of the body.
+  const auto max_elements = static_cast<std::int64_t>(ex->request().body().size());
   for (std::size_t i = 0; i < inputs->as_array().size(); ++i) {
-    auto t = tensor_from_json(inputs->as_array()[i], i);
+    auto t = tensor_from_json(inputs->as_array()[i], i, max_elements);
     if (!t.ok()) return respond_error(*ex, t.status());
     request.inputs.push_back(std::move(*t));
   }
   std::int64_t timeout = model->config().timeout_ms;
-  if (const json::value* params = doc->if_contains("parameters"); params && params->is_object()) {
-    for (const auto& [k, v] : params->as_object()) {
-      if (k == "timeout_ms" && v.is_int64() && v.as_int64() > 0) timeout = std::min(timeout, v.as_int64());
-      request.parameters[std::string(k)] = v.is_string() ? std::string(v.as_string()) : json::serialize(v);
-    }
+  if (const json::value* params = doc->if_contains("parameters")) {
+    auto parameters = parameters_from_json(*params);
+    if (!parameters.ok()) return respond_error(*ex, parameters.status());
+    request.parameters = std::move(*parameters);
+    // The server's own parameter: a deadline shorter than the model's. The
+    // backend gets the others.
+    std::int64_t requested = timeout;
+    Status s = request.parameters.read_int("timeout_ms", &requested, 1, INT64_MAX);
+    if (!s.ok()) return respond_error(*ex, s);
+    timeout = std::min(timeout, requested);
+    request.parameters.erase("timeout_ms");
   }
   const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout);
 
@@ -169,7 +189,7 @@ void Api::repository(std::shared_ptr<Exchange> ex, const std::string& path) {
   }
   auto [name, action] = split_model_path(path, "/v2/repository/models/");
   if (action != "load" && action != "unload") {
-    return ex->respond(http::status::not_found, error_body("no route " + path, "not_found_error", 404));
+    return respond_error(*ex, not_found_error("no route " + path));
   }
   offload([this, ex, name = name, action = action] {
     Status s = action == "load" ? models_.load(name) : models_.unload(name, std::chrono::seconds(10));

@@ -1,12 +1,14 @@
 #include "server/request_fields.h"
 
+#include "server/json_parse.h"
+
 namespace modelpool::server {
 
 namespace json = boost::json;
 
 Result<json::object> parse_object(const std::string& body) {
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
+  json::value v = parse_json(body, ec);
   if (ec) return invalid_argument_error("body is not valid JSON: " + ec.message());
   if (!v.is_object()) return invalid_argument_error("body must be a JSON object");
   return std::move(v.as_object());

@@ -146,6 +146,51 @@ expect "infer echo" 200 '"outputs"' -- POST /v2/models/echo/infer '{"inputs":[{"
 expect "infer shape" 400 'shape needs 3' -- POST /v2/models/echo/infer '{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1.5,2.5]}]}'
 expect "infer llama" 200 '"name":"text_output"' -- POST /v2/models/default/infer '{"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["Hello"]}],"parameters":{"max_tokens":3}}'
 
+# ---- KServe JSON correctness
+# KServe's error body is {"error": "message"}: one key, a string.
+kserve_error() { [[ $(json "list(d) == ['error'] and isinstance(d['error'], str)" <"$WORK/b") == True ]] || fail "$1: not KServe's {\"error\": string}: $(cat "$WORK/b")"; }
+infer1() { echo "{\"inputs\":[{\"name\":\"x\",\"shape\":$1,\"datatype\":\"$2\",\"data\":$3}]}"; }
+expect "int8 out of range" 400 "input 'x': data\[3\]: 1000 is out of range for INT8 \[-128, 127\]" -- POST /v2/models/echo/infer "$(infer1 '[4]' INT8 '[1,2,3,1000]')"
+kserve_error "400"
+expect "shape overflow" 400 "input 'x': shape .*overflows 64 bits" -- POST /v2/models/echo/infer "$(infer1 '[4294967296,4294967296]' INT8 '[1]')"
+expect "fp32 1e39" 400 "data\[0\]: 1e+39 is out of range for FP32" -- POST /v2/models/echo/infer "$(infer1 '[1]' FP32 '[1e39]')"
+expect "fp64 1e400" 400 "data\[0\]: the number overflows a double" -- POST /v2/models/echo/infer "$(infer1 '[1]' FP64 '[1e400]')"
+expect "NaN string" 400 "non-finite values are not accepted" -- POST /v2/models/echo/infer "$(infer1 '[1]' FP32 '["NaN"]')"
+expect "1e3 for INT16" 200 '"data":\[1000\]' -- POST /v2/models/echo/infer "$(infer1 '[1]' INT16 '[1e3]')"
+expect "64-bit limits" 200 '"outputs"' -- POST /v2/models/echo/infer '{"inputs":[{"name":"u","shape":[2],"datatype":"UINT64","data":[18446744073709551615,0]},{"name":"i","shape":[2],"datatype":"INT64","data":[-9223372036854775808,9223372036854775807]},{"name":"f","shape":[2],"datatype":"FP32","data":[0.1,3.4028235e38]}]}'
+[[ $(json "[o['data'] for o in d['outputs']] == [[18446744073709551615, 0], [-9223372036854775808, 9223372036854775807], [0.1, 3.4028235e38]]" <"$WORK/b") == True ]] ||
+  fail "64-bit integers or floats did not come back exactly: $(cat "$WORK/b")"
+expect "v2 404 shape" 404 'no route /v2/nothing' -- GET /v2/nothing
+kserve_error "404"
+expect "v2 405 shape" 405 'not allowed' -- GET /v2/models/echo/infer
+kserve_error "405"
+expect "v2 unknown model shape" 404 "model 'nope' is not loaded" -- POST /v2/models/nope/infer "$(infer1 '[1]' INT8 '[1]')"
+kserve_error "404 model"
+expect "v1 keeps OpenAI errors" 404 'no route' -- GET /v1/nothing
+[[ $(json "d['error']['type'] == 'not_found_error' and d['error']['code'] == 404" <"$WORK/b") == True ]] || fail "v1 error shape: $(cat "$WORK/b")"
+expect "version metadata" 200 '"versions":\["1"\]' -- GET /v2/models/echo/versions/1
+expect "version ready" 200 '"ready":true' -- GET /v2/models/echo/versions/1/ready
+expect "version infer" 200 '"model_version":"1"' -- POST /v2/models/echo/versions/1/infer "$(infer1 '[1]' INT8 '[-128]')"
+grep -q '"data":\[-128\]' "$WORK/b" || fail "version infer output: $(cat "$WORK/b")"
+expect "unknown version" 404 "unknown version '2' of model 'echo'" -- GET /v2/models/echo/versions/2
+kserve_error "unknown version"
+expect "unknown version infer" 404 "unknown version '7'" -- POST /v2/models/echo/versions/7/infer "$(infer1 '[1]' INT8 '[1]')"
+# LLM parameters are typed: 3.0 and 1e1 are 3 and 10 tokens (through text, "1e1" read 1), "50 tokens" is no number
+tokens() { curl -s "$URL/metrics" | sed -n 's/^modelpool_tokens_generated_total{model="default"} //p'; }
+prompt='"inputs":[{"name":"text_input","shape":[1],"datatype":"BYTES","data":["Hello"]}]'
+for n in 3.0 1e1; do
+  before=$(tokens)
+  expect "llama max_tokens $n" 200 '"text_output"' -- POST /v2/models/default/infer "{$prompt,\"parameters\":{\"max_tokens\":$n,\"ignore_eos\":true,\"temperature\":0}}"
+  want=$(python3 -c "print(int($n))")
+  [[ $(($(tokens) - before)) == "$want" ]] || fail "max_tokens $n generated $(($(tokens) - before)) tokens, expected $want"
+done
+expect "llama max_tokens text" 400 'parameters.max_tokens: expected an integer' -- POST /v2/models/default/infer "{$prompt,\"parameters\":{\"max_tokens\":\"50 tokens\"}}"
+kserve_error "parameter 400"
+[[ $(json "d['error']" <"$WORK/b") == 'parameters.max_tokens: expected an integer in [1, 1048576], got "50 tokens"' ]] || fail "parameter message: $(cat "$WORK/b")"
+expect "llama unknown parameter" 400 "parameters: unknown 'max_token'" -- POST /v2/models/default/infer "{$prompt,\"parameters\":{\"max_token\":5}}"
+expect "timeout_ms typed" 400 'parameters.timeout_ms' -- POST /v2/models/echo/infer "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"INT8\",\"data\":[1]}],\"parameters\":{\"timeout_ms\":\"100\"}}"
+# ---- end of KServe JSON correctness
+
 # ---- health tells the truth: a decoding loop that stops stepping is not live
 curl -s -o "$WORK/wedged" -w "%{http_code}" -H "Authorization: Bearer $KEY" \
   -d '{"model":"wedged","prompt":"Hi","max_tokens":2}' "$URL/v1/completions" >"$WORK/wedged.code" &
@@ -186,8 +231,8 @@ sleep 0.5
 busy() { curl -s "$URL/metrics" | sed -n 's/^modelpool_instances{model="default",state="busy"} //p'; }
 [[ $(busy) == 2 ]] || fail "both slots should be busy while streaming, got $(busy)"
 wait "${streams[@]}"
-sleep 0.3
-[[ $(busy) == 0 ]] || fail "slots not freed after the clients disconnected: busy=$(busy)"
+for _ in $(seq 40); do [[ $(busy) == 0 ]] && break; sleep 0.05; done
+[[ $(busy) == 0 ]] || fail "slots not freed 2 s after the clients disconnected: busy=$(busy)"
 
 # ---- metrics, checked by promtool
 curl -s "$URL/metrics" >"$WORK/metrics"

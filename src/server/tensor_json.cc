@@ -1,6 +1,10 @@
 #include "server/tensor_json.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <optional>
 
 namespace modelpool::server {
 
@@ -15,10 +19,12 @@ struct TypeInfo {
 };
 
 constexpr TypeInfo kTypes[] = {
-    {"BOOL", 1, TypeInfo::kBool},      {"INT8", 1, TypeInfo::kSigned},   {"INT16", 2, TypeInfo::kSigned},
-    {"INT32", 4, TypeInfo::kSigned},   {"INT64", 8, TypeInfo::kSigned},  {"UINT8", 1, TypeInfo::kUnsigned},
-    {"UINT16", 2, TypeInfo::kUnsigned}, {"UINT32", 4, TypeInfo::kUnsigned}, {"UINT64", 8, TypeInfo::kUnsigned},
-    {"FP32", 4, TypeInfo::kFloat},     {"FP64", 8, TypeInfo::kFloat},    {"BYTES", 0, TypeInfo::kBytes},
+    {"BOOL", 1, TypeInfo::kBool},       {"INT8", 1, TypeInfo::kSigned},
+    {"INT16", 2, TypeInfo::kSigned},    {"INT32", 4, TypeInfo::kSigned},
+    {"INT64", 8, TypeInfo::kSigned},    {"UINT8", 1, TypeInfo::kUnsigned},
+    {"UINT16", 2, TypeInfo::kUnsigned}, {"UINT32", 4, TypeInfo::kUnsigned},
+    {"UINT64", 8, TypeInfo::kUnsigned}, {"FP32", 4, TypeInfo::kFloat},
+    {"FP64", 8, TypeInfo::kFloat},      {"BYTES", 0, TypeInfo::kBytes},
 };
 
 const TypeInfo* find_type(std::string_view name) {
@@ -26,6 +32,85 @@ const TypeInfo* find_type(std::string_view name) {
     if (t.name == name) return &t;
   }
   return nullptr;
+}
+
+// The smallest magnitude that rounds to a float infinity: FLT_MAX plus half
+// its ulp, 2^128 - 2^103 (a tie rounds to the even neighbour, 2^128).
+constexpr double kFloatOverflow = 0x1.ffffffp127;
+
+// An integer type's range; min <= 0 <= max.
+struct IntRange {
+  std::int64_t min;
+  std::uint64_t max;
+};
+
+IntRange range_of(const TypeInfo& t) {
+  const std::size_t bits = 8 * t.size;
+  if (t.kind == TypeInfo::kSigned) {
+    if (bits == 64)
+      return {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()};
+    return {-(std::int64_t{1} << (bits - 1)), (std::uint64_t{1} << (bits - 1)) - 1};
+  }
+  if (bits == 64) return {0, std::numeric_limits<std::uint64_t>::max()};
+  return {0, (std::uint64_t{1} << bits) - 1};
+}
+
+template <typename Float>
+std::string shortest(Float x) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), x);
+  return std::string(buf, r.ptr);
+}
+
+// A JSON value as it reads in an error message, cut short.
+std::string describe(const json::value& v) {
+  std::string s = v.is_double() ? shortest(v.get_double()) : json::serialize(v);
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+// The integer `e` stands for, as its 64-bit two's complement pattern, when it
+// is one within `r`; otherwise why not.
+struct IntOrWhy {
+  std::uint64_t bits = 0;
+  std::string why;  // empty: ok
+};
+
+IntOrWhy integer_in(const json::value& e, const TypeInfo& type) {
+  const IntRange r = range_of(type);
+  const auto out_of_range = [&] {
+    const std::string min = std::to_string(r.min), max = std::to_string(r.max);
+    return IntOrWhy{0, describe(e) + " is out of range for " + std::string(type.name) + " [" + min +
+                           ", " + max + "]"};
+  };
+  if (e.is_uint64()) {
+    if (e.get_uint64() > r.max) return out_of_range();
+    return {e.get_uint64(), {}};
+  }
+  std::int64_t x = 0;
+  if (e.is_int64()) {
+    x = e.get_int64();
+  } else if (e.is_double()) {
+    const double d = e.get_double();
+    if (!std::isfinite(d)) return {0, "the number overflows a double"};
+    std::optional<std::int64_t> exact = exact_integer(d);
+    if (!exact && std::trunc(d) != d)
+      return {0, describe(e) + " is not an integer (" + std::string(type.name) + ")"};
+    // Integral, but from 2^53 on it may not be the number that was written.
+    if (!exact) {
+      // r.max + 1 is 2^63 or 2^64 here (smaller types never get this far), exact as a double.
+      if (d < static_cast<double>(r.min) || d >= static_cast<double>(r.max) + 1.0)
+        return out_of_range();
+      return {0, describe(e) +
+                     " is not exact as a number with a fraction or exponent (|x| >= 2^53): "
+                     "write the integer's digits"};
+    }
+    x = *exact;
+  } else {
+    return {0, "expected an integer for " + std::string(type.name) + ", got " + describe(e)};
+  }
+  if (x < r.min || (x > 0 && static_cast<std::uint64_t>(x) > r.max)) return out_of_range();
+  return {static_cast<std::uint64_t>(x), {}};
 }
 
 void flatten(const json::value& v, std::vector<const json::value*>* out) {
@@ -50,9 +135,78 @@ T read(const char* p) {
   return x;
 }
 
+// Appends element `e` of a tensor of `type`, or says why it cannot be one.
+std::string append_element(const json::value& e, const TypeInfo& type, std::string* data) {
+  switch (type.kind) {
+    case TypeInfo::kBool:
+      if (!e.is_bool()) return "expected true or false for BOOL, got " + describe(e);
+      append<std::uint8_t>(data, e.get_bool() ? 1 : 0);
+      return {};
+    case TypeInfo::kSigned:
+    case TypeInfo::kUnsigned: {
+      IntOrWhy x = integer_in(e, type);
+      if (!x.why.empty()) return x.why;
+      // In range, so the low bytes of the pattern are the value.
+      switch (type.size) {
+        case 1: append<std::uint8_t>(data, static_cast<std::uint8_t>(x.bits)); break;
+        case 2: append<std::uint16_t>(data, static_cast<std::uint16_t>(x.bits)); break;
+        case 4: append<std::uint32_t>(data, static_cast<std::uint32_t>(x.bits)); break;
+        default: append<std::uint64_t>(data, x.bits); break;
+      }
+      return {};
+    }
+    case TypeInfo::kFloat: {
+      if (!e.is_number()) {
+        const bool named =
+            e.is_string() && (e.get_string() == "NaN" || e.get_string() == "Infinity" ||
+                              e.get_string() == "-Infinity");
+        return "expected a number for " + std::string(type.name) + ", got " + describe(e) +
+               (named ? " (non-finite values are not accepted)" : "");
+      }
+      const double d =
+          e.to_number<double>();  // int64 and uint64 convert (rounding), a double is itself
+      if (!std::isfinite(d)) return "the number overflows a double";
+      if (type.size == 8) {
+        append<double>(data, d);
+      } else if (std::fabs(d) >= kFloatOverflow) {
+        return describe(e) +
+               " is out of range for FP32 (|x| <= " + shortest(std::numeric_limits<float>::max()) +
+               ")";
+      } else {
+        append<float>(data, static_cast<float>(d));
+      }
+      return {};
+    }
+    case TypeInfo::kBytes:
+      if (!e.is_string()) return "expected a string for BYTES, got " + describe(e);
+      *data += encode_bytes_element(e.get_string());
+      return {};
+  }
+  return "unknown datatype";
+}
+
+// A float as the shortest decimal that rounds back to it; JSON numbers are
+// read as doubles, and the double nearest that decimal rounds to `f` again.
+// Checked: should rounding twice ever land elsewhere, `f` widened exactly.
+json::value float_value(float f) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), f);
+  double d = 0;
+  std::from_chars(buf, r.ptr, d);
+  if (static_cast<float>(d) != f) d = static_cast<double>(f);
+  return d;
+}
+
+// proto3's JSON mapping for the values JSON numbers cannot hold.
+json::value non_finite_value(double d) {
+  if (std::isnan(d)) return "NaN";
+  return d > 0 ? "Infinity" : "-Infinity";
+}
+
 }  // namespace
 
-Result<Tensor> tensor_from_json(const json::value& input, std::size_t index) {
+Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
+                                std::int64_t max_elements) {
   const std::string where = "inputs[" + std::to_string(index) + "]";
   const json::object* o = input.if_object();
   if (o == nullptr) return invalid_argument_error(where + ": expected an object");
@@ -64,55 +218,54 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index) {
   if (!name || !name->is_string()) return invalid_argument_error(where + ".name: required string");
   t.name = name->as_string();
   const std::string at = "input '" + t.name + "'";
-  if (!datatype || !datatype->is_string()) return invalid_argument_error(at + ": datatype: required string");
+  if (!datatype || !datatype->is_string())
+    return invalid_argument_error(at + ": datatype: required string");
   t.datatype = datatype->as_string();
   const TypeInfo* type = find_type(t.datatype);
-  if (type == nullptr) return invalid_argument_error(at + ": datatype '" + t.datatype + "' is not supported in JSON");
-  if (!shape || !shape->is_array()) return invalid_argument_error(at + ": shape: required array of integers");
-  std::int64_t count = 1;
-  for (const json::value& d : shape->as_array()) {
-    if (!d.is_int64() || d.as_int64() < 0) return invalid_argument_error(at + ": shape: dimensions must be integers >= 0");
-    t.shape.push_back(d.as_int64());
-    count *= d.as_int64();
+  if (type == nullptr)
+    return invalid_argument_error(at + ": datatype '" + t.datatype + "' is not supported in JSON");
+  if (!shape || !shape->is_array())
+    return invalid_argument_error(at + ": shape: required array of integers");
+
+  // The element count: 0 with a zero dimension, else the product, which must
+  // fit (then so does every partial product a backend may compute).
+  std::int64_t product = 1;
+  bool empty = false;
+  for (std::size_t i = 0; i < shape->as_array().size(); ++i) {
+    const json::value& d = shape->as_array()[i];
+    std::optional<std::int64_t> dim;
+    if (d.is_int64()) dim = d.get_int64();
+    if (d.is_double()) dim = exact_integer(d.get_double());
+    if (!dim || *dim < 0) {
+      return invalid_argument_error(at + ": shape[" + std::to_string(i) +
+                                    "]: expected an integer >= 0 (and < 2^63), got " + describe(d));
+    }
+    t.shape.push_back(*dim);
+    if (*dim == 0) {
+      empty = true;
+    } else if (__builtin_mul_overflow(product, *dim, &product)) {
+      return invalid_argument_error(at + ": shape " + json::serialize(*shape) +
+                                    ": the element count overflows 64 bits");
+    }
+  }
+  const std::int64_t count = empty ? 0 : product;
+  if (count > max_elements) {
+    return invalid_argument_error(
+        at + ": shape " + json::serialize(*shape) + " has " + std::to_string(count) +
+        " elements, more than the request could hold (" + std::to_string(max_elements) + ")");
   }
   if (!data) return invalid_argument_error(at + ": data: required");
   std::vector<const json::value*> elements;
   flatten(*data, &elements);
   if (static_cast<std::int64_t>(elements.size()) != count) {
-    return invalid_argument_error(at + ": data has " + std::to_string(elements.size()) + " elements, shape needs " + std::to_string(count));
+    return invalid_argument_error(at + ": data has " + std::to_string(elements.size()) +
+                                  " elements, shape needs " + std::to_string(count));
   }
-  for (const json::value* e : elements) {
-    bool ok = true;
-    switch (type->kind) {
-      case TypeInfo::kBool:
-        ok = e->is_bool();
-        if (ok) append<std::uint8_t>(&t.data, e->as_bool() ? 1 : 0);
-        break;
-      case TypeInfo::kSigned:
-      case TypeInfo::kUnsigned: {
-        ok = e->is_int64() || e->is_uint64();
-        if (!ok) break;
-        const std::int64_t x = e->is_int64() ? e->as_int64() : static_cast<std::int64_t>(e->as_uint64());
-        switch (type->size) {
-          case 1: append<std::int8_t>(&t.data, static_cast<std::int8_t>(x)); break;
-          case 2: append<std::int16_t>(&t.data, static_cast<std::int16_t>(x)); break;
-          case 4: append<std::int32_t>(&t.data, static_cast<std::int32_t>(x)); break;
-          default: append<std::int64_t>(&t.data, x); break;
-        }
-        break;
-      }
-      case TypeInfo::kFloat:
-        ok = e->is_number();
-        if (!ok) break;
-        if (type->size == 4) append<float>(&t.data, e->to_number<float>());
-        else append<double>(&t.data, e->to_number<double>());
-        break;
-      case TypeInfo::kBytes:
-        ok = e->is_string();
-        if (ok) t.data += encode_bytes_element(e->as_string());
-        break;
-    }
-    if (!ok) return invalid_argument_error(at + ": data: element of the wrong type for " + t.datatype);
+  if (type->size > 0) t.data.reserve(elements.size() * type->size);
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    const std::string why = append_element(*elements[i], *type, &t.data);
+    if (!why.empty())
+      return invalid_argument_error(at + ": data[" + std::to_string(i) + "]: " + why);
   }
   return t;
 }
@@ -133,11 +286,18 @@ json::object tensor_to_json(const Tensor& t) {
       p += len;
     }
   } else if (type != nullptr) {
+    data.reserve(t.data.size() / type->size);
     for (; end - p >= static_cast<std::ptrdiff_t>(type->size); p += type->size) {
       switch (type->kind) {
         case TypeInfo::kBool: data.push_back(read<std::uint8_t>(p) != 0); break;
         case TypeInfo::kFloat:
-          data.push_back(type->size == 4 ? static_cast<double>(read<float>(p)) : read<double>(p));
+          if (type->size == 4) {
+            const float f = read<float>(p);
+            data.push_back(std::isfinite(f) ? float_value(f) : non_finite_value(f));
+          } else {
+            const double d = read<double>(p);
+            data.push_back(std::isfinite(d) ? json::value(d) : non_finite_value(d));
+          }
           break;
         case TypeInfo::kSigned:
           switch (type->size) {
@@ -158,7 +318,35 @@ json::object tensor_to_json(const Tensor& t) {
       }
     }
   }
-  return {{"name", t.name}, {"datatype", t.datatype}, {"shape", std::move(shape)}, {"data", std::move(data)}};
+  return {{"name", t.name},
+          {"datatype", t.datatype},
+          {"shape", std::move(shape)},
+          {"data", std::move(data)}};
+}
+
+Result<Parameters> parameters_from_json(const json::value& parameters) {
+  const json::object* o = parameters.if_object();
+  if (o == nullptr) return invalid_argument_error("parameters: expected an object");
+  Parameters out;
+  for (const auto& [k, v] : *o) {
+    const std::string key(k);
+    switch (v.kind()) {
+      case json::kind::bool_: out.set(key, v.get_bool()); break;
+      case json::kind::int64: out.set(key, v.get_int64()); break;
+      case json::kind::uint64: out.set(key, v.get_uint64()); break;
+      case json::kind::double_:
+        if (!std::isfinite(v.get_double())) {
+          return invalid_argument_error("parameters." + key + ": the number overflows a double");
+        }
+        out.set(key, v.get_double());
+        break;
+      case json::kind::string: out.set(key, std::string(v.get_string())); break;
+      default:
+        return invalid_argument_error("parameters." + key +
+                                      ": expected a boolean, a number or a string");
+    }
+  }
+  return out;
 }
 
 }  // namespace modelpool::server

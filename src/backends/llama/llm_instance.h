@@ -27,8 +27,8 @@ class LlmInstance : public Instance {
                                             std::stop_token stop) = 0;
 
   // The generic path (KServe infer): the first input, a BYTES tensor, is the
-  // prompt; parameters "max_tokens", "temperature", "seed" apply; the output
-  // is a BYTES tensor "text_output".
+  // prompt; the parameters of generation_request_from (llm.h) apply; the
+  // output is a BYTES tensor "text_output".
   Status run(const Request& request, Sink& sink, std::stop_token stop) override;
 
  protected:
