@@ -391,6 +391,17 @@ srv.kill()
 
 with open(os.path.join(WORK, "key"), "w") as f:
     f.write("from-file\n")
+# --log-level error: the failure is said, nothing else
+broken_only = '[[model]]\nname = "broken"\nbackend = "llama"\npath = "%s/none.gguf"\n' % WORK
+srv = Server(broken_only, "--log-level", "error")
+try:
+    rc = srv.proc.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    rc = None
+log = srv.text()
+check(rc == 1 and "failed to load" in log and " info " not in log, "--log-level error: exit %s, log: %s" % (rc, log[-500:]))
+srv.kill()
+
 srv = Server(bad, "--allow-unready-models", "--host", "localhost", "--api-key-file", os.path.join(WORK, "key"))
 port = srv.port
 check(port is not None, "--host localhost: %s" % (srv.proc.poll() is None and srv.text()[-500:]))
