@@ -122,7 +122,7 @@ out=$(curl -sN -H "Authorization: Bearer $KEY" -d '{"model":"default","prompt":"
 expect "stop string" 200 '"finish_reason":"stop"' -- POST /v1/completions '{"model":"default","prompt":"Hello","max_tokens":40,"temperature":0,"stop":["e"]}'
 
 # ---- OpenAI compatibility: what is implemented works, what is not is refused by name
-chat() { echo "{\"model\":\"default\",\"messages\":[{\"role\":\"user\",\"content\":$1}],\"max_tokens\":4$2}"; }
+chat() { echo "{\"model\":\"default\",\"messages\":[{\"role\":\"user\",\"content\":$1}],\"max_tokens\":4${2:-}}"; }
 expect "content parts" 200 '"role":"assistant"' -- POST /v1/chat/completions "$(chat '[{"type":"text","text":"Hi"},{"type":"text","text":"there"}]')"
 expect "image part" 400 'messages\[0\].content\[0\].type' -- POST /v1/chat/completions "$(chat '[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]')"
 grep -q "image_url" "$WORK/b" || fail "image part: the type is not named: $(cat "$WORK/b")"
