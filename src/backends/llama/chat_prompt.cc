@@ -205,7 +205,8 @@ class TokenBuilder {
 }  // namespace
 
 Result<std::vector<llama_token>> tokenize_chat(const LlamaWeights& weights,
-                                               const std::vector<ChatMessage>& messages) {
+                                               const std::vector<ChatMessage>& messages,
+                                               const char* tmpl) {
   // Empty contents need no sentinel (and a template may treat them apart).
   std::vector<std::string> stand_ins(messages.size());
   std::vector<llama_chat_message> chat;
@@ -217,7 +218,7 @@ Result<std::vector<llama_token>> tokenize_chat(const LlamaWeights& weights,
     chat.push_back({messages[i].role.c_str(), stand_ins[i].c_str()});
   }
   std::string rendered;
-  const char* own = weights.chat_template();
+  const char* own = tmpl != nullptr ? tmpl : weights.chat_template();
   int32_t n = apply_template(own != nullptr ? own : "chatml", chat, &rendered);
   // The model's own template is one llama.cpp does not know: fall back.
   if (n < 0 && own != nullptr) n = apply_template("chatml", chat, &rendered);

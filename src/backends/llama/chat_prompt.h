@@ -23,11 +23,13 @@ namespace modelpool::llama {
 
 // The tokens of `messages` rendered with the model's chat template (chatml
 // when it has none or llama.cpp does not know it), ending with the
-// assistant's turn, BOS first when the model wants one. kInvalidArgument
-// when the template cannot be applied, or when it alters the sentinels
-// beyond trimming the whitespace around them (the contents could then not be
-// kept apart safely).
+// assistant's turn, BOS first when the model wants one. `tmpl`, when given,
+// is used instead of the model's (a template or a llama.cpp built-in name).
+// kInvalidArgument when the template cannot be applied, or when it alters
+// the sentinels beyond trimming the whitespace around them (the contents
+// could then not be kept apart safely).
 Result<std::vector<llama_token>> tokenize_chat(const LlamaWeights& weights,
-                                               const std::vector<ChatMessage>& messages);
+                                               const std::vector<ChatMessage>& messages,
+                                               const char* tmpl = nullptr);
 
 }  // namespace modelpool::llama

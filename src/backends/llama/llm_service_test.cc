@@ -471,5 +471,33 @@ TEST_F(LlmServiceTest, ChatContentIsTokenizedAsTextSpecialTokensComeOnlyFromTheT
   EXPECT_EQ(std::count(raw.begin(), raw.end(), eos), 1);
 }
 
+// Every template llama.cpp has built in, contents with whitespace around
+// them (some templates trim): the tokens are those of the rendered text.
+TEST_F(LlmServiceTest, ABenignChatGetsTheTokensOfItsRenderedTextWithEveryBuiltInTemplate) {
+  auto weights = llama::LlamaWeights::load(model_path(), nullptr);
+  ASSERT_TRUE(weights.ok());
+  const llama::LlamaWeights& w = **weights;
+  std::vector<const char*> names(64);
+  names.resize(static_cast<std::size_t>(llama_chat_builtin_templates(names.data(), names.size())));
+  ASSERT_GT(names.size(), 20u);
+  const std::vector<ChatMessage> messages = {
+      {"system", "  Be brief.\n"}, {"user", "Hello there! "}, {"assistant", "\nHi."}, {"user", "Why?"}};
+  std::vector<llama_chat_message> chat;
+  for (const ChatMessage& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
+  int checked = 0;
+  for (const char* name : names) {
+    std::string rendered(8192, '\0');
+    const int32_t n = llama_chat_apply_template(name, chat.data(), chat.size(), true, rendered.data(),
+                                                static_cast<int32_t>(rendered.size()));
+    if (n < 0) continue;  // this set of roles does not suit it
+    rendered.resize(static_cast<std::size_t>(n));
+    auto tokens = llama::tokenize_chat(w, messages, name);
+    ASSERT_TRUE(tokens.ok()) << name << ": " << tokens.status().to_string();
+    EXPECT_EQ(*tokens, w.tokenize(rendered, /*add_special=*/true)) << name << ":\n" << rendered;
+    ++checked;
+  }
+  EXPECT_GT(checked, 20);
+}
+
 }  // namespace
 }  // namespace modelpool
