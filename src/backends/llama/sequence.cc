@@ -126,9 +126,10 @@ Sequence::Sequence(const LlamaWeights& weights, const GenerationRequest& request
   if (penalized) {
     // The sampler counts what it accepts: only generated tokens, never the
     // prompt (as vLLM), and all of them (the window is the whole room).
-    llama_sampler_chain_add(sampler_, llama_sampler_init_penalties(
-                                          n_vocab_, static_cast<int32_t>(std::max<std::size_t>(most, 1)),
-                                          1.0f, request.frequency_penalty, request.presence_penalty));
+    const auto window = static_cast<int32_t>(std::max<std::size_t>(most, 1));
+    llama_sampler_chain_add(sampler_, llama_sampler_init_penalties(n_vocab_, window, 1.0f,
+                                                                   request.frequency_penalty,
+                                                                   request.presence_penalty));
   }
   const bool constrained = prompt.grammar != nullptr;
   if (constrained) llama_sampler_chain_add(sampler_, prompt.grammar.release());
@@ -226,20 +227,23 @@ TokenLogprob Sequence::logprob_of(const float* logits, llama_token chosen) const
   static_cast<TokenProb&>(out) = prob(chosen);
   const auto k = static_cast<std::size_t>(request_.top_logprobs);
   if (k == 0) return out;
-  // The k largest logits: a min-heap of k, one pass over the vocabulary.
-  auto worse = [&](llama_token a, llama_token b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  // The k largest logits in one pass over the vocabulary: a heap of k
+  // whose front is the weakest kept.
+  auto ranks_above = [&](llama_token a, llama_token b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
   std::vector<llama_token> best;
   best.reserve(k + 1);
   for (llama_token t = 0; t < n_vocab_; ++t) {
-    if (best.size() == k && !worse(t, best.front())) continue;
+    if (best.size() == k && !ranks_above(t, best.front())) continue;
     best.push_back(t);
-    std::push_heap(best.begin(), best.end(), worse);
+    std::push_heap(best.begin(), best.end(), ranks_above);
     if (best.size() > k) {
-      std::pop_heap(best.begin(), best.end(), worse);
+      std::pop_heap(best.begin(), best.end(), ranks_above);
       best.pop_back();
     }
   }
-  std::sort(best.begin(), best.end(), worse);
+  std::sort(best.begin(), best.end(), ranks_above);
   out.top.reserve(best.size());
   for (llama_token t : best) out.top.push_back(prob(t));
   return out;
