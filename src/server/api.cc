@@ -190,7 +190,8 @@ namespace {
 // A model as OpenAI's API describes one; an LLM also says how many tokens a
 // sequence holds (vLLM's max_model_len, llama-server's context_length).
 boost::json::object model_card(const ServedModel& m) {
-  boost::json::object card{{"id", m.name()}, {"object", "model"}, {"created", 0}, {"owned_by", "modelpool"}};
+  boost::json::object card{
+      {"id", m.name()}, {"object", "model"}, {"created", 0}, {"owned_by", "modelpool"}};
   if (const LlmService* llm = m.llm()) {
     card["max_model_len"] = llm->info().sequence_tokens;
     card["context_length"] = llm->info().sequence_tokens;
@@ -209,15 +210,19 @@ void Api::list_models(Exchange& ex) {
 
 void Api::retrieve_model(Exchange& ex, const std::string& id) {
   std::shared_ptr<ServedModel> m = models_.find(id);
-  if (!m) return respond_error(ex, not_found_error("model '" + id + "' is not loaded (see GET /v1/models)"));
+  if (!m) {
+    return respond_error(ex, not_found_error("model '" + id + "' is not loaded (see GET /v1/models)"));
+  }
   ex.respond(http::status::ok, boost::json::serialize(model_card(*m)));
 }
 
 void Api::health(Exchange& ex) {
   if (models_.all_ready()) {
-    return ex.respond(http::status::ok, boost::json::serialize(boost::json::object{{"status", "ok"}}));
+    return ex.respond(http::status::ok,
+                      boost::json::serialize(boost::json::object{{"status", "ok"}}));
   }
-  ex.respond(http::status::service_unavailable, error_body("Loading model", "unavailable_error", 503));
+  ex.respond(http::status::service_unavailable,
+             error_body("Loading model", "unavailable_error", 503));
 }
 
 }  // namespace modelpool::server

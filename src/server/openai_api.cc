@@ -29,9 +29,15 @@ std::string valid_utf8(std::string_view bytes) {
   out.reserve(bytes.size());
   for (std::size_t i = 0; i < bytes.size();) {
     const auto c = static_cast<unsigned char>(bytes[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
     bool ok = len > 0 && i + len <= bytes.size();
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
+    }
     if (ok) {
       out.append(bytes.substr(i, len));
       i += len;
@@ -63,7 +69,8 @@ class LogprobsJson {
       if (chat_) {
         json::array top;
         for (const TokenProb& t : e.top) {
-          top.push_back({{"token", valid_utf8(t.text)}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)}});
+          top.push_back(
+              {{"token", valid_utf8(t.text)}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)}});
         }
         content_.push_back({{"token", valid_utf8(e.text)},
                             {"logprob", e.logprob},
@@ -147,7 +154,9 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
     }
   };
   if (ask->stream) {
-    if (g.logprobs) g.on_logprobs = [&](std::span<const TokenLogprob> entries) { logprobs.add(entries); };
+    if (g.logprobs) {
+      g.on_logprobs = [&](std::span<const TokenLogprob> entries) { logprobs.add(entries); };
+    }
     g.on_text = [&](std::string_view piece) {
       begin_stream();
       json::object choice = chat ? json::object{{"index", 0}, {"delta", {{"content", piece}}}}
@@ -189,8 +198,9 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
     ex->write("data: [DONE]\n\n");
     return ex->finish();
   }
-  json::object choice = chat ? json::object{{"index", 0}, {"message", {{"role", "assistant"}, {"content", r->text}}}}
-                             : json::object{{"index", 0}, {"text", r->text}};
+  json::object choice =
+      chat ? json::object{{"index", 0}, {"message", {{"role", "assistant"}, {"content", r->text}}}}
+           : json::object{{"index", 0}, {"text", r->text}};
   logprobs.add(r->logprobs);
   add_logprobs(choice);
   if (chat && !g.logprobs) choice["logprobs"] = nullptr;

@@ -11,7 +11,9 @@ namespace {
 
 namespace json = boost::json;
 
-bool present(const json::value* v) { return v != nullptr && !v->is_null(); }
+bool present(const json::value* v) {
+  return v != nullptr && !v->is_null();
+}
 
 // messages[i]: {role, content}, content a string or an array of text parts
 // (joined with "\n", as vLLM does). Roles as OpenAI's: "developer" is the
@@ -32,14 +34,18 @@ void parse_messages(Fields& f, std::vector<ChatMessage>* out) {
     std::string r = present(role) && role->is_string() ? std::string(role->as_string()) : "";
     if (r == "developer") r = "system";
     if (r != "system" && r != "user" && r != "assistant") {
-      mf.fail(name + ".role", role && role->is_string()
-                                  ? "'" + std::string(role->as_string()) + "' is not supported by this server (system, developer, user, assistant)"
-                                  : std::string("required: system, developer, user or assistant"));
+      mf.fail(name + ".role",
+              role && role->is_string()
+                  ? "'" + std::string(role->as_string()) +
+                        "' is not supported by this server (system, developer, user, assistant)"
+                  : std::string("required: system, developer, user or assistant"));
     }
     ChatMessage message{r, ""};
     const json::value* content = mf.get("content");
     if (!present(content)) {
-      if (r != "assistant") mf.fail(name + ".content", "required (null only in an assistant's message)");
+      if (r != "assistant") {
+        mf.fail(name + ".content", "required (null only in an assistant's message)");
+      }
     } else if (content->is_string()) {
       message.content = content->as_string();
     } else if (content->is_array()) {
@@ -51,7 +57,8 @@ void parse_messages(Fields& f, std::vector<ChatMessage>* out) {
         if (!type || !type->is_string()) {
           mf.fail(part_name, "must be an object with a string type");
         } else if (type->as_string() != "text") {
-          mf.fail(part_name + ".type", "'" + std::string(type->as_string()) + "' is not supported by this server (text only)");
+          mf.fail(part_name + ".type", "'" + std::string(type->as_string()) +
+                                           "' is not supported by this server (text only)");
         } else {
           Fields pf(*part);
           pf.only({"type", "text"}, part_name + ".");
@@ -83,7 +90,8 @@ void parse_logit_bias(Fields& f, std::vector<std::pair<std::int32_t, float>>* ou
       return f.fail("logit_bias", "'" + std::string(key) + "' is not a token id");
     }
     if (!bias.is_number() || !(std::abs(bias.to_number<double>()) <= 100)) {
-      return f.fail("logit_bias", "the bias of token " + std::string(key) + " must be a number in [-100, 100]");
+      return f.fail("logit_bias",
+                    "the bias of token " + std::string(key) + " must be a number in [-100, 100]");
     }
     out->push_back({token, static_cast<float>(bias.to_number<double>())});
   }
@@ -98,7 +106,9 @@ void parse_response_format(Fields& f, ResponseFormat* out) {
   if (!v->is_object()) return f.fail("response_format", "expected an object {type, ...}");
   Fields rf(v->as_object());
   const json::value* type = rf.get("type");
-  if (!type || !type->is_string()) return f.fail("response_format.type", "required: text, json_object or json_schema");
+  if (!type || !type->is_string()) {
+    return f.fail("response_format.type", "required: text, json_object or json_schema");
+  }
   const std::string_view t = type->as_string();
   if (t == "text" || t == "json_object") {
     rf.only({"type"}, "response_format.");
@@ -113,9 +123,13 @@ void parse_response_format(Fields& f, ResponseFormat* out) {
       jf.only({"name", "description", "schema", "strict"}, "response_format.json_schema.");
       const std::string where = "response_format.json_schema.";
       for (const char* key : {"name", "description"}) {
-        if (present(jf.get(key)) && !jf.get(key)->is_string()) jf.fail(where + key, "expected a string");
+        if (present(jf.get(key)) && !jf.get(key)->is_string()) {
+          jf.fail(where + key, "expected a string");
+        }
       }
-      if (present(jf.get("strict")) && !jf.get("strict")->is_bool()) jf.fail(where + "strict", "expected true or false");
+      if (present(jf.get("strict")) && !jf.get("strict")->is_bool()) {
+        jf.fail(where + "strict", "expected true or false");
+      }
       const json::value* schema = jf.get("schema");
       if (present(schema) && !schema->is_object() && !schema->is_bool()) {
         jf.fail("response_format.json_schema.schema", "expected a JSON schema (an object)");
@@ -125,7 +139,9 @@ void parse_response_format(Fields& f, ResponseFormat* out) {
       out->json_schema = present(schema) ? json::serialize(*schema) : "{}";
     }
   } else {
-    rf.fail("response_format.type", "'" + std::string(t) + "' is not supported by this server (text, json_object, json_schema)");
+    rf.fail("response_format.type",
+            "'" + std::string(t) +
+                "' is not supported by this server (text, json_object, json_schema)");
   }
   if (!rf.status().ok()) f.fail_with(rf.status());
 }
@@ -137,14 +153,48 @@ Result<CompletionAsk> parse_completion_ask(const std::string& body, bool chat) {
   if (!doc.ok()) return doc.status();
   Fields f(*doc);
   if (chat) {
-    f.only({"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
-            "temperature", "top_p", "top_k", "seed", "n", "stop", "presence_penalty",
-            "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format", "user",
-            "ignore_eos", "timeout_ms"});
+    f.only({"model",
+            "messages",
+            "stream",
+            "stream_options",
+            "max_tokens",
+            "max_completion_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "seed",
+            "n",
+            "stop",
+            "presence_penalty",
+            "frequency_penalty",
+            "logit_bias",
+            "logprobs",
+            "top_logprobs",
+            "response_format",
+            "user",
+            "ignore_eos",
+            "timeout_ms"});
   } else {
-    f.only({"model", "prompt", "stream", "stream_options", "max_tokens", "temperature", "top_p",
-            "top_k", "seed", "n", "best_of", "echo", "stop", "presence_penalty",
-            "frequency_penalty", "logit_bias", "logprobs", "response_format", "user", "ignore_eos",
+    f.only({"model",
+            "prompt",
+            "stream",
+            "stream_options",
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "seed",
+            "n",
+            "best_of",
+            "echo",
+            "stop",
+            "presence_penalty",
+            "frequency_penalty",
+            "logit_bias",
+            "logprobs",
+            "response_format",
+            "user",
+            "ignore_eos",
             "timeout_ms"});
   }
   CompletionAsk a;
@@ -190,7 +240,8 @@ Result<CompletionAsk> parse_completion_ask(const std::string& body, bool chat) {
   if (present(f.get("seed"))) g.seed = static_cast<std::uint32_t>(seed);
   for (const char* key : {"n", "best_of"}) {
     const json::value* v = f.get(key);
-    if (present(v) && !(v->is_int64() && v->as_int64() == 1) && !(v->is_uint64() && v->as_uint64() == 1)) {
+    if (present(v) && !(v->is_int64() && v->as_int64() == 1) &&
+        !(v->is_uint64() && v->as_uint64() == 1)) {
       f.fail(key, "only 1 is supported by this server");
     }
   }
@@ -219,7 +270,9 @@ Result<CompletionAsk> parse_completion_ask(const std::string& body, bool chat) {
     f.optional_bool("logprobs", &g.logprobs);
     std::int64_t top = 0;
     f.optional_int("top_logprobs", &top, 0, 20);
-    if (present(f.get("top_logprobs")) && !g.logprobs) f.fail("top_logprobs", "needs logprobs: true");
+    if (present(f.get("top_logprobs")) && !g.logprobs) {
+      f.fail("top_logprobs", "needs logprobs: true");
+    }
     g.top_logprobs = static_cast<int>(top);
   } else if (present(f.get("logprobs"))) {
     std::int64_t top = 0;

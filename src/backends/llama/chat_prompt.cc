@@ -28,7 +28,9 @@ const std::string& sentinel_prefix() {
   return prefix;
 }
 
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -37,7 +39,8 @@ std::string_view trim(std::string_view s) {
 }
 
 // Renders `chat` with `tmpl`; < 0 when llama.cpp cannot apply it.
-int32_t apply_template(const char* tmpl, const std::vector<llama_chat_message>& chat, std::string* out) {
+int32_t apply_template(const char* tmpl, const std::vector<llama_chat_message>& chat,
+                       std::string* out) {
   out->assign(4096, '\0');
   int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out->data(),
                                         static_cast<int32_t>(out->size()));
@@ -76,9 +79,12 @@ Result<std::vector<Segment>> split_at_sentinels(std::string_view rendered,
     while (end < rendered.size() && std::isdigit(static_cast<unsigned char>(rendered[end]))) {
       index = index * 10 + static_cast<std::size_t>(rendered[end++] - '0');
     }
-    if (end == digits || rendered.substr(end, 2) != ">>" || index >= messages.size()) return altered();
+    if (end == digits || rendered.substr(end, 2) != ">>" || index >= messages.size()) {
+      return altered();
+    }
     end += 2;
-    const bool pad_before = at >= pos + kPad.size() && rendered.substr(at - kPad.size(), kPad.size()) == kPad;
+    const bool pad_before =
+        at >= pos + kPad.size() && rendered.substr(at - kPad.size(), kPad.size()) == kPad;
     const bool pad_after = rendered.substr(end, kPad.size()) == kPad;
     std::string_view content = messages[index].content;
     if (pad_before && pad_after) {
@@ -191,7 +197,8 @@ class TokenBuilder {
 
   void flush() {
     if (pending_.empty()) return;
-    std::vector<llama_token> t = weights_.tokenize(pending_, /*add_special=*/false, /*parse_special=*/false);
+    std::vector<llama_token> t =
+        weights_.tokenize(pending_, /*add_special=*/false, /*parse_special=*/false);
     tokens_.insert(tokens_.end(), t.begin(), t.end());
     pending_.clear();
   }
@@ -213,7 +220,8 @@ Result<std::vector<llama_token>> tokenize_chat(const LlamaWeights& weights,
   chat.reserve(messages.size());
   for (std::size_t i = 0; i < messages.size(); ++i) {
     if (!messages[i].content.empty()) {
-      stand_ins[i] = std::string(kPad) + sentinel_prefix() + std::to_string(i) + ">>" + std::string(kPad);
+      stand_ins[i] =
+          std::string(kPad) + sentinel_prefix() + std::to_string(i) + ">>" + std::string(kPad);
     }
     chat.push_back({messages[i].role.c_str(), stand_ins[i].c_str()});
   }

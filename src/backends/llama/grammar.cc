@@ -65,7 +65,8 @@ Result<SamplerPtr> grammar_sampler_for(const ResponseFormat& format, const llama
   if (grammar->empty()) return SamplerPtr();
   SamplerPtr sampler(llama_sampler_init_grammar(vocab, grammar->c_str(), "root"));
   if (!sampler) {
-    return invalid_argument_error("response_format: llama.cpp could not parse the grammar made of it");
+    return invalid_argument_error(
+        "response_format: llama.cpp could not parse the grammar made of it");
   }
   return sampler;
 }

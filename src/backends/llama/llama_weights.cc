@@ -115,9 +115,11 @@ Result<std::shared_ptr<const LlamaWeights>> LlamaWeights::load(const std::string
       w->special_tokens_.push_back(t);
     }
   }
-  std::stable_sort(w->special_tokens_.begin(), w->special_tokens_.end(), [&](llama_token a, llama_token b) {
-    return std::strlen(llama_vocab_get_text(vocab, a)) > std::strlen(llama_vocab_get_text(vocab, b));
-  });
+  std::stable_sort(w->special_tokens_.begin(), w->special_tokens_.end(),
+                   [&](llama_token a, llama_token b) {
+                     return std::strlen(llama_vocab_get_text(vocab, a)) >
+                            std::strlen(llama_vocab_get_text(vocab, b));
+                   });
   return std::shared_ptr<const LlamaWeights>(std::move(w));
 }
 

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <map>
-#include <set>
 #include <latch>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "backends/llama/chat_prompt.h"
@@ -268,7 +268,6 @@ TEST_F(LlmServiceTest, AMissingOrBrokenModelFileIsNamed) {
   EXPECT_EQ(r.status().code(), StatusCode::kModelFailed);
 }
 
-
 // ---- OpenAI sampling fields: logit bias, penalties, grammars, logprobs
 
 int most_repeats(const std::vector<std::int32_t>& tokens) {
@@ -392,7 +391,8 @@ TEST_F(LlmServiceTest, ASchemaTheConverterCannotHandleIsRefusedWithItsReason) {
   r.response_format.json_schema = R"({"$ref": "#/definitions/missing"})";
   auto out = llm->generate(r);
   EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(out.status().message().find("response_format:"), std::string::npos) << out.status().message();
+  EXPECT_NE(out.status().message().find("response_format:"), std::string::npos)
+      << out.status().message();
   EXPECT_NE(out.status().message().find("missing"), std::string::npos) << out.status().message();
   EXPECT_EQ(llm->snapshot().acquired, 0u);
 }
@@ -413,7 +413,9 @@ TEST_F(LlmServiceTest, LogprobsOfGreedyTokensAreTheMaximumAndStreamTheSameEntrie
       ASSERT_EQ(e.top.size(), 5u);
       EXPECT_EQ(e.top[0].token, e.token);  // greedy took the most likely
       EXPECT_FLOAT_EQ(e.top[0].logprob, e.logprob);
-      for (std::size_t k = 1; k < e.top.size(); ++k) EXPECT_LE(e.top[k].logprob, e.top[k - 1].logprob);
+      for (std::size_t k = 1; k < e.top.size(); ++k) {
+        EXPECT_LE(e.top[k].logprob, e.top[k - 1].logprob);
+      }
     }
 
     // Streamed, with a stop string that cuts the text: every entry once, in order.
@@ -480,15 +482,18 @@ TEST_F(LlmServiceTest, ABenignChatGetsTheTokensOfItsRenderedTextWithEveryBuiltIn
   std::vector<const char*> names(64);
   names.resize(static_cast<std::size_t>(llama_chat_builtin_templates(names.data(), names.size())));
   ASSERT_GT(names.size(), 20u);
-  const std::vector<ChatMessage> messages = {
-      {"system", "  Be brief.\n"}, {"user", "Hello there! "}, {"assistant", "\nHi."}, {"user", "Why?"}};
+  const std::vector<ChatMessage> messages = {{"system", "  Be brief.\n"},
+                                             {"user", "Hello there! "},
+                                             {"assistant", "\nHi."},
+                                             {"user", "Why?"}};
   std::vector<llama_chat_message> chat;
   for (const ChatMessage& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
   int checked = 0;
   for (const char* name : names) {
     std::string rendered(8192, '\0');
-    const int32_t n = llama_chat_apply_template(name, chat.data(), chat.size(), true, rendered.data(),
-                                                static_cast<int32_t>(rendered.size()));
+    const int32_t n =
+        llama_chat_apply_template(name, chat.data(), chat.size(), true, rendered.data(),
+                                  static_cast<int32_t>(rendered.size()));
     if (n < 0) continue;  // this set of roles does not suit it
     rendered.resize(static_cast<std::size_t>(n));
     auto tokens = llama::tokenize_chat(w, messages, name);

@@ -80,7 +80,9 @@ Result<PreparedPrompt> prepare(const LlamaWeights& weights, const GenerationRequ
     if (!tokens.ok()) return tokens.status();
     p.tokens = std::move(*tokens);
   } else {
-    if (request.prompt.empty()) return invalid_argument_error("prompt: empty (give a prompt or messages)");
+    if (request.prompt.empty()) {
+      return invalid_argument_error("prompt: empty (give a prompt or messages)");
+    }
     p.tokens = weights.tokenize(request.prompt, /*add_special=*/true);
   }
   if (p.tokens.empty()) return invalid_argument_error("prompt: tokenizes to nothing");
@@ -120,16 +122,17 @@ Sequence::Sequence(const LlamaWeights& weights, const GenerationRequest& request
   if (biased) {
     std::vector<llama_logit_bias> bias;
     for (const auto& [token, b] : request.logit_bias) bias.push_back({token, b});
-    llama_sampler_chain_add(sampler_, llama_sampler_init_logit_bias(
-                                          n_vocab_, static_cast<int32_t>(bias.size()), bias.data()));
+    llama_sampler_chain_add(
+        sampler_,
+        llama_sampler_init_logit_bias(n_vocab_, static_cast<int32_t>(bias.size()), bias.data()));
   }
   if (penalized) {
     // The sampler counts what it accepts: only generated tokens, never the
     // prompt (as vLLM), and all of them (the window is the whole room).
     const auto window = static_cast<int32_t>(std::max<std::size_t>(most, 1));
-    llama_sampler_chain_add(sampler_, llama_sampler_init_penalties(n_vocab_, window, 1.0f,
-                                                                   request.frequency_penalty,
-                                                                   request.presence_penalty));
+    llama_sampler_chain_add(
+        sampler_, llama_sampler_init_penalties(n_vocab_, window, 1.0f, request.frequency_penalty,
+                                               request.presence_penalty));
   }
   const bool constrained = prompt.grammar != nullptr;
   if (constrained) llama_sampler_chain_add(sampler_, prompt.grammar.release());
