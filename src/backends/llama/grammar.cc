@@ -65,8 +65,10 @@ Result<SamplerPtr> grammar_sampler_for(const ResponseFormat& format, const llama
   if (grammar->empty()) return SamplerPtr();
   SamplerPtr sampler(llama_sampler_init_grammar(vocab, grammar->c_str(), "root"));
   if (!sampler) {
+    // llama.cpp caps a repetition ({m,n}) at 2000 copies.
     return invalid_argument_error(
-        "response_format: llama.cpp could not parse the grammar made of it");
+        "response_format: llama.cpp refused the grammar made of it (a minItems, minLength or "
+        "the like over 2000?)");
   }
   return sampler;
 }
