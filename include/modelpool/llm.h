@@ -35,6 +35,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "modelpool/backend.h"
@@ -114,7 +115,8 @@ struct GenerationRequest {
 
   // Added to a token's logit before sampling, greedy decoding included:
   // token id -> bias in [-100, 100] (-100 bans a token, +100 all but forces
-  // it). A token outside the vocabulary is kInvalidArgument.
+  // it). A token outside the vocabulary, or a bias out of range, is
+  // kInvalidArgument.
   std::vector<std::pair<std::int32_t, float>> logit_bias;
   // In [-2, 2], over the tokens generated so far (not the prompt), as
   // OpenAI and vLLM: a token's logit is lowered by presence_penalty once it
@@ -131,7 +133,8 @@ struct GenerationRequest {
   bool logprobs = false;
   int top_logprobs = 0;
   // Optional, with `logprobs` and streaming: receives every entry of
-  // GenerationResult::logprobs exactly once, in order. The entries handed
+  // GenerationResult::logprobs exactly once, in order (until on_text
+  // returns false). The entries handed
   // over just before an on_text call are those of the tokens produced since
   // the previous on_text call; entries of tokens whose text was held back
   // and never streamed (cut by a stop string) come in one last call before
