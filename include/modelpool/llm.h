@@ -31,9 +31,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "modelpool/backend.h"
@@ -45,6 +47,9 @@ namespace modelpool {
 
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant"
+  // Always text: rendered into the chat template but tokenized without
+  // special tokens, so "<|im_start|>" or "</s>" typed by a user stays text.
+  // Only the template itself produces special tokens.
   std::string content;
 };
 
@@ -63,8 +68,38 @@ std::string_view finish_reason_name(FinishReason reason);
 // writer). Return false to stop generating (finish reason kCancelled).
 using TextCallback = std::function<bool(std::string_view piece)>;
 
+// A token and its log-probability under the model: the log-softmax of the
+// raw logits, before logit bias, penalties, grammar and temperature (what
+// vLLM reports by default).
+struct TokenProb {
+  std::int32_t token = 0;
+  std::string text;  // the token's bytes (may be part of a UTF-8 character)
+  float logprob = 0;
+};
+
+// One generated token's log-probability and the most likely alternatives at
+// its position, most likely first.
+struct TokenLogprob : TokenProb {
+  std::vector<TokenProb> top;
+};
+
+// Receives log-probabilities of generated tokens while streaming; called on
+// the engine's thread like TextCallback.
+using LogprobCallback = std::function<void(std::span<const TokenLogprob> entries)>;
+
+// What the output must be: free text, any JSON object, or JSON matching a
+// JSON schema. JSON is enforced by constrained decoding (a llama.cpp grammar);
+// the output can still be cut short by max_tokens or a stop string.
+struct ResponseFormat {
+  enum class Kind { kText, kJsonObject, kJsonSchema };
+  Kind kind = Kind::kText;
+  std::string json_schema;  // kJsonSchema: the schema as serialized JSON
+};
+
 struct GenerationRequest {
-  // The prompt as raw text; ignored when `messages` is not empty.
+  // The prompt as raw text; ignored when `messages` is not empty. Special
+  // tokens written in it ("<s>", "<|im_start|>") are parsed as such, as
+  // llama-server does: a raw prompt is the caller's own template.
   std::string prompt;
   // Chat messages, rendered with the model's chat template (chatml when the
   // model has none).
@@ -77,6 +112,34 @@ struct GenerationRequest {
   std::vector<std::string> stop;      // stop strings; not part of the output
   bool ignore_eos = false;  // keep generating past end-of-generation (benchmarks)
   TextCallback on_text;     // optional streaming
+
+  // Added to a token's logit before sampling, greedy decoding included:
+  // token id -> bias in [-100, 100] (-100 bans a token, +100 all but forces
+  // it). A token outside the vocabulary, or a bias out of range, is
+  // kInvalidArgument.
+  std::vector<std::pair<std::int32_t, float>> logit_bias;
+  // In [-2, 2], over the tokens generated so far (not the prompt), as
+  // OpenAI and vLLM: a token's logit is lowered by presence_penalty once it
+  // has appeared and by frequency_penalty times its count.
+  float presence_penalty = 0;
+  float frequency_penalty = 0;
+  // A JSON schema the converter cannot handle is kInvalidArgument with its
+  // reason, before any waiting.
+  ResponseFormat response_format;
+
+  // Log-probabilities of the generated tokens, in GenerationResult::logprobs,
+  // each with the `top_logprobs` (0..20) most likely tokens at its position.
+  // Computed only when asked: it costs a pass over the vocabulary per token.
+  bool logprobs = false;
+  int top_logprobs = 0;
+  // Optional, with `logprobs` and streaming: receives every entry of
+  // GenerationResult::logprobs exactly once, in order (until on_text
+  // returns false). The entries handed
+  // over just before an on_text call are those of the tokens produced since
+  // the previous on_text call; entries of tokens whose text was held back
+  // and never streamed (cut by a stop string) come in one last call before
+  // generate() returns.
+  LogprobCallback on_logprobs;
 };
 
 struct GenerationResult {
@@ -90,6 +153,8 @@ struct GenerationResult {
   double total_s = 0;  // from the call to the end
   // When each completion token was produced, in seconds from the call.
   std::vector<double> token_times_s;
+  // With GenerationRequest::logprobs: one entry per completion token.
+  std::vector<TokenLogprob> logprobs;
 };
 
 // A generic (KServe) request as a generation request: the first input, a

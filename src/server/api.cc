@@ -183,6 +183,10 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     return ex->respond(ok ? http::status::ok : http::status::service_unavailable,
                        boost::json::serialize(boost::json::object{{"ready", ok}}));
   }
+  if (path == "/health") {  // llama-server's
+    if (!only(http::verb::get)) return;
+    return health(*ex);
+  }
   if (path == "/metrics") {
     if (!only(http::verb::get)) return;
     return metrics(*ex);
@@ -207,6 +211,10 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     if (!only(http::verb::get)) return;
     return list_models(*ex);
   }
+  if (starts_with(path, "/v1/models/")) {
+    if (!only(http::verb::get)) return;
+    return retrieve_model(*ex, path.substr(std::string_view("/v1/models/").size()));
+  }
   if (path == "/v1/completions" || path == "/v1/chat/completions") {
     if (!only(http::verb::post)) return;
     const bool chat = path == "/v1/chat/completions";
@@ -216,16 +224,43 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
   respond_error(*ex, not_found_error("no route " + path));
 }
 
+namespace {
+
+// A model as OpenAI's API describes one; an LLM also says how many tokens a
+// sequence holds (vLLM's max_model_len, llama-server's context_length).
+boost::json::object model_card(const ServedModel& m) {
+  boost::json::object card{
+      {"id", m.name()}, {"object", "model"}, {"created", 0}, {"owned_by", "modelpool"}};
+  if (const LlmService* llm = m.llm()) {
+    card["max_model_len"] = llm->info().sequence_tokens;
+    card["context_length"] = llm->info().sequence_tokens;
+  }
+  return card;
+}
+
+}  // namespace
+
 void Api::list_models(Exchange& ex) {
   boost::json::array data;
-  for (const auto& m : models_.ready_models()) {
-    data.push_back(boost::json::object{{"id", m->name()},
-                                       {"object", "model"},
-                                       {"created", 0},
-                                       {"owned_by", "modelpool"}});
-  }
+  for (const auto& m : models_.ready_models()) data.push_back(model_card(*m));
   ex.respond(http::status::ok,
              boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}}));
+}
+
+void Api::retrieve_model(Exchange& ex, const std::string& id) {
+  std::shared_ptr<ServedModel> m = models_.find(id);
+  if (!m) {
+    return respond_error(ex, not_found_error("model '" + id + "' is not loaded (see GET /v1/models)"));
+  }
+  ex.respond(http::status::ok, boost::json::serialize(model_card(*m)));
+}
+
+void Api::health(Exchange& ex) {
+  if (!draining_ && models_.all_ready()) {
+    return ex.respond(http::status::ok, boost::json::serialize(boost::json::object{{"status", "ok"}}));
+  }
+  ex.respond(http::status::service_unavailable,
+             error_body(ErrorFormat::kOpenAI, draining_ ? "Shutting down" : "Loading model", "unavailable_error", 503));
 }
 
 }  // namespace modelpool::server

@@ -1,6 +1,9 @@
 // Api: the HTTP endpoints, mapped onto the ModelManager.
 //
-//   OpenAI:  GET /v1/models, POST /v1/completions, POST /v1/chat/completions
+//   OpenAI:  GET /v1/models, /v1/models/{m}, POST /v1/completions,
+//            POST /v1/chat/completions (see openai_request.h for the fields)
+//   llama-server: GET /health (200 {"status":"ok"} once every model is
+//            loaded, 503 "Loading model" before)
 //   KServe:  GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{m},
 //            /v2/models/{m}/ready, POST /v2/models/{m}/infer (each model
 //            route also under /v2/models/{m}/versions/1/...; the only
@@ -15,7 +18,8 @@
 // tensor_json.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large, 429 queue full (Retry-After), 503 not ready or
 // shutting down, 504 deadline passed. With an API key configured, every
-// endpoint but /v2/health/* and /metrics needs "Authorization: Bearer KEY".
+// endpoint but /health, /v2/health/* and /metrics needs "Authorization:
+// Bearer KEY".
 #pragma once
 
 #include <atomic>
@@ -72,6 +76,8 @@ class Api {
 
   void completions(std::shared_ptr<Exchange> ex, bool chat);
   void list_models(Exchange& ex);
+  void retrieve_model(Exchange& ex, const std::string& id);
+  void health(Exchange& ex);
   void kserve(std::shared_ptr<Exchange> ex, const std::string& path);
   // Parses, runs and answers one inference on `model` (null: 404 naming
   // `name`); with `lease` it runs on that instance instead of queueing.

@@ -2,9 +2,11 @@
 // server-sent events when asked.
 #include <boost/json.hpp>
 #include <ctime>
+#include <span>
+#include <utility>
 
 #include "server/api.h"
-#include "server/request_fields.h"
+#include "server/openai_request.h"
 
 namespace modelpool::server {
 namespace {
@@ -20,79 +22,88 @@ std::string new_id(std::string_view prefix) {
 
 std::string sse(const json::value& v) { return "data: " + json::serialize(v) + "\n\n"; }
 
-// What an OpenAI request asks for, checked field by field.
-struct CompletionAsk {
-  std::string model;
-  GenerationRequest generation;
-  bool stream = false;
-  bool include_usage = false;
-  std::string user;  // the client's identifier, for the access log
-  std::optional<std::int64_t> timeout_ms;
-};
-
-Result<CompletionAsk> parse(const std::string& body, bool chat) {
-  auto doc = parse_object(body);
-  if (!doc.ok()) return doc.status();
-  Fields f(*doc);
-  CompletionAsk a;
-  GenerationRequest& g = a.generation;
-  f.required_string("model", &a.model);
-  if (chat) {
-    const json::value* messages = f.get("messages");
-    if (messages == nullptr || !messages->is_array() || messages->as_array().empty()) {
-      f.fail("messages", "must be a non-empty array of {role, content}");
-    } else {
-      for (const json::value& m : messages->as_array()) {
-        const json::object* o = m.if_object();
-        const json::value* role = o ? o->if_contains("role") : nullptr;
-        const json::value* content = o ? o->if_contains("content") : nullptr;
-        if (!role || !role->is_string() || !content || !content->is_string()) {
-          f.fail("messages", "each message needs a string role and a string content");
-          break;
-        }
-        g.messages.push_back({std::string(role->as_string()), std::string(content->as_string())});
-      }
+// A token's text for JSON: its bytes, with what is not valid UTF-8 (a token
+// may hold part of a character) replaced by U+FFFD.
+std::string valid_utf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (std::size_t i = 0; i < bytes.size();) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool ok = len > 0 && i + len <= bytes.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
     }
-  } else {
-    const json::value* prompt = f.get("prompt");
-    if (prompt && prompt->is_string()) {
-      g.prompt = prompt->as_string();
-    } else if (prompt && prompt->is_array() && prompt->as_array().size() == 1 &&
-               prompt->as_array()[0].is_string()) {
-      g.prompt = prompt->as_array()[0].as_string();
+    if (ok) {
+      out.append(bytes.substr(i, len));
+      i += len;
     } else {
-      f.fail("prompt", "must be a string (or an array of one string)");
+      out += "\xEF\xBF\xBD";
+      ++i;
     }
   }
-  std::int64_t max_tokens = 16;
-  if (chat) f.optional_int("max_completion_tokens", &max_tokens, 1, 1 << 20);
-  f.optional_int("max_tokens", &max_tokens, 1, 1 << 20);
-  g.max_tokens = static_cast<int>(max_tokens);
-  double temperature = 1.0, top_p = 1.0;
-  f.optional_number("temperature", &temperature, 0, 2);
-  f.optional_number("top_p", &top_p, 0.0001, 1);
-  g.temperature = static_cast<float>(temperature);
-  g.top_p = static_cast<float>(top_p);
-  std::int64_t top_k = 0, seed = -1, n = 1, timeout = -1;
-  f.optional_int("top_k", &top_k, 0, 1 << 20);
-  g.top_k = static_cast<int>(top_k);
-  f.optional_int("seed", &seed, INT64_MIN, INT64_MAX);
-  if (f.get("seed") != nullptr && !f.get("seed")->is_null()) g.seed = static_cast<std::uint32_t>(seed);
-  f.optional_int("n", &n, 1, 1);
-  f.optional_bool("stream", &a.stream);
-  if (const json::value* user = f.get("user"); user && user->is_string()) a.user = user->as_string();
-  f.optional_bool("ignore_eos", &g.ignore_eos);
-  f.optional_int("timeout_ms", &timeout, 1, INT64_MAX);
-  if (timeout > 0) a.timeout_ms = timeout;
-  if (const json::value* so = f.get("stream_options"); so && so->is_object()) {
-    if (const json::value* u = so->as_object().if_contains("include_usage"); u && u->is_bool()) {
-      a.include_usage = u->as_bool();
-    }
-  }
-  f.optional_string_list("stop", &g.stop, 4);
-  if (Status s = f.status(); !s.ok()) return s;
-  return a;
+  return out;
 }
+
+json::array bytes_of(std::string_view text) {
+  json::array out;
+  for (char c : text) out.push_back(static_cast<unsigned char>(c));
+  return out;
+}
+
+// Log-probabilities in the response's shape, gathered as the engine hands
+// them over and taken by each chunk: chat's {"content": [{token, logprob,
+// bytes, top_logprobs}]}, completions' {tokens, token_logprobs,
+// top_logprobs: [{token: logprob}], text_offset}. Text offsets count the
+// characters of the completion before each token, across chunks.
+class LogprobsJson {
+ public:
+  explicit LogprobsJson(bool chat) : chat_(chat) {}
+
+  void add(std::span<const TokenLogprob> entries) {
+    for (const TokenLogprob& e : entries) {
+      if (chat_) {
+        json::array top;
+        for (const TokenProb& t : e.top) {
+          top.push_back(
+              {{"token", valid_utf8(t.text)}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)}});
+        }
+        content_.push_back({{"token", valid_utf8(e.text)},
+                            {"logprob", e.logprob},
+                            {"bytes", bytes_of(e.text)},
+                            {"top_logprobs", std::move(top)}});
+        continue;
+      }
+      tokens_.push_back(json::string(valid_utf8(e.text)));
+      token_logprobs_.push_back(e.logprob);
+      json::object top;
+      for (const TokenProb& t : e.top) top.emplace(valid_utf8(t.text), t.logprob);
+      top_.push_back(std::move(top));
+      text_offset_.push_back(offset_);
+      // Characters, not bytes: UTF-8 continuation bytes do not start one.
+      for (char c : e.text) offset_ += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }
+  }
+
+  // What was added since the last take.
+  json::object take() {
+    if (chat_) return {{"content", std::exchange(content_, {})}};
+    return {{"tokens", std::exchange(tokens_, {})},
+            {"token_logprobs", std::exchange(token_logprobs_, {})},
+            {"top_logprobs", std::exchange(top_, {})},
+            {"text_offset", std::exchange(text_offset_, {})}};
+  }
+
+ private:
+  const bool chat_;
+  json::array content_;
+  json::array tokens_, token_logprobs_, top_, text_offset_;
+  std::uint64_t offset_ = 0;
+};
 
 json::object usage_json(const GenerationResult& r) {
   return {{"prompt_tokens", r.prompt_tokens},
@@ -103,7 +114,7 @@ json::object usage_json(const GenerationResult& r) {
 }  // namespace
 
 void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
-  auto ask = parse(ex->request().body(), chat);
+  auto ask = parse_completion_ask(ex->request().body(), chat);
   if (!ask.ok()) return respond_error(*ex, ask.status());
   if (draining_) return respond_error(*ex, shutting_down_error("the server is shutting down"));
   std::shared_ptr<ServedModel> model = models_.find(ask->model);
@@ -133,11 +144,25 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
     ex->start_stream("text/event-stream");
     if (chat) ex->write(sse(chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}})));
   };
+  LogprobsJson logprobs(chat);
+  // The choice's "logprobs": what was gathered since the last chunk.
+  auto add_logprobs = [&](json::object& choice) {
+    if (g.logprobs) {
+      choice["logprobs"] = logprobs.take();
+    } else if (!chat) {
+      choice["logprobs"] = nullptr;
+    }
+  };
   if (ask->stream) {
+    if (g.logprobs) {
+      g.on_logprobs = [&](std::span<const TokenLogprob> entries) { logprobs.add(entries); };
+    }
     g.on_text = [&](std::string_view piece) {
       begin_stream();
-      json::object choice = chat ? json::object{{"index", 0}, {"delta", {{"content", piece}}}, {"finish_reason", nullptr}}
-                                 : json::object{{"index", 0}, {"text", piece}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+      json::object choice = chat ? json::object{{"index", 0}, {"delta", {{"content", piece}}}}
+                                 : json::object{{"index", 0}, {"text", piece}};
+      add_logprobs(choice);
+      choice["finish_reason"] = nullptr;
       return ex->write(sse(chunk(std::move(choice))));
     };
   }
@@ -164,8 +189,10 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
 
   if (ask->stream) {
     begin_stream();
-    json::object last = chat ? json::object{{"index", 0}, {"delta", json::object{}}, {"finish_reason", finish}}
-                             : json::object{{"index", 0}, {"text", ""}, {"logprobs", nullptr}, {"finish_reason", finish}};
+    json::object last = chat ? json::object{{"index", 0}, {"delta", json::object{}}}
+                             : json::object{{"index", 0}, {"text", ""}};
+    add_logprobs(last);  // of tokens whose text was never streamed (a stop string's)
+    last["finish_reason"] = finish;
     json::object final_chunk = chunk(std::move(last));
     if (ask->include_usage) {
       ex->write(sse(final_chunk));
@@ -179,8 +206,13 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
     ex->write("data: [DONE]\n\n");
     return ex->finish();
   }
-  json::object choice = chat ? json::object{{"index", 0}, {"message", {{"role", "assistant"}, {"content", r->text}}}, {"logprobs", nullptr}, {"finish_reason", finish}}
-                             : json::object{{"index", 0}, {"text", r->text}, {"logprobs", nullptr}, {"finish_reason", finish}};
+  json::object choice =
+      chat ? json::object{{"index", 0}, {"message", {{"role", "assistant"}, {"content", r->text}}}}
+           : json::object{{"index", 0}, {"text", r->text}};
+  logprobs.add(r->logprobs);
+  add_logprobs(choice);
+  if (chat && !g.logprobs) choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finish;
   json::object out = chunk(std::move(choice));
   out["usage"] = usage_json(*r);
   ex->respond(http::status::ok, json::serialize(out));

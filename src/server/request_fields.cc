@@ -1,5 +1,7 @@
 #include "server/request_fields.h"
 
+#include <algorithm>
+
 #include "server/json_parse.h"
 
 namespace modelpool::server {
@@ -16,6 +18,14 @@ Result<json::object> parse_object(const std::string& body) {
 
 void Fields::fail(std::string_view key, const std::string& why) {
   if (error_.ok()) error_ = invalid_argument_error(std::string(key) + ": " + why);
+}
+
+void Fields::only(std::initializer_list<std::string_view> known, std::string_view where) {
+  for (const auto& [key, value] : o_) {
+    if (value.is_null()) continue;
+    if (std::find(known.begin(), known.end(), std::string_view(key)) != known.end()) continue;
+    return fail(std::string(where) + std::string(key), "not supported by this server");
+  }
 }
 
 void Fields::required_string(std::string_view key, std::string* out) {

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,14 @@ class Fields {
   // A string or an array of at most `max` strings.
   void optional_string_list(std::string_view key, std::vector<std::string>* out, std::size_t max);
   void fail(std::string_view key, const std::string& why);
+  // Keeps `error` unless an error is already kept (a nested object's).
+  void fail_with(const Status& error) {
+    if (error_.ok()) error_ = error;
+  }
+  // Refuses the first key not in `known` whose value is not null (null
+  // counts as absent): "<key>: not supported by this server". `where`
+  // prefixes the name, for nested objects ("stream_options.").
+  void only(std::initializer_list<std::string_view> known, std::string_view where = "");
 
   Status status() const { return error_; }
 

@@ -121,6 +121,52 @@ out=$(curl -sN -H "Authorization: Bearer $KEY" -d '{"model":"default","prompt":"
 [[ $(tail -n 1 <<<"$out") == "data: [DONE]" ]] || fail "stream does not end with [DONE]: $out"
 expect "stop string" 200 '"finish_reason":"stop"' -- POST /v1/completions '{"model":"default","prompt":"Hello","max_tokens":40,"temperature":0,"stop":["e"]}'
 
+# ---- OpenAI compatibility: what is implemented works, what is not is refused by name
+chat() { echo "{\"model\":\"default\",\"messages\":[{\"role\":\"user\",\"content\":$1}],\"max_tokens\":4${2:-}}"; }
+expect "content parts" 200 '"role":"assistant"' -- POST /v1/chat/completions "$(chat '[{"type":"text","text":"Hi"},{"type":"text","text":"there"}]')"
+expect "image part" 400 'messages\[0\].content\[0\].type' -- POST /v1/chat/completions "$(chat '[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]')"
+grep -q "image_url" "$WORK/b" || fail "image part: the type is not named: $(cat "$WORK/b")"
+expect "developer role" 200 '"role":"assistant"' -- POST /v1/chat/completions '{"model":"default","messages":[{"role":"developer","content":"Be brief"},{"role":"user","content":"Hi"}],"max_tokens":2}'
+expect "tool role" 400 "messages\[0\].role: 'tool'" -- POST /v1/chat/completions '{"model":"default","messages":[{"role":"tool","content":"x"}]}'
+expect "null user content" 400 'messages\[0\].content' -- POST /v1/chat/completions '{"model":"default","messages":[{"role":"user","content":null}]}'
+expect "null assistant content" 200 '"chat.completion"' -- POST /v1/chat/completions '{"model":"default","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":null},{"role":"user","content":"Again"}],"max_tokens":2}'
+expect "tools" 400 'tools: not supported by this server' -- POST /v1/chat/completions "$(chat '"Hi"' ',"tools":[{"type":"function","function":{"name":"f"}}]')"
+expect "null counts as absent" 200 '"chat.completion"' -- POST /v1/chat/completions "$(chat '"Hi"' ',"tools":null,"n":null')"
+expect "n: 2" 400 'n: only 1' -- POST /v1/chat/completions "$(chat '"Hi"' ',"n":2')"
+expect "suffix" 400 'suffix: not supported by this server' -- POST /v1/completions '{"model":"default","prompt":"x","suffix":"y"}'
+expect "echo" 400 'echo: not supported' -- POST /v1/completions '{"model":"default","prompt":"x","echo":true}'
+expect "user" 200 '"text_completion"' -- POST /v1/completions '{"model":"default","prompt":"x","max_tokens":2,"user":"alice"}'
+expect "max tokens disagree" 400 'max_completion_tokens' -- POST /v1/chat/completions "$(chat '"Hi"' ',"max_completion_tokens":5')"
+expect "logit_bias key" 400 "logit_bias: 'abc'" -- POST /v1/completions '{"model":"default","prompt":"x","logit_bias":{"abc":1}}'
+expect "logit_bias value" 400 'logit_bias: the bias of token 5' -- POST /v1/completions '{"model":"default","prompt":"x","logit_bias":{"5":101}}'
+expect "logit_bias vocabulary" 400 'not in the vocabulary' -- POST /v1/completions '{"model":"default","prompt":"x","logit_bias":{"99999999":1}}'
+expect "logit_bias forces" 200 '"text_completion"' -- POST /v1/completions '{"model":"default","prompt":"x","max_tokens":3,"temperature":0,"logit_bias":{"1000":100}}'
+[[ $(json "d['choices'][0]['text'] == 3 * d['choices'][0]['text'][:len(d['choices'][0]['text']) // 3]" <"$WORK/b") == True ]] ||
+  fail "logit_bias +100: the same token three times expected: $(cat "$WORK/b")"
+expect "penalty range" 400 'presence_penalty' -- POST /v1/completions '{"model":"default","prompt":"x","presence_penalty":3}'
+expect "models retrieve" 200 '"max_model_len":' -- GET /v1/models/default
+[[ $(json "d['id'] == 'default' and d['object'] == 'model' and d['context_length'] == d['max_model_len'] > 0" <"$WORK/b") == True ]] ||
+  fail "models retrieve: $(cat "$WORK/b")"
+expect "models list context" 200 '"max_model_len":' -- GET /v1/models
+expect "models retrieve unknown" 404 "model 'nope'" -- GET /v1/models/nope
+grep -q '"error":{' "$WORK/b" || fail "models retrieve unknown: not an OpenAI error: $(cat "$WORK/b")"
+out=$(curl -s -w " %{http_code}" "$URL/health"); [[ $out == '{"status":"ok"} 200' ]] || fail "health (no key needed): $out"
+expect "chat logprobs" 200 '"top_logprobs"' -- POST /v1/chat/completions "$(chat '"Hi"' ',"temperature":0,"logprobs":true,"top_logprobs":2')"
+[[ $(json "len(d['choices'][0]['logprobs']['content']) == d['usage']['completion_tokens'] and all(e['logprob'] <= 0 and len(e['top_logprobs']) == 2 and e['top_logprobs'][0]['logprob'] == e['logprob'] and isinstance(e['bytes'], list) for e in d['choices'][0]['logprobs']['content'])" <"$WORK/b") == True ]] ||
+  fail "chat logprobs shape: $(cat "$WORK/b")"
+expect "completion logprobs" 200 '"text_offset"' -- POST /v1/completions '{"model":"default","prompt":"Hello","max_tokens":4,"temperature":0,"logprobs":3}'
+[[ $(json "all(len(d['choices'][0]['logprobs'][k]) == 4 for k in ('tokens', 'token_logprobs', 'top_logprobs', 'text_offset')) and all(len(t) == 3 for t in d['choices'][0]['logprobs']['top_logprobs']) and d['choices'][0]['logprobs']['text_offset'][0] == 0" <"$WORK/b") == True ]] ||
+  fail "completion logprobs shape: $(cat "$WORK/b")"
+out=$(curl -sN -H "Authorization: Bearer $KEY" -d '{"model":"default","prompt":"Hello","max_tokens":6,"stream":true,"temperature":0,"logprobs":1}' "$URL/v1/completions")
+n=$(sed -n 's/^data: \({.*\)/\1/p' <<<"$out" | python3 -c "import json,sys; print(sum(len(json.loads(l)['choices'][0]['logprobs']['tokens']) for l in sys.stdin if json.loads(l)['choices']))")
+[[ $n == 6 ]] || fail "streamed logprobs: $n entries for 6 tokens: $out"
+schema='{"type":"json_schema","json_schema":{"name":"answer","strict":true,"schema":{"type":"object","properties":{"answer":{"type":"string","enum":["yes","no"]}},"required":["answer"],"additionalProperties":false}}}'
+expect "json_schema" 200 '"finish_reason":"stop"' -- POST /v1/chat/completions "$(chat '"Yes or no?"' ",\"max_tokens\":64,\"temperature\":0,\"response_format\":$schema")"
+[[ $(json "json.loads(d['choices'][0]['message']['content'])['answer'] in ('yes', 'no')" <"$WORK/b") == True ]] ||
+  fail "json_schema output does not parse as the schema: $(cat "$WORK/b")"
+expect "bad schema" 400 'response_format' -- POST /v1/chat/completions "$(chat '"Hi"' ',"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"$ref":"#/nowhere"}}}')"
+expect "format type" 400 "response_format.type: 'xml'" -- POST /v1/chat/completions "$(chat '"Hi"' ',"response_format":{"type":"xml"}')"
+
 # ---- many keep-alive connections streaming at once: every response arrives whole
 "$MP" loadgen --url "$URL" --api-key "$KEY" --model default --concurrency 32 --requests 640 --stream \
   --max-tokens 8 --prompt-tokens 16 --ignore-eos --timeout-ms 30000 >"$WORK/load" 2>&1 ||

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -106,6 +107,19 @@ Result<std::shared_ptr<const LlamaWeights>> LlamaWeights::load(const std::string
   w->model_ = model;
   w->vocab_ = llama_model_get_vocab(model);
   w->bytes_ = llama_model_size(model);
+  const llama_vocab* vocab = w->vocab_;
+  for (llama_token t = 0; t < llama_vocab_n_tokens(vocab); ++t) {
+    const auto attr = llama_vocab_get_attr(vocab, t);
+    const char* text = llama_vocab_get_text(vocab, t);
+    if ((attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) && text && *text) {
+      w->special_tokens_.push_back(t);
+    }
+  }
+  std::stable_sort(w->special_tokens_.begin(), w->special_tokens_.end(),
+                   [&](llama_token a, llama_token b) {
+                     return std::strlen(llama_vocab_get_text(vocab, a)) >
+                            std::strlen(llama_vocab_get_text(vocab, b));
+                   });
   return std::shared_ptr<const LlamaWeights>(std::move(w));
 }
 
@@ -113,14 +127,15 @@ LlamaWeights::~LlamaWeights() {
   if (model_ != nullptr) llama_model_free(model_);
 }
 
-std::vector<llama_token> LlamaWeights::tokenize(std::string_view text, bool add_special) const {
+std::vector<llama_token> LlamaWeights::tokenize(std::string_view text, bool add_special,
+                                                bool parse_special) const {
   std::vector<llama_token> tokens(text.size() + 8);
   int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                             static_cast<int32_t>(tokens.size()), add_special, true);
+                             static_cast<int32_t>(tokens.size()), add_special, parse_special);
   if (n < 0) {
     tokens.resize(static_cast<std::size_t>(-n));
     n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                       static_cast<int32_t>(tokens.size()), add_special, true);
+                       static_cast<int32_t>(tokens.size()), add_special, parse_special);
   }
   tokens.resize(static_cast<std::size_t>(std::max(n, 0)));
   return tokens;
@@ -134,31 +149,6 @@ std::string LlamaWeights::piece(llama_token token) const {
   n = llama_token_to_piece(vocab_, token, big.data(), static_cast<int32_t>(big.size()), 0, false);
   big.resize(static_cast<std::size_t>(std::max(n, 0)));
   return big;
-}
-
-Result<std::string> LlamaWeights::render_chat(const std::vector<ChatMessage>& messages) const {
-  std::vector<llama_chat_message> chat;
-  chat.reserve(messages.size());
-  for (const ChatMessage& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
-  std::string out(4096, '\0');
-  // Renders into `out`, growing it once when too small; < 0 on failure.
-  auto apply = [&](const char* tmpl) {
-    int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
-                                          static_cast<int32_t>(out.size()));
-    if (n > static_cast<int32_t>(out.size())) {
-      out.resize(static_cast<std::size_t>(n));
-      n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
-                                    static_cast<int32_t>(out.size()));
-    }
-    return n;
-  };
-  const char* own = llama_model_chat_template(model_, nullptr);
-  int32_t n = apply(own != nullptr ? own : "chatml");
-  // The model's own template is one llama.cpp does not know: fall back.
-  if (n < 0 && own != nullptr) n = apply("chatml");
-  if (n < 0) return invalid_argument_error("messages: the chat template could not be applied");
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 }  // namespace modelpool::llama

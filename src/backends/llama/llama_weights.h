@@ -50,14 +50,20 @@ class LlamaWeights final : public Weights {
   llama_model* model() const { return model_; }
   const llama_vocab* vocab() const { return vocab_; }
 
-  // Tokens of `text`; with `add_special` the BOS the model expects.
-  std::vector<llama_token> tokenize(std::string_view text, bool add_special) const;
+  // Tokens of `text`; with `add_special` the BOS the model expects. With
+  // `parse_special` the text of a special token ("<s>", "<|im_start|>")
+  // becomes that token; without, it stays text.
+  std::vector<llama_token> tokenize(std::string_view text, bool add_special,
+                                    bool parse_special = true) const;
   // The text of one token (may be part of a UTF-8 character).
   std::string piece(llama_token token) const;
   bool is_end_of_generation(llama_token token) const { return llama_vocab_is_eog(vocab_, token); }
-  // Renders chat messages with the model's template (chatml when it has
-  // none), ending with the assistant's turn. kInvalidArgument on failure.
-  Result<std::string> render_chat(const std::vector<ChatMessage>& messages) const;
+  // The model's chat template, or null when it has none.
+  const char* chat_template() const { return llama_model_chat_template(model_, nullptr); }
+  // The tokens the tokenizer makes of their text only when asked to parse
+  // special tokens (control and unknown tokens), longest text first: the
+  // order in which llama.cpp looks for them.
+  const std::vector<llama_token>& special_tokens() const { return special_tokens_; }
 
  private:
   LlamaWeights() = default;
@@ -65,6 +71,7 @@ class LlamaWeights final : public Weights {
   llama_model* model_ = nullptr;
   const llama_vocab* vocab_ = nullptr;
   std::size_t bytes_ = 0;
+  std::vector<llama_token> special_tokens_;
 };
 
 }  // namespace modelpool::llama

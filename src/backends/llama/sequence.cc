@@ -1,7 +1,10 @@
 #include "backends/llama/sequence.h"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
+
+#include "backends/llama/chat_prompt.h"
 
 namespace modelpool::llama {
 namespace {
@@ -50,17 +53,38 @@ Result<PreparedPrompt> prepare(const LlamaWeights& weights, const GenerationRequ
   for (const std::string& s : request.stop) {
     if (s.empty()) return invalid_argument_error("stop: empty stop string");
   }
-  std::string text;
-  if (!request.messages.empty()) {
-    auto rendered = weights.render_chat(request.messages);
-    if (!rendered.ok()) return rendered.status();
-    text = std::move(*rendered);
-  } else {
-    text = request.prompt;
+  if (!(std::abs(request.presence_penalty) <= 2)) {
+    return invalid_argument_error("presence_penalty must be in [-2, 2]");
   }
-  if (text.empty()) return invalid_argument_error("prompt: empty (give a prompt or messages)");
+  if (!(std::abs(request.frequency_penalty) <= 2)) {
+    return invalid_argument_error("frequency_penalty must be in [-2, 2]");
+  }
+  if (request.top_logprobs < 0 || request.top_logprobs > 20) {
+    return invalid_argument_error("top_logprobs must be in [0, 20]");
+  }
+  const int32_t n_vocab = llama_vocab_n_tokens(weights.vocab());
+  for (const auto& [token, bias] : request.logit_bias) {
+    if (token < 0 || token >= n_vocab) {
+      return invalid_argument_error("logit_bias: token " + std::to_string(token) +
+                                    " is not in the vocabulary (ids 0.." +
+                                    std::to_string(n_vocab - 1) + ")");
+    }
+    if (!(std::abs(bias) <= 100)) {
+      return invalid_argument_error("logit_bias: the bias of token " + std::to_string(token) +
+                                    " must be in [-100, 100]");
+    }
+  }
   PreparedPrompt p;
-  p.tokens = weights.tokenize(text, /*add_special=*/true);
+  if (!request.messages.empty()) {
+    auto tokens = tokenize_chat(weights, request.messages);
+    if (!tokens.ok()) return tokens.status();
+    p.tokens = std::move(*tokens);
+  } else {
+    if (request.prompt.empty()) {
+      return invalid_argument_error("prompt: empty (give a prompt or messages)");
+    }
+    p.tokens = weights.tokenize(request.prompt, /*add_special=*/true);
+  }
   if (p.tokens.empty()) return invalid_argument_error("prompt: tokenizes to nothing");
   // The prompt and at least one generated token must fit the sequence.
   if (p.tokens.size() + 1 > sequence_tokens) {
@@ -68,6 +92,9 @@ Result<PreparedPrompt> prepare(const LlamaWeights& weights, const GenerationRequ
                                   " tokens do not fit the context of " +
                                   std::to_string(sequence_tokens) + " tokens per sequence");
   }
+  auto grammar = grammar_sampler_for(request.response_format, weights.vocab());
+  if (!grammar.ok()) return grammar.status();
+  p.grammar = std::move(*grammar);
   return p;
 }
 
@@ -86,9 +113,32 @@ Sequence::Sequence(const LlamaWeights& weights, const GenerationRequest& request
   result_.token_times_s.reserve(most);
   for (const std::string& s : request.stop) longest_stop_ = std::max(longest_stop_, s.size());
 
+  n_vocab_ = llama_vocab_n_tokens(weights.vocab());
+  // The order vLLM applies them in: bias, penalties, then what is allowed
+  // (the grammar), then the sampling proper.
   sampler_ = llama_sampler_chain_init(llama_sampler_chain_default_params());
+  const bool biased = !request.logit_bias.empty();
+  const bool penalized = request.presence_penalty != 0 || request.frequency_penalty != 0;
+  if (biased) {
+    std::vector<llama_logit_bias> bias;
+    for (const auto& [token, b] : request.logit_bias) bias.push_back({token, b});
+    llama_sampler_chain_add(
+        sampler_,
+        llama_sampler_init_logit_bias(n_vocab_, static_cast<int32_t>(bias.size()), bias.data()));
+  }
+  if (penalized) {
+    // The sampler counts what it accepts: only generated tokens, never the
+    // prompt (as vLLM), and all of them (the window is the whole room).
+    const auto window = static_cast<int32_t>(std::max<std::size_t>(most, 1));
+    llama_sampler_chain_add(
+        sampler_, llama_sampler_init_penalties(n_vocab_, window, 1.0f, request.frequency_penalty,
+                                               request.presence_penalty));
+  }
+  const bool constrained = prompt.grammar != nullptr;
+  if (constrained) llama_sampler_chain_add(sampler_, prompt.grammar.release());
   if (request.temperature <= 0) {
-    llama_sampler_chain_add(sampler_, llama_sampler_init_greedy());  // on_logits takes a shortcut
+    llama_sampler_chain_add(sampler_, llama_sampler_init_greedy());
+    plain_greedy_ = !biased && !penalized && !constrained;  // on_logits takes a shortcut
   } else {
     const std::uint32_t seed = request.seed ? *request.seed : std::random_device{}();
     if (request.top_k > 0) llama_sampler_chain_add(sampler_, llama_sampler_init_top_k(request.top_k));
@@ -96,6 +146,7 @@ Sequence::Sequence(const LlamaWeights& weights, const GenerationRequest& request
     llama_sampler_chain_add(sampler_, llama_sampler_init_temp(request.temperature));
     llama_sampler_chain_add(sampler_, llama_sampler_init_dist(seed));
   }
+  if (request.logprobs) result_.logprobs.reserve(most);
 }
 
 Sequence::~Sequence() { llama_sampler_free(sampler_); }
@@ -109,15 +160,14 @@ void Sequence::mark_started() {
 
 void Sequence::on_logits(llama_context* ctx, int32_t index) {
   if (finished_) return;
+  const float* logits = llama_get_logits_ith(ctx, index);
   llama_token token = 0;
-  if (request_.temperature <= 0) {
-    // Greedy: an argmax over the logits, without building the sampler's
-    // candidate array (measured: ~20% of a 32-sequence decoding step).
-    const float* logits = llama_get_logits_ith(ctx, index);
-    const int32_t n = llama_vocab_n_tokens(weights_.vocab());
-    token = static_cast<llama_token>(std::max_element(logits, logits + n) - logits);
+  if (plain_greedy_) {
+    // An argmax over the logits, without building the sampler's candidate
+    // array (measured: ~20% of a 32-sequence decoding step).
+    token = static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
   } else {
-    token = llama_sampler_sample(sampler_, ctx, index);
+    token = llama_sampler_sample(sampler_, ctx, index);  // also advances grammar and penalties
   }
   if (!request_.ignore_eos && weights_.is_end_of_generation(token)) {
     finish(FinishReason::kStop);
@@ -127,6 +177,7 @@ void Sequence::on_logits(llama_context* ctx, int32_t index) {
   if (result_.tokens.empty()) result_.ttft_s = result_.token_times_s.back();
   result_.tokens.push_back(token);
   ++result_.completion_tokens;
+  if (request_.logprobs) result_.logprobs.push_back(logprob_of(logits, token));
 
   const std::size_t before = result_.text.size();
   result_.text += weights_.piece(token);
@@ -155,6 +206,7 @@ void Sequence::emit_final_text(bool flush) {
   if (end <= emitted_) return;
   const std::string_view piece(result_.text.data() + emitted_, end - emitted_);
   emitted_ = end;
+  hand_over_logprobs();  // those of the tokens this piece completes
   if (!request_.on_text(piece)) {
     finished_streaming_ = true;
     if (!finished_) {
@@ -164,10 +216,55 @@ void Sequence::emit_final_text(bool flush) {
   }
 }
 
+void Sequence::hand_over_logprobs() {
+  if (!request_.on_logprobs || logprobs_handed_ == result_.logprobs.size()) return;
+  request_.on_logprobs(std::span<const TokenLogprob>(result_.logprobs).subspan(logprobs_handed_));
+  logprobs_handed_ = result_.logprobs.size();
+}
+
+TokenLogprob Sequence::logprob_of(const float* logits, llama_token chosen) const {
+  // log-softmax: logit - log(sum(exp(logits))), computed around the maximum.
+  const float max = *std::max_element(logits, logits + n_vocab_);
+  double sum = 0;
+  for (int32_t i = 0; i < n_vocab_; ++i) sum += std::exp(static_cast<double>(logits[i] - max));
+  const double log_sum = static_cast<double>(max) + std::log(sum);
+  // JSON has no -inf (a masked logit): report vLLM's floor instead.
+  auto prob = [&](llama_token t) {
+    const auto lp = static_cast<float>(static_cast<double>(logits[t]) - log_sum);
+    return TokenProb{t, weights_.piece(t), std::max(lp, -9999.0f)};
+  };
+  TokenLogprob out;
+  static_cast<TokenProb&>(out) = prob(chosen);
+  const auto k = static_cast<std::size_t>(request_.top_logprobs);
+  if (k == 0) return out;
+  // The k largest logits in one pass over the vocabulary: a heap of k
+  // whose front is the weakest kept.
+  auto ranks_above = [&](llama_token a, llama_token b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
+  std::vector<llama_token> best;
+  best.reserve(k + 1);
+  for (llama_token t = 0; t < n_vocab_; ++t) {
+    if (best.size() == k && !ranks_above(t, best.front())) continue;
+    best.push_back(t);
+    std::push_heap(best.begin(), best.end(), ranks_above);
+    if (best.size() > k) {
+      std::pop_heap(best.begin(), best.end(), ranks_above);
+      best.pop_back();
+    }
+  }
+  std::sort(best.begin(), best.end(), ranks_above);
+  out.top.reserve(best.size());
+  for (llama_token t : best) out.top.push_back(prob(t));
+  return out;
+}
+
 void Sequence::finish(FinishReason reason) {
   if (finished_) return;
   emit_final_text(true);
   if (finished_) return;  // the consumer went away while flushing
+  // Tokens whose text never streamed (cut by a stop string) still had logprobs.
+  if (!finished_streaming_) hand_over_logprobs();
   finished_ = true;
   result_.finish_reason = reason;
 }

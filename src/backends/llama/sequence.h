@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/llama/grammar.h"
 #include "backends/llama/llama_weights.h"
 #include "modelpool/llm.h"
 #include "modelpool/pool.h"
@@ -21,11 +22,15 @@ namespace modelpool::llama {
 // The request turned into tokens, before any instance is involved.
 struct PreparedPrompt {
   std::vector<llama_token> tokens;
+  // The response format's grammar, parsed (null: free text).
+  SamplerPtr grammar;
 };
 
-// Tokenizes the prompt (or renders and tokenizes the chat messages) and
-// checks it fits: kInvalidArgument naming the problem (empty prompt,
-// max_tokens < 1, a prompt of N tokens that does not fit a sequence's M).
+// Tokenizes the prompt (or renders and tokenizes the chat messages), checks
+// it fits and checks the sampling fields: kInvalidArgument naming the
+// problem (empty prompt, max_tokens < 1, a prompt of N tokens that does not
+// fit a sequence's M, a logit_bias token outside the vocabulary, a penalty
+// out of range, a JSON schema the converter cannot handle).
 Result<PreparedPrompt> prepare(const LlamaWeights& weights, const GenerationRequest& request,
                                std::size_t sequence_tokens);
 
@@ -51,8 +56,10 @@ class Sequence {
   llama_token pending_token() const { return result_.tokens.back(); }
   void mark_pending_fed() { ++fed_generated_; }
 
-  // Samples from output `index` of the last llama_decode, streams what became
-  // final and decides whether the sequence is finished.
+  // Samples from output `index` of the last llama_decode (logit bias,
+  // penalties and grammar apply, greedy decoding included), records the
+  // token's log-probability when asked, streams what became final and
+  // decides whether the sequence is finished.
   void on_logits(llama_context* ctx, int32_t index);
 
   // Ends the sequence now with `reason` (cancellation), flushing held text.
@@ -63,6 +70,11 @@ class Sequence {
 
  private:
   void emit_final_text(bool flush);
+  // Gives on_logprobs the entries it has not had yet.
+  void hand_over_logprobs();
+  // `chosen`'s log-probability and the request's top alternatives, from
+  // the raw logits.
+  TokenLogprob logprob_of(const float* logits, llama_token chosen) const;
 
   const LlamaWeights& weights_;
   const GenerationRequest& request_;
@@ -70,9 +82,13 @@ class Sequence {
   std::size_t sequence_tokens_;
   Clock::time_point t0_;
   llama_sampler* sampler_ = nullptr;
+  // Greedy with nothing changing the logits: an argmax over the raw logits.
+  bool plain_greedy_ = false;
+  int32_t n_vocab_ = 0;
   std::size_t prefilled_ = 0;
   std::size_t fed_generated_ = 0;
   std::size_t emitted_ = 0;  // bytes of result_.text already streamed
+  std::size_t logprobs_handed_ = 0;  // entries of result_.logprobs given to on_logprobs
   std::size_t longest_stop_ = 0;
   bool finished_ = false;
   bool started_ = false;
