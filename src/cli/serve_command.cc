@@ -147,17 +147,23 @@ spdlog::level::level_enum level_of(const std::string& name) {
   return spdlog::level::info;
 }
 
-// Ends the process at `deadline` unless disarm()ed first: the bound on
+// Logs `message` and ends the process now. Only flushes: spdlog::shutdown()
+// could wait on another thread's logging, or pull the logger from under it.
+[[noreturn]] void exit_now(spdlog::logger& log, const std::string& message, int code) {
+  log.warn("{}", message);
+  log.flush();
+  std::_Exit(code);
+}
+
+// Ends the process at `deadline` unless destroyed first: the bound on
 // shutdown whatever a model or a load is doing.
 class ExitWatchdog {
  public:
-  explicit ExitWatchdog(Clock::time_point deadline)
-      : thread_([this, deadline] {
+  ExitWatchdog(Clock::time_point deadline, std::shared_ptr<spdlog::logger> log)
+      : thread_([this, deadline, log] {
           std::unique_lock lock(mu_);
           if (cv_.wait_until(lock, deadline, [&] { return disarmed_; })) return;
-          spdlog::error("shutdown overran its deadline: exiting now");
-          spdlog::shutdown();
-          std::_Exit(1);
+          exit_now(*log, "shutdown overran its deadline: exiting now", 1);
         }) {}
   ~ExitWatchdog() {
     {
@@ -286,16 +292,14 @@ int serve(const ServeArgs& args) {
   const bool fatal = sig == SIGUSR1;
   const auto drain = std::chrono::milliseconds(fatal ? 0 : config.drain_timeout_ms);
   // A second SIGTERM or SIGINT: out now.
-  std::thread([signals] {
+  std::thread([signals, logger] {
     int again = 0;
     sigset_t s = signals;
     sigdelset(&s, SIGUSR1);
     sigwait(&s, &again);
-    spdlog::warn("{} again: exiting now", again == SIGTERM ? "SIGTERM" : "SIGINT");
-    spdlog::shutdown();
-    std::_Exit(128 + again);
+    exit_now(*logger, std::string(again == SIGTERM ? "SIGTERM" : "SIGINT") + " again: exiting now", 128 + again);
   }).detach();
-  ExitWatchdog watchdog(signalled + drain + std::chrono::milliseconds(950));
+  ExitWatchdog watchdog(signalled + drain + std::chrono::milliseconds(950), logger);
   if (!fatal) {
     spdlog::info("{}: draining ({} request(s) in flight, up to {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  http.in_flight(), drain.count());
@@ -312,19 +316,16 @@ int serve(const ServeArgs& args) {
     http.cut_off();  // streams end with an error event, the others get 503
     wait_idle(signalled + drain + std::chrono::milliseconds(800));
   }
-  if (loading) {  // a model load cannot be interrupted: leave it behind
-    spdlog::warn("stopped while a model was loading");
-    spdlog::shutdown();
-    std::_Exit(fatal ? 1 : 0);
-  }
+  if (loading) exit_now(*logger, "stopped while a model was loading", fatal ? 1 : 0);  // a load cannot be interrupted
   loader.join();
   models.shutdown_all(std::chrono::milliseconds(100));  // wakes anything still waiting
   api->wait_idle();
   const std::uint64_t cut = api->cut_off_requests();
+  http.stop();  // no request reaches the Api from here on
   api.reset();
-  http.stop();
-  if (!fatal) spdlog::info("stopped: {} request(s) cut off at the drain deadline", cut);
-  spdlog::shutdown();
+  if (!fatal) logger->info("stopped: {} request(s) cut off at the drain deadline", cut);
+  if (access) access->flush();
+  logger->flush();
   return fatal ? 1 : 0;
 }
 

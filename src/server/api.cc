@@ -33,6 +33,12 @@ Outcome Api::account(ServedModel& model, const Exchange& ex, const Status& statu
   return outcome;
 }
 
+void Api::refuse_draining(ServedModel& model, Exchange& ex) {
+  const Status refused = shutting_down_error("the server is shutting down");
+  account(model, ex, refused);
+  respond_error(ex, refused);
+}
+
 http::status http_status_of(StatusCode code) {
   switch (code) {
     case StatusCode::kOk: return http::status::ok;

@@ -91,6 +91,8 @@ class Api {
   // Counts how the request to `model` that ended with `status` ended for its
   // client (model metrics, and the cut-off count).
   Outcome account(ServedModel& model, const Exchange& ex, const Status& status);
+  // Answers a request that arrived while draining with 503, counted rejected.
+  void refuse_draining(ServedModel& model, Exchange& ex);
   void metrics(Exchange& ex);
 
   ModelManager& models_;

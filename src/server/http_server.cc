@@ -95,6 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool watching_ = false;       // ... and it is the watch of a request in flight
   bool resume_read_ = false;    // read the next request once the watch returns
   std::array<char, 512> scratch_{};  // lingering close discards here
+  std::chrono::steady_clock::time_point linger_until_;
 };
 
 // One request and its answer: what handlers hold.
@@ -234,6 +235,8 @@ void Connection::on_read(beast::error_code ec) {
 // A malformed or refused request: answer and close.
 void Connection::refuse(http::status status, std::string_view message) {
   closing_ = true;
+  answering_ = false;
+  streaming_ = false;
   HttpRequest req;
   req.version(11);
   if (parser_ && parser_->got_some()) {  // the request line is parsed before the fields
@@ -396,6 +399,7 @@ void Connection::answered(beast::error_code ec, bool close_after) {
     log(r);
   }
   --server_.in_flight_counter();
+  answering_ = false;
   streaming_ = false;
   chunks_.clear();
   if (ec || close_after || closing_) return close();
@@ -416,7 +420,8 @@ void Connection::close() {
   closed_ = true;
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(std::chrono::seconds(1));
+  // Set in linger(): a timer does not change under a read already pending.
+  linger_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   if (read_pending_) {
     stream_.socket().cancel(ignored);  // its handler lingers: one read at a time
     return;
@@ -425,6 +430,7 @@ void Connection::close() {
 }
 
 void Connection::linger() {
+  stream_.expires_at(linger_until_);
   stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
     if (!ec) return self->linger();
     self->stream_.close();

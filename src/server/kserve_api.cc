@@ -104,8 +104,8 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
   const Clock::time_point arrived = Clock::now();
   auto doc = parse_object(ex->request().body());
   if (!doc.ok()) return respond_error(*ex, doc.status());
-  if (draining_) return respond_error(*ex, shutting_down_error("the server is shutting down"));
   if (!model) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
+  if (draining_) return refuse_draining(*model, *ex);
   Request request;
   if (const json::value* id = doc->if_contains("id"); id && id->is_string()) request.id = id->as_string();
   const json::value* inputs = doc->if_contains("inputs");

@@ -116,9 +116,9 @@ json::object usage_json(const GenerationResult& r) {
 void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
   auto ask = parse_completion_ask(ex->request().body(), chat);
   if (!ask.ok()) return respond_error(*ex, ask.status());
-  if (draining_) return respond_error(*ex, shutting_down_error("the server is shutting down"));
   std::shared_ptr<ServedModel> model = models_.find(ask->model);
   if (!model) return respond_error(*ex, not_found_error("model '" + ask->model + "' is not loaded (see GET /v1/models)"));
+  if (draining_) return refuse_draining(*model, *ex);
   LlmService* llm = model->llm();
   if (llm == nullptr) {
     return respond_error(*ex, invalid_argument_error("model '" + ask->model + "' does not generate text; use POST /v2/models/" + ask->model + "/infer"));

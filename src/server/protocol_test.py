@@ -268,6 +268,19 @@ s.close()
 check([a[0] for a in answers] == [200, 200, 404] and b"text_completion" in answers[0][1] and b"live" in answers[1][1],
       "pipelined answers out of order: %r" % answers)
 
+# An error the HTTP layer answers itself, after a first request on the same
+# keep-alive connection (an SDK's pooled connection): answered, then closed.
+s = connect(port)
+s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+status, _, _, rest = read_response(s)
+s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+try:
+    second = rest + read_all(s, 5)
+except OSError:
+    second = rest
+s.close()
+check(status == 200 and second.startswith(b"HTTP/1.1 413"), "413 after a first request on the connection: %r" % second[:200])
+
 # A client that leaves frees its slot, whatever it sent after its request.
 def leave(extra, half_close=False):
     s = connect(port)

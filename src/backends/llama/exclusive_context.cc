@@ -74,6 +74,7 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
       seq.mark_pending_fed();
     }
     if (const int rc = decode(prefill == 0 ? 1 : 0, prefill); rc != 0) {
+      meter_->set_kv_used(0);
       return internal_error("llama_decode failed (" + std::to_string(rc) + ")");
     }
     meter_->set_kv_used(static_cast<std::size_t>(seq.next_pos()) + prefill);

@@ -271,6 +271,7 @@ void Sequence::finish(FinishReason reason) {
 
 GenerationResult Sequence::take_result() {
   result_.total_s = since(t0_);
+  if (!started_) result_.queue_s = result_.total_s;  // ended before the model started on it
   return std::move(result_);
 }
 
