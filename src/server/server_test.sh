@@ -299,9 +299,8 @@ grep -q 'modelpool_tokens_generated_total{model="default"}' "$WORK/metrics" || f
 grep -q '^modelpool_process_pss_bytes [1-9]' "$WORK/metrics" || fail "metrics: no PSS"
 
 # ---- the official OpenAI SDK, on the pinned Node 20 (its streaming fails on Debian's Node 18)
-NODE="$ROOT/tests/openai-sdk/node_modules/.bin/node"
-if [[ -x $NODE && -d "$ROOT/tests/openai-sdk/node_modules/openai" ]]; then
-  "$NODE" "$ROOT/tests/openai-sdk/sdk_test.mjs" "$URL" "$KEY" || fail "openai sdk"
+if [[ -d "$ROOT/tests/openai-sdk/node_modules/openai" ]]; then
+  "$ROOT/tests/openai-sdk/node20" "$ROOT/tests/openai-sdk/sdk_test.mjs" "$URL" "$KEY" || fail "openai sdk"
 else
   fail "tests/openai-sdk/node_modules missing (npm ci in tests/openai-sdk)"
 fi
