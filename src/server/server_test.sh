@@ -168,9 +168,11 @@ expect "bad schema" 400 'response_format' -- POST /v1/chat/completions "$(chat '
 expect "format type" 400 "response_format.type: 'xml'" -- POST /v1/chat/completions "$(chat '"Hi"' ',"response_format":{"type":"xml"}')"
 
 # ---- many keep-alive connections streaming at once: every response arrives whole
-"$MP" loadgen --url "$URL" --api-key "$KEY" --model default --concurrency 32 --requests 640 --stream \
-  --max-tokens 8 --prompt-tokens 16 --ignore-eos --timeout-ms 30000 >"$WORK/load" 2>&1 ||
-  fail "concurrent streams: $(grep -i 'error' "$WORK/load")"
+if ! "$MP" loadgen --url "$URL" --api-key "$KEY" --model default --concurrency 32 --requests 640 --stream \
+  --max-tokens 8 --prompt-tokens 16 --ignore-eos --timeout-ms 30000 >"$WORK/load" 2>&1; then
+  counts=$(curl -s "$URL/metrics" | grep '^modelpool_requests_total{model="default"' | tr '\n' ' ')
+  fail "concurrent streams: $(grep -i 'error' "$WORK/load") (server counts: $counts)"
+fi
 
 # ---- errors name what is wrong
 expect "bad json" 400 'not valid JSON' -- POST /v1/completions '{"model":'
