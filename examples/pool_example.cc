@@ -3,6 +3,7 @@
 
 #include "modelpool/pool.h"
 #include "modelpool/registry.h"
+#include "backends/sim/sim_backend.h"
 
 using namespace std::chrono_literals;
 using modelpool::Clock;
@@ -21,10 +22,12 @@ int main() {
   spec.name = "echo";
   spec.backend = "sim";
   spec.options = {{"weights_mb", "64"}, {"service_ms", "20"}};
-  modelpool::Registry registry;
+  auto backend = std::make_shared<modelpool::SimBackend>();
+  modelpool::BackendCatalog catalog;  // the engines this program knows
+  catalog.add(backend);
+  modelpool::Registry registry({}, catalog);
   auto weights = registry.get(spec);
   if (!weights.ok()) return std::fprintf(stderr, "%s\n", weights.status().to_string().c_str()), 1;
-  auto backend = modelpool::make_backend(spec.backend).value();
 
   // 2. A pool of 2..4 instances over those weights.
   modelpool::PoolOptions options;

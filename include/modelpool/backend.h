@@ -15,6 +15,7 @@
 // copy in Instance::bytes()).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,9 +29,42 @@
 #include <variant>
 #include <vector>
 
+#include "modelpool/buffer.h"
+#include "modelpool/options.h"
 #include "modelpool/status.h"
 
 namespace modelpool {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+class Model;
+class Registry;
+struct GenerationRequest;
+struct GenerationResult;
+struct ServeOptions;
+
+// What a model can do, as a bit set; routes ask a model for one (model.h).
+enum class Capability : unsigned {
+  kInfer = 1u << 0,       // tensors in, tensors out (KServe v2 infer)
+  kGenerate = 1u << 1,    // text generation (OpenAI completions and chat)
+  kTranscribe = 1u << 2,  // speech to text
+  kSpeak = 1u << 3,       // text to speech
+};
+using Capabilities = unsigned;
+constexpr Capabilities operator|(Capability a, Capability b) {
+  return static_cast<unsigned>(a) | static_cast<unsigned>(b);
+}
+constexpr bool has(Capabilities set, Capability c) { return (set & static_cast<unsigned>(c)) != 0; }
+// "infer", "generate", "transcribe", "speak".
+std::string_view capability_name(Capability c);
+
+// What a backend made of a generation request before it queued (tokens, a
+// grammar), for its own instances: opaque to everything else.
+class PreparedGeneration {
+ public:
+  virtual ~PreparedGeneration() = default;
+};
 
 // What to load: a backend name, a path (file or directory; may be empty for
 // synthetic models) and backend options as strings (from the TOML config or
@@ -183,13 +217,47 @@ class Instance {
   // no I/O, no long computation): a server may then run it on its I/O thread
   // instead of handing it to a worker thread.
   virtual bool quick() const { return false; }
+
+  // The kGenerate capability (model.h): generates text for `request`.
+  // `prepared` is what this backend made of the request before it queued
+  // (Backend::prepare_generation; tokens, a grammar), or null, and then the
+  // instance prepares it itself. `t0` is when the caller asked (timings in
+  // the result count from it). Stops within one step of its work once `stop`
+  // is requested, returning the text so far with finish reason kCancelled.
+  // Errors as run(). Default: kInvalidArgument (the instance cannot).
+  virtual Result<GenerationResult> generate(const GenerationRequest& request,
+                                            std::unique_ptr<PreparedGeneration> prepared,
+                                            Clock::time_point t0, std::stop_token stop);
+};
+
+// What a backend is, as data: the server, the config loader and the
+// `backends` command read this instead of knowing any engine by name.
+struct BackendInfo {
+  std::string name;     // as a config's `backend = "..."` names it
+  std::string summary;  // one line, for `modelpool backends`
+  // What its models can do (model.h): a bit set of Capability values.
+  Capabilities capabilities;
+  // Whether a model needs `path` (a file or directory to load).
+  bool needs_path = false;
+  // Whether it supports mode = "batched" (ServeOptions::Mode::kBatched).
+  bool batching = false;
+  // Its options ([model.options] in a config), with types, ranges and
+  // defaults: validated before anything loads (options.h).
+  OptionSchema options;
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
 
-  virtual std::string_view name() const = 0;
+  // Constant for the backend's life.
+  virtual const BackendInfo& info() const = 0;
+  std::string_view name() const { return info().name; }
+
+  // Rules between options and serving settings that the schema cannot say
+  // (for example an option that applies to one mode only), checked after
+  // the schema without loading anything. kInvalidArgument naming the key.
+  virtual Status check(const ModelSpec& spec, const ServeOptions& serve) const;
 
   // Loads the weights described by `spec`. Called at most once per model key
   // at a time (the Registry's single-flight loading). May be slow; reports
@@ -202,10 +270,42 @@ class Backend {
   // several threads at once.
   virtual Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights> weights,
                                                         const ModelSpec& spec) = 0;
+
+  // Builds the model a server serves (model.h). The default is a Pool of
+  // instantiate()d instances over weights shared through `registry`
+  // (open_pooled_model); a backend overrides it to run its instances
+  // differently (continuous batching).
+  virtual Result<std::unique_ptr<Model>> open(Registry& registry, const ModelSpec& spec,
+                                              const ServeOptions& serve);
 };
 
-// The backend registered under `name` ("sim", ...), or kNotFound listing the
-// known names.
-Result<std::shared_ptr<Backend>> make_backend(std::string_view name);
+// The backends a program knows, by name: filled at the composition root
+// (the CLI, a test's main) with one add() per engine, read by everything
+// else.
+//
+//   BackendCatalog catalog;
+//   catalog.add(std::make_shared<SimBackend>());
+//   Result<std::shared_ptr<Backend>> b = catalog.find("sim");
+//
+// Thread safety: add() before the catalog is shared; find() and list() from
+// any thread after.
+class BackendCatalog {
+ public:
+  // Registers `backend` under its info().name. REQUIRES: a new name.
+  void add(std::shared_ptr<Backend> backend);
+  // The backend named `name`, or kNotFound listing the known names.
+  Result<std::shared_ptr<Backend>> find(std::string_view name) const;
+  // Every backend, by name.
+  std::vector<std::shared_ptr<Backend>> list() const;
+  // "llama, sim": the known names, for messages.
+  std::string names() const;
+
+ private:
+  std::map<std::string, std::shared_ptr<Backend>, std::less<>> backends_;
+};
+
+// The process's catalog, for code that has no other way to reach one (the
+// config loader's checks). The composition root fills it at start.
+BackendCatalog& default_catalog();
 
 }  // namespace modelpool

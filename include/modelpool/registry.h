@@ -89,8 +89,9 @@ class Registry {
   using Loader =
       std::function<Result<std::shared_ptr<const Weights>>(const ModelSpec&, const ProgressFn&)>;
 
-  // Loads through the backend named in each spec (make_backend).
-  explicit Registry(RegistryOptions options = {});
+  // Loads through the backend named in each spec, found in `catalog`
+  // (which must outlive the registry).
+  explicit Registry(RegistryOptions options = {}, const BackendCatalog& catalog = default_catalog());
   // Loads through `loader` (tests, custom engines).
   Registry(Loader loader, RegistryOptions options);
   ~Registry();

@@ -16,7 +16,7 @@
 
 #include "cli/bench_command.h"
 #include "cli/report.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 #include "modelpool/memory.h"
 
 namespace modelpool::cli {

@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/backends.h"
 #include "cli/bench_command.h"
 #include "cli/loadgen_command.h"
 #include "cli/mkmodel_command.h"
 #include "cli/serve_command.h"
 
 int main(int argc, char** argv) {
+  modelpool::cli::register_builtin_backends(modelpool::default_catalog());
   CLI::App app{"modelpool: serve machine-learning models to many callers within a memory budget"};
   app.name("modelpool");
   app.require_subcommand(1);

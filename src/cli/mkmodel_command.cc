@@ -11,7 +11,7 @@
 #include <string>
 
 #include "cli/report.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool::cli {
 namespace {

@@ -29,7 +29,7 @@
 
 #include "cli/access_log.h"
 #include "cli/report.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 #include "server/api.h"
 #include "server/config.h"
 #include "server/http_server.h"

@@ -61,7 +61,7 @@ Result<Row> measure(const SimBenchOptions& o, std::size_t pool_size, bool share)
   RegistryOptions registry_options;
   registry_options.unload_after_idle = std::chrono::milliseconds(0);  // free between sizes
   Registry registry(registry_options);
-  auto backend = make_backend(spec.backend);
+  auto backend = default_catalog().find(spec.backend);
   if (!backend.ok()) return backend.status();
   auto weights = registry.get(spec);
   if (!weights.ok()) return weights.status();

@@ -96,18 +96,14 @@ void WeightsRef::reset() {
   core_.reset();
 }
 
-namespace {
-
-Result<std::shared_ptr<const Weights>> load_with_backend(const ModelSpec& spec,
-                                                         const ProgressFn& progress) {
-  auto backend = make_backend(spec.backend);
-  if (!backend.ok()) return backend.status();
-  return (*backend)->load(spec, progress);
-}
-
-}  // namespace
-
-Registry::Registry(RegistryOptions options) : Registry(load_with_backend, std::move(options)) {}
+Registry::Registry(RegistryOptions options, const BackendCatalog& catalog)
+    : Registry(
+          [&catalog](const ModelSpec& spec, const ProgressFn& progress) -> Result<std::shared_ptr<const Weights>> {
+            auto backend = catalog.find(spec.backend);
+            if (!backend.ok()) return backend.status();
+            return (*backend)->load(spec, progress);
+          },
+          std::move(options)) {}
 
 Registry::Registry(Loader loader, RegistryOptions options)
     : core_(std::make_shared<RegistryCore>()) {

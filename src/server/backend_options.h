@@ -8,7 +8,7 @@
 //   sim:   see backends/sim/sim_backend.h
 #pragma once
 
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 #include "modelpool/status.h"
 #include "server/config.h"
 

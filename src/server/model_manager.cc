@@ -68,7 +68,7 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
     return std::make_shared<ServedModel>(c, std::move(*llm));
   }
   spec.options = c.options;
-  auto backend = make_backend(c.backend);
+  auto backend = default_catalog().find(c.backend);
   if (!backend.ok()) return backend.status();
   auto weights = registry_.get(spec);
   if (!weights.ok()) return weights.status();

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "modelpool/histogram.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 #include "modelpool/pool.h"
 #include "modelpool/registry.h"
 #include "server/config.h"

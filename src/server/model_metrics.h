@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "modelpool/histogram.h"
-#include "modelpool/llm.h"
+#include "modelpool/generation.h"
 #include "modelpool/status.h"
 #include "server/exchange.h"
 

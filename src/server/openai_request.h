@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "modelpool/llm.h"
+#include "modelpool/generation.h"
 #include "modelpool/status.h"
 
 namespace modelpool::server {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "backends/llama/llama_weights.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool::llama {
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool::llama {
 

@@ -33,6 +33,12 @@ Result<ContextOptions> read_options(const ModelSpec& spec) {
 
 }  // namespace
 
+const BackendInfo& LlamaBackend::info() const {
+  static const BackendInfo info{"llama", "GGUF language models through llama.cpp",
+                                Capability::kGenerate | Capability::kInfer, true, true, {}};
+  return info;
+}
+
 Result<std::shared_ptr<const Weights>> LlamaBackend::load(const ModelSpec& spec,
                                                           const ProgressFn& progress) {
   if (auto o = read_options(spec); !o.ok()) return o.status();

@@ -15,7 +15,7 @@ namespace modelpool::llama {
 
 class LlamaBackend final : public Backend {
  public:
-  std::string_view name() const override { return "llama"; }
+  const BackendInfo& info() const override;
   Result<std::shared_ptr<const Weights>> load(const ModelSpec& spec,
                                               const ProgressFn& progress) override;
   Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights> weights,

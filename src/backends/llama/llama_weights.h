@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "modelpool/backend.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool::llama {
 

@@ -1,7 +1,7 @@
 // generation_request_from: the KServe path's typed parameters (no model needed).
 #include <gtest/gtest.h>
 
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool {
 namespace {

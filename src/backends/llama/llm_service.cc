@@ -7,18 +7,9 @@
 #include "backends/llama/batch_engine.h"
 #include "backends/llama/exclusive_context.h"
 #include "backends/llama/llama_backend.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool {
-
-std::string_view finish_reason_name(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kCancelled: return "cancelled";
-  }
-  return "unknown";
-}
 
 namespace llama {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "backends/llama/chat_prompt.h"
 #include "backends/llama/llama_weights.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool {
 namespace {

@@ -56,7 +56,7 @@
 #include <ggml.h>
 #include <gguf.h>
 
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 
 namespace modelpool {
 namespace {

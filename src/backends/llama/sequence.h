@@ -14,7 +14,7 @@
 
 #include "backends/llama/grammar.h"
 #include "backends/llama/llama_weights.h"
-#include "modelpool/llm.h"
+#include "backends/llama/llm_service.h"
 #include "modelpool/pool.h"
 
 namespace modelpool::llama {

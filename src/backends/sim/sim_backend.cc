@@ -173,6 +173,12 @@ Result<SimConfig> SimConfig::from_options(const ModelSpec& spec) {
   return c;
 }
 
+const BackendInfo& SimBackend::info() const {
+  static const BackendInfo info{"sim", "a synthetic model with real memory and service time, for tests and benchmarks",
+                                static_cast<Capabilities>(Capability::kInfer), false, false, {}};
+  return info;
+}
+
 Result<std::shared_ptr<const Weights>> SimBackend::load(const ModelSpec& spec,
                                                         const ProgressFn& progress) {
   auto config = SimConfig::from_options(spec);

@@ -54,7 +54,7 @@ struct SimConfig {
 
 class SimBackend final : public Backend {
  public:
-  std::string_view name() const override { return "sim"; }
+  const BackendInfo& info() const override;
   Result<std::shared_ptr<const Weights>> load(const ModelSpec& spec,
                                               const ProgressFn& progress) override;
   Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights> weights,

@@ -171,7 +171,7 @@ TEST(SimBackendTest, APoolOfSimInstancesHealsAfterFailedRuns) {
   ModelSpec spec = sim({{"fail_run_every", "3"}});
   auto weights = registry.get(spec);
   ASSERT_TRUE(weights.ok());
-  auto backend = make_backend("sim");
+  auto backend = default_catalog().find("sim");
   ASSERT_TRUE(backend.ok());
   PoolOptions o;
   o.min_instances = o.max_instances = 2;

@@ -1,0 +1,186 @@
+// The engine-neutral parts of the seam: capability names, the defaults of
+// Instance, Backend and Model, the backend catalog, and the pooled model
+// every Instance-based backend serves through.
+#include "modelpool/model.h"
+
+#include <exception>
+
+namespace modelpool {
+
+std::string_view capability_name(Capability c) {
+  switch (c) {
+    case Capability::kInfer: return "infer";
+    case Capability::kGenerate: return "generate";
+    case Capability::kTranscribe: return "transcribe";
+    case Capability::kSpeak: return "speak";
+  }
+  return "unknown";
+}
+
+namespace {
+
+Status unsupported(Capability c) {
+  return invalid_argument_error("the model does not support " + std::string(capability_name(c)));
+}
+
+}  // namespace
+
+Status missing_capability_error(std::string_view model, Capability c) {
+  return invalid_argument_error("model '" + std::string(model) + "' does not support " +
+                                std::string(capability_name(c)));
+}
+
+Result<GenerationResult> Instance::generate(const GenerationRequest&, std::unique_ptr<PreparedGeneration>,
+                                            Clock::time_point, std::stop_token) {
+  return unsupported(Capability::kGenerate);
+}
+
+Status Backend::check(const ModelSpec&, const ServeOptions&) const { return {}; }
+
+Result<std::unique_ptr<Model>> Backend::open(Registry& registry, const ModelSpec& spec,
+                                             const ServeOptions& serve) {
+  return open_pooled_model(*this, registry, spec, serve);
+}
+
+Result<InferStats> Model::infer(const Request&, Sink&, Deadline, std::stop_token) {
+  return unsupported(Capability::kInfer);
+}
+std::optional<Result<InferStats>> Model::infer_now(const Request&, Sink&) { return std::nullopt; }
+Result<GenerationResult> Model::generate(const GenerationRequest&, Deadline, std::stop_token) {
+  return unsupported(Capability::kGenerate);
+}
+Result<std::size_t> Model::count_tokens(std::string_view) const { return unsupported(Capability::kGenerate); }
+
+void BackendCatalog::add(std::shared_ptr<Backend> backend) {
+  std::string name(backend->name());
+  backends_.emplace(std::move(name), std::move(backend));
+}
+
+Result<std::shared_ptr<Backend>> BackendCatalog::find(std::string_view name) const {
+  auto it = backends_.find(name);
+  if (it == backends_.end()) {
+    return not_found_error("unknown backend '" + std::string(name) + "' (known: " + names() + ")");
+  }
+  return it->second;
+}
+
+std::vector<std::shared_ptr<Backend>> BackendCatalog::list() const {
+  std::vector<std::shared_ptr<Backend>> out;
+  for (const auto& [name, b] : backends_) out.push_back(b);
+  return out;
+}
+
+std::string BackendCatalog::names() const {
+  std::string out;
+  for (const auto& [name, b] : backends_) out += (out.empty() ? "" : ", ") + name;
+  return out.empty() ? "none registered" : out;
+}
+
+BackendCatalog& default_catalog() {
+  static BackendCatalog catalog;
+  return catalog;
+}
+
+namespace {
+
+// A Pool of one backend's instances over weights loaded once.
+class PooledModel final : public Model {
+ public:
+  PooledModel(Capabilities capabilities, WeightsRef weights, std::unique_ptr<Pool> pool, std::string describe)
+      : capabilities_(capabilities), weights_(std::move(weights)), pool_(std::move(pool)),
+        describe_(std::move(describe)) {}
+  ~PooledModel() override { pool_.reset(); }  // the instances go before their weights
+
+  Capabilities capabilities() const override { return capabilities_; }
+
+  Result<InferStats> infer(const Request& request, Sink& sink, Deadline deadline, std::stop_token stop) override {
+    const Clock::time_point arrived = Clock::now();
+    Result<Lease> lease = pool_->acquire(deadline, stop);
+    if (!lease.ok()) return lease.status();
+    return run(*lease, request, sink, stop, arrived);
+  }
+
+  std::optional<Result<InferStats>> infer_now(const Request& request, Sink& sink) override {
+    const Clock::time_point arrived = Clock::now();
+    Result<Lease> lease = pool_->try_acquire();
+    if (!lease.ok() || !(*lease)->quick()) return std::nullopt;
+    return run(*lease, request, sink, {}, arrived);
+  }
+
+  Result<GenerationResult> generate(const GenerationRequest& request, Deadline deadline,
+                                    std::stop_token stop) override {
+    const Clock::time_point t0 = Clock::now();
+    Result<Lease> lease = pool_->acquire(deadline, stop);
+    if (!lease.ok()) return lease.status();
+    Result<GenerationResult> r = [&]() -> Result<GenerationResult> {
+      try {
+        return (*lease)->generate(request, nullptr, t0, stop);
+      } catch (const std::exception& e) {
+        return internal_error(std::string("the model failed: ") + e.what());
+      }
+    }();
+    if (!r.ok() && r.status().code() == StatusCode::kInternal) lease->mark_broken(r.status().message());
+    return r;
+  }
+
+  ModelStats stats() const override {
+    ModelStats s;
+    s.pool = pool_->snapshot();
+    s.weights_bytes = weights_ ? weights_->bytes() : 0;
+    return s;
+  }
+  std::string describe() const override { return describe_; }
+  Status shutdown(std::chrono::milliseconds timeout) override { return pool_->shutdown(timeout); }
+
+ private:
+  static Result<InferStats> run(Lease& lease, const Request& request, Sink& sink, std::stop_token stop,
+                                Clock::time_point arrived) {
+    InferStats stats;
+    const Clock::time_point granted = Clock::now();
+    stats.queue_wait = granted - arrived;
+    Status status;
+    try {
+      status = lease->run(request, sink, stop);
+    } catch (const std::exception& e) {
+      status = internal_error(std::string("the model failed: ") + e.what());
+    }
+    stats.run = Clock::now() - granted;
+    if (status.code() == StatusCode::kInternal) lease.mark_broken(status.message());
+    if (!status.ok()) return status;
+    return stats;
+  }
+
+  const Capabilities capabilities_;
+  WeightsRef weights_;
+  std::unique_ptr<Pool> pool_;
+  const std::string describe_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> open_pooled_model(Backend& backend, Registry& registry, const ModelSpec& spec,
+                                                 const ServeOptions& serve) {
+  if (serve.mode != ServeOptions::Mode::kExclusive) {
+    return invalid_argument_error("backend '" + std::string(backend.name()) + "' has no batched mode");
+  }
+  auto weights = registry.get(spec);
+  if (!weights.ok()) return weights.status();
+  PoolOptions po;
+  po.name = spec.name;
+  po.min_instances = serve.min_instances;
+  po.max_instances = serve.max_instances;
+  po.max_queue = serve.max_queue;
+  po.warmup = serve.warmup;
+  po.eager = true;
+  std::shared_ptr<const Weights> shared = weights->shared();
+  Backend* b = &backend;  // the catalog outlives every model
+  auto pool = Pool::create([b, shared, spec] { return b->instantiate(shared, spec); }, po);
+  if (!pool.ok()) return pool.status();
+  if (Status s = (*pool)->wait_ready(); !s.ok()) return s;
+  const std::string describe = std::string(backend.name()) + ", instances [" + std::to_string(serve.min_instances) +
+                               ", " + std::to_string(serve.max_instances) + "]";
+  return std::unique_ptr<Model>(std::make_unique<PooledModel>(backend.info().capabilities, std::move(*weights),
+                                                              std::move(*pool), describe));
+}
+
+}  // namespace modelpool
