@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "backends/common/option_reader.h"
 #include "backends/llama/exclusive_context.h"
 
@@ -32,6 +34,33 @@ Result<ContextOptions> read_options(const ModelSpec& spec) {
 }
 
 }  // namespace
+
+Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve) {
+  LlmOptions o;
+  o.mode = serve.mode == ServeOptions::Mode::kExclusive ? LlmMode::kExclusive : LlmMode::kBatched;
+  o.instances = std::max<std::size_t>(1, serve.max_instances);
+  o.slots = serve.slots;
+  o.context = serve.context;
+  o.threads = serve.threads;
+  o.max_queue = serve.max_queue;
+  OptionReader r(spec.options, "llama model '" + spec.name + "'");
+  auto prefill_chunk = static_cast<std::int64_t>(o.prefill_chunk);
+  std::int64_t step_delay_ms = o.step_delay.count();
+  r.get("prefill_chunk", &prefill_chunk, 1, 1 << 16);
+  r.get("fault_step_delay_ms", &step_delay_ms, 0, 600000);
+  if (Status s = r.finish(); !s.ok()) return s;
+  if (step_delay_ms > 0 && o.mode != LlmMode::kBatched) {
+    return invalid_argument_error("llama model '" + spec.name +
+                                  "': option 'fault_step_delay_ms' applies to mode 'batched' only");
+  }
+  o.prefill_chunk = static_cast<std::size_t>(prefill_chunk);
+  o.step_delay = std::chrono::milliseconds(step_delay_ms);
+  return o;
+}
+
+Status LlamaBackend::check(const ModelSpec& spec, const ServeOptions& serve) const {
+  return llm_options(spec, serve).status();
+}
 
 const BackendInfo& LlamaBackend::info() const {
   static const BackendInfo info{"llama", "GGUF language models through llama.cpp",

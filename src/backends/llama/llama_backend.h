@@ -9,7 +9,9 @@
 // batched mode and the generation API.
 #pragma once
 
+#include "backends/llama/llm_service.h"
 #include "modelpool/backend.h"
+#include "modelpool/model.h"
 
 namespace modelpool::llama {
 
@@ -20,7 +22,17 @@ class LlamaBackend final : public Backend {
                                               const ProgressFn& progress) override;
   Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights> weights,
                                                 const ModelSpec& spec) override;
+  Status check(const ModelSpec& spec, const ServeOptions& serve) const override;
+  // An LlmService (llm_service.h) behind the Model seam: batched mode runs
+  // continuous batching, exclusive mode a pool of contexts.
+  Result<std::unique_ptr<Model>> open(Registry& registry, const ModelSpec& spec,
+                                      const ServeOptions& serve) override;
 };
+
+// The LlmService settings of a served model: the serving settings plus the
+// backend's options (prefill_chunk, fault_step_delay_ms). kInvalidArgument
+// naming a bad or unknown option.
+Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve);
 
 // The machine's cores, for "0 threads means all of them".
 std::size_t machine_cores();
