@@ -112,32 +112,9 @@ Result<std::string> api_key_of(const ServeArgs& args, const server::ServerConfig
   return config.api_key;
 }
 
-std::string bytes_text(std::size_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return buf;
-}
-
 // One line per loaded model: what it is and what it costs.
 std::string summary(const server::ServedModel& m) {
-  const server::ModelConfig& c = m.config();
-  if (const LlmService* llm = m.llm()) {
-    const LlmInfo i = llm->info();
-    std::error_code ec;
-    const auto file_bytes = std::filesystem::file_size(c.path, ec);
-    std::string s = "model '" + c.name + "': llama " + c.path + " (" + (ec ? "?" : bytes_text(file_bytes)) +
-                    " file, " + bytes_text(i.weights_bytes) + " weights), " + c.mode + ", ";
-    if (c.mode == "batched") {
-      s += std::to_string(i.slots) + " slots x " + std::to_string(i.sequence_tokens) + " tokens";
-    } else {
-      s += std::to_string(i.instances) + " contexts x " + std::to_string(i.sequence_tokens) + " tokens";
-    }
-    return s + ", KV cache " + bytes_text(i.kv_bytes * i.instances) + ", " + std::to_string(i.threads) +
-           " threads, chat template: " + i.chat_template;
-  }
-  return "model '" + c.name + "': " + c.backend + ", instances [" + std::to_string(c.min_instances) + ", " +
-         std::to_string(c.max_instances) + "], weights " + bytes_text(m.weights_bytes()) + ", max queue " +
-         std::to_string(c.max_queue);
+  return "model '" + m.name() + "': " + m.model().describe();
 }
 
 spdlog::level::level_enum level_of(const std::string& name) {

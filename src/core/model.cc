@@ -3,6 +3,7 @@
 // every Instance-based backend serves through.
 #include "modelpool/model.h"
 
+#include <cstdio>
 #include <exception>
 
 namespace modelpool {
@@ -177,8 +178,11 @@ Result<std::unique_ptr<Model>> open_pooled_model(Backend& backend, Registry& reg
   auto pool = Pool::create([b, shared, spec] { return b->instantiate(shared, spec); }, po);
   if (!pool.ok()) return pool.status();
   if (Status s = (*pool)->wait_ready(); !s.ok()) return s;
+  char weights_mib[32];
+  std::snprintf(weights_mib, sizeof weights_mib, "%.1f MiB", static_cast<double>((*weights)->bytes()) / (1 << 20));
   const std::string describe = std::string(backend.name()) + ", instances [" + std::to_string(serve.min_instances) +
-                               ", " + std::to_string(serve.max_instances) + "]";
+                               ", " + std::to_string(serve.max_instances) + "], weights " + weights_mib +
+                               ", max queue " + std::to_string(serve.max_queue);
   return std::unique_ptr<Model>(std::make_unique<PooledModel>(backend.info().capabilities, std::move(*weights),
                                                               std::move(*pool), describe));
 }

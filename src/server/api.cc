@@ -160,7 +160,7 @@ void Api::worker_loop() {
 
 bool Api::live() const {
   for (const auto& m : models_.ready_models()) {
-    if (m->llm() != nullptr && m->llm()->stalled_for() > options_.stall_threshold) return false;
+    if (m->model().stats().stalled_for > options_.stall_threshold) return false;
   }
   return true;
 }
@@ -237,9 +237,9 @@ namespace {
 boost::json::object model_card(const ServedModel& m) {
   boost::json::object card{
       {"id", m.name()}, {"object", "model"}, {"created", 0}, {"owned_by", "modelpool"}};
-  if (const LlmService* llm = m.llm()) {
-    card["max_model_len"] = llm->info().sequence_tokens;
-    card["context_length"] = llm->info().sequence_tokens;
+  if (const std::size_t tokens = m.model().max_sequence_tokens(); tokens > 0) {
+    card["max_model_len"] = tokens;
+    card["context_length"] = tokens;
   }
   return card;
 }

@@ -79,14 +79,20 @@ class Api {
   void retrieve_model(Exchange& ex, const std::string& id);
   void health(Exchange& ex);
   void kserve(std::shared_ptr<Exchange> ex, const std::string& path);
-  // Parses, runs and answers one inference on `model` (null: 404 naming
-  // `name`); with `lease` it runs on that instance instead of queueing.
-  void infer(std::shared_ptr<Exchange> ex, const std::string& name,
-             std::shared_ptr<ServedModel> model, std::optional<Lease> lease = {});
-  // An idle instance of `model` for running the request on the calling I/O
-  // thread, when that costs less than the hand-off to a worker: a small body
-  // and an instance whose run() is quick (Instance::quick). nullopt: hand off.
-  std::optional<Lease> inline_lease(const Exchange& ex, ServedModel* model);
+  // One KServe inference: the request as parsed, and when it arrived.
+  struct InferCall {
+    Request request;
+    Deadline deadline;
+    Clock::time_point arrived;
+  };
+  // Parses an infer body for `model` (null: 404 naming `name`, after the
+  // body's own errors); an error is answered and nullopt returned.
+  std::optional<InferCall> parse_infer(Exchange& ex, const std::string& name, ServedModel* model);
+  // Runs `call` on `model` (waiting for an instance) and answers.
+  void infer(std::shared_ptr<Exchange> ex, std::shared_ptr<ServedModel> model, InferCall call);
+  // Answers an inference that ended with `result`.
+  void answer_infer(Exchange& ex, ServedModel& model, const InferCall& call, Result<InferStats> result,
+                    CollectSink& sink);
   void repository(std::shared_ptr<Exchange> ex, const std::string& path);
   // Counts how the request to `model` that ended with `status` ended for its
   // client (model metrics, and the cut-off count).

@@ -13,7 +13,8 @@ namespace json = boost::json;
 
 json::object model_metadata(const ServedModel& m) {
   json::array inputs, outputs;
-  if (m.llm() != nullptr) {
+  // A text model's infer is text in, text out (generation_request_from).
+  if (m.can(Capability::kGenerate)) {
     inputs.push_back(json::object{{"name", "text_input"}, {"datatype", "BYTES"}, {"shape", json::array{1}}});
     outputs.push_back(json::object{{"name", "text_output"}, {"datatype", "BYTES"}, {"shape", json::array{1}}});
   }
@@ -65,10 +66,23 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
     if (rest == "infer") {
       if (method != http::verb::post) return method_not_allowed("POST");
       std::shared_ptr<ServedModel> model = models_.find(name);
-      if (std::optional<Lease> lease = inline_lease(*ex, model.get())) {
-        return infer(ex, name, std::move(model), std::move(lease));
+      // Parsing more could hold up the I/O thread's other connections.
+      constexpr std::size_t kInlineBodyBytes = 16 * 1024;
+      if (ex->request().body().size() > kInlineBodyBytes) {
+        return offload([this, ex, name = name, model = std::move(model)] {
+          if (std::optional<InferCall> call = parse_infer(*ex, name, model.get())) infer(ex, model, std::move(*call));
+        });
       }
-      return offload([this, ex, name = name, model = std::move(model)] { infer(ex, name, model); });
+      std::optional<InferCall> call = parse_infer(*ex, name, model.get());
+      if (!call) return;
+      // An idle instance whose run is quick answers here, without a hand-off.
+      CollectSink sink;
+      if (auto now = model->model().infer_now(call->request, sink)) {
+        return answer_infer(*ex, *model, *call, std::move(*now), sink);
+      }
+      return offload([this, ex, model = std::move(model), call = std::move(*call)]() mutable {
+        infer(ex, std::move(model), std::move(call));
+      });
     }
     if (rest != "" && rest != "ready") {
       return respond_error(*ex, not_found_error("no route " + path));
@@ -89,92 +103,75 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
   respond_error(*ex, not_found_error("no route " + path));
 }
 
-std::optional<Lease> Api::inline_lease(const Exchange& ex, ServedModel* model) {
-  constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // parsing more could hold up other connections
-  if (!model || model->llm() != nullptr || draining_ || ex.request().body().size() > kInlineBodyBytes) {
-    return std::nullopt;
+std::optional<Api::InferCall> Api::parse_infer(Exchange& ex, const std::string& name, ServedModel* model) {
+  InferCall call;
+  call.arrived = Clock::now();
+  auto doc = parse_object(ex.request().body());
+  if (!doc.ok()) return respond_error(ex, doc.status()), std::nullopt;
+  if (!model) return respond_error(ex, not_found_error("model '" + name + "' is not loaded")), std::nullopt;
+  if (draining_) return refuse_draining(*model, ex), std::nullopt;
+  if (!model->can(Capability::kInfer)) {
+    return respond_error(ex, missing_capability_error(name, Capability::kInfer)), std::nullopt;
   }
-  Result<Lease> lease = model->pool()->try_acquire();
-  if (!lease.ok() || !(*lease)->quick()) return std::nullopt;  // a worker queues for one
-  return std::move(*lease);
-}
-
-void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
-                std::shared_ptr<ServedModel> model, std::optional<Lease> held) {
-  const Clock::time_point arrived = Clock::now();
-  auto doc = parse_object(ex->request().body());
-  if (!doc.ok()) return respond_error(*ex, doc.status());
-  if (!model) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
-  if (draining_) return refuse_draining(*model, *ex);
-  Request request;
+  Request& request = call.request;
   if (const json::value* id = doc->if_contains("id"); id && id->is_string()) request.id = id->as_string();
   const json::value* inputs = doc->if_contains("inputs");
   if (!inputs || !inputs->is_array() || inputs->as_array().empty()) {
-    return respond_error(*ex, invalid_argument_error("inputs: required non-empty array"));
+    return respond_error(ex, invalid_argument_error("inputs: required non-empty array")), std::nullopt;
   }
   // Every element takes at least one byte of the body.
-  const auto max_elements = static_cast<std::int64_t>(ex->request().body().size());
+  const auto max_elements = static_cast<std::int64_t>(ex.request().body().size());
   for (std::size_t i = 0; i < inputs->as_array().size(); ++i) {
     auto t = tensor_from_json(inputs->as_array()[i], i, max_elements);
-    if (!t.ok()) return respond_error(*ex, t.status());
+    if (!t.ok()) return respond_error(ex, t.status()), std::nullopt;
     request.inputs.push_back(std::move(*t));
   }
   std::int64_t timeout = model->config().timeout_ms;
   if (const json::value* params = doc->if_contains("parameters")) {
     auto parameters = parameters_from_json(*params);
-    if (!parameters.ok()) return respond_error(*ex, parameters.status());
+    if (!parameters.ok()) return respond_error(ex, parameters.status()), std::nullopt;
     request.parameters = std::move(*parameters);
     // The server's own parameter: a deadline shorter than the model's. The
-    // backend gets the others.
+    // model gets the others.
     std::int64_t requested = timeout;
     Status s = request.parameters.read_int("timeout_ms", &requested, 1, INT64_MAX);
-    if (!s.ok()) return respond_error(*ex, s);
+    if (!s.ok()) return respond_error(ex, s), std::nullopt;
     timeout = std::min(timeout, requested);
     request.parameters.erase("timeout_ms");
   }
-  const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout);
+  call.deadline = Clock::now() + std::chrono::milliseconds(timeout);
+  return call;
+}
 
-  std::vector<Tensor> outputs;
-  Status status;
-  if (LlmService* llm = model->llm()) {
-    // Text in, text out, through the generation API.
-    auto g = generation_request_from(request);
-    auto r = g.ok() ? llm->generate(*g, deadline, ex->stop()) : Result<GenerationResult>(g.status());
-    if (r.ok()) {
-      model->metrics.record_generation(*r);
-      ex->note({name, r->prompt_tokens, r->completion_tokens, {}});
-      outputs.push_back({"text_output", "BYTES", {1}, encode_bytes_element(r->text)});
-    } else {
-      status = r.status();
-    }
+void Api::infer(std::shared_ptr<Exchange> ex, std::shared_ptr<ServedModel> model, InferCall call) {
+  CollectSink sink;
+  Result<InferStats> result = model->model().infer(call.request, sink, call.deadline, ex->stop());
+  answer_infer(*ex, *model, call, std::move(result), sink);
+}
+
+void Api::answer_infer(Exchange& ex, ServedModel& model, const InferCall& call, Result<InferStats> result,
+                       CollectSink& sink) {
+  const std::string& name = model.name();
+  if (result.ok() && result->generation) {
+    const GenerationResult& g = *result->generation;
+    model.metrics.record_generation(g);
+    ex.note({name, g.prompt_tokens, g.completion_tokens, {}});
   } else {
-    ex->note({name, -1, -1, {}});
-    Result<Lease> lease = held ? std::move(*held) : model->pool()->acquire(deadline, ex->stop());
-    if (!lease.ok()) {
-      status = lease.status();
-    } else {
-      const Clock::time_point granted = Clock::now();
-      model->metrics.queue_wait.record(granted - arrived);
-      CollectSink sink;
-      try {
-        status = (*lease)->run(request, sink, ex->stop());
-      } catch (const std::exception& e) {
-        status = internal_error(std::string("the model failed: ") + e.what());
-      }
-      if (status.code() == StatusCode::kInternal) lease->mark_broken(status.message());
-      const Clock::time_point done = Clock::now();
-      model->metrics.inference.record(done - granted);
-      model->metrics.request_duration.record(done - arrived);
-      outputs = std::move(sink.outputs);
+    ex.note({name, -1, -1, {}});
+    if (result.ok()) {
+      model.metrics.queue_wait.record(result->queue_wait);
+      model.metrics.inference.record(result->run);
+      model.metrics.request_duration.record(Clock::now() - call.arrived);
     }
   }
-  if (account(*model, *ex, status) == Outcome::kCutOff) status = cut_off_error();
-  if (!status.ok()) return respond_error(*ex, status);
+  Status status = result.ok() ? Status() : result.status();
+  if (account(model, ex, status) == Outcome::kCutOff) status = cut_off_error();
+  if (!status.ok()) return respond_error(ex, status);
   json::array out;
-  for (const Tensor& t : outputs) out.push_back(tensor_to_json(t));
+  for (const Tensor& t : sink.outputs) out.push_back(tensor_to_json(t));
   json::object body{{"model_name", name}, {"model_version", "1"}, {"outputs", std::move(out)}};
-  if (!request.id.empty()) body["id"] = request.id;
-  ex->respond(http::status::ok, json::serialize(body));
+  if (!call.request.id.empty()) body["id"] = call.request.id;
+  ex.respond(http::status::ok, json::serialize(body));
 }
 
 void Api::repository(std::shared_ptr<Exchange> ex, const std::string& path) {

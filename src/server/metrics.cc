@@ -45,9 +45,9 @@ void histogram(std::string& out, const char* name, const std::string& model, con
 void Api::metrics(Exchange& ex) {
   const auto models = models_.ready_models();
   // One snapshot per model serves every family below.
-  std::vector<PoolSnapshot> snaps;
-  snaps.reserve(models.size());
-  for (const auto& m : models) snaps.push_back(m->snapshot());
+  std::vector<ModelStats> stats;
+  stats.reserve(models.size());
+  for (const auto& m : models) stats.push_back(m->model().stats());
   std::string out;
   header(out, "modelpool_requests_total", "counter",
          "Requests by model, by what the client experienced (ok, cancelled, timeout, rejected, cut_off, error) "
@@ -79,12 +79,12 @@ void Api::metrics(Exchange& ex) {
   }
   header(out, "modelpool_queue_length", "gauge", "Requests waiting for an instance or slot.");
   for (std::size_t i = 0; i < models.size(); ++i) {
-    out += "modelpool_queue_length{model=\"" + models[i]->name() + "\"} " + std::to_string(snaps[i].queue_length) + "\n";
+    out += "modelpool_queue_length{model=\"" + models[i]->name() + "\"} " + std::to_string(stats[i].pool.queue_length) + "\n";
   }
   header(out, "modelpool_instances", "gauge", "Instances (or batch slots) by state.");
   for (std::size_t i = 0; i < models.size(); ++i) {
     const auto& m = models[i];
-    const PoolSnapshot& s = snaps[i];
+    const PoolSnapshot& s = stats[i].pool;
     const std::pair<const char*, std::size_t> states[] = {
         {"creating", s.creating}, {"idle", s.idle}, {"busy", s.busy}, {"checking", s.checking}, {"broken", s.broken}};
     for (const auto& [state, n] : states) {
@@ -92,15 +92,15 @@ void Api::metrics(Exchange& ex) {
     }
   }
   header(out, "modelpool_kv_cache_used_cells", "gauge", "KV-cache cells holding tokens now (LLMs).");
-  for (const auto& m : models) {
-    if (const LlmService* llm = m->llm()) {
-      out += "modelpool_kv_cache_used_cells{model=\"" + m->name() + "\"} " + std::to_string(llm->kv_usage().used_cells) + "\n";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    if (const auto& kv = stats[i].kv) {
+      out += "modelpool_kv_cache_used_cells{model=\"" + models[i]->name() + "\"} " + std::to_string(kv->used_cells) + "\n";
     }
   }
   header(out, "modelpool_kv_cache_cells", "gauge", "KV-cache cells in all of the model's contexts (LLMs).");
-  for (const auto& m : models) {
-    if (const LlmService* llm = m->llm()) {
-      out += "modelpool_kv_cache_cells{model=\"" + m->name() + "\"} " + std::to_string(llm->kv_usage().total_cells) + "\n";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    if (const auto& kv = stats[i].kv) {
+      out += "modelpool_kv_cache_cells{model=\"" + models[i]->name() + "\"} " + std::to_string(kv->total_cells) + "\n";
     }
   }
   header(out, "modelpool_tokens_generated_total", "counter", "Completion tokens generated.");
@@ -112,8 +112,8 @@ void Api::metrics(Exchange& ex) {
     out += "modelpool_prompt_tokens_total{model=\"" + m->name() + "\"} " + std::to_string(m->metrics.prompt_tokens.load()) + "\n";
   }
   header(out, "modelpool_weights_bytes", "gauge", "Bytes of the model's weights, loaded once.");
-  for (const auto& m : models) {
-    out += "modelpool_weights_bytes{model=\"" + m->name() + "\"} " + std::to_string(m->weights_bytes()) + "\n";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    out += "modelpool_weights_bytes{model=\"" + models[i]->name() + "\"} " + std::to_string(stats[i].weights_bytes) + "\n";
   }
   header(out, "modelpool_process_pss_bytes", "gauge", "Proportional set size of the server process.");
   auto pss = read_pss_bytes();

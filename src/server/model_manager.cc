@@ -2,40 +2,36 @@
 
 #include <algorithm>
 
-#include "server/backend_options.h"
 
 namespace modelpool::server {
 
-ServedModel::ServedModel(ModelConfig config, std::unique_ptr<LlmService> llm)
-    : config_(std::move(config)), llm_(std::move(llm)) {}
+ServedModel::ServedModel(ModelConfig config, std::unique_ptr<Model> model)
+    : config_(std::move(config)), model_(std::move(model)) {}
 
-ServedModel::ServedModel(ModelConfig config, WeightsRef weights, std::unique_ptr<Pool> pool)
-    : config_(std::move(config)), weights_(std::move(weights)), pool_(std::move(pool)) {}
+void ServedModel::shutdown(std::chrono::milliseconds timeout) { model_->shutdown(timeout).ignore(); }
 
-ServedModel::~ServedModel() {
-  // The pool's instances go before the weights they use.
-  pool_.reset();
-  llm_.reset();
+ServeOptions serve_options(const ModelConfig& c) {
+  ServeOptions o;
+  o.mode = c.mode == "exclusive" ? ServeOptions::Mode::kExclusive : ServeOptions::Mode::kBatched;
+  o.min_instances = c.min_instances;
+  o.max_instances = c.max_instances;
+  o.slots = c.slots;
+  o.context = c.context;
+  o.threads = c.threads;
+  o.max_queue = c.max_queue;
+  o.warmup = c.warmup;
+  return o;
 }
 
-std::size_t ServedModel::weights_bytes() const {
-  if (llm_) return llm_->info().weights_bytes;
-  return weights_ ? weights_->bytes() : 0;
-}
-
-PoolSnapshot ServedModel::snapshot() const { return llm_ ? llm_->snapshot() : pool_->snapshot(); }
-
-void ServedModel::shutdown(std::chrono::milliseconds timeout) {
-  if (llm_) llm_->shutdown(timeout).ignore();
-  if (pool_) pool_->shutdown(timeout).ignore();
-}
-
-ModelManager::ModelManager(std::vector<ModelConfig> configured)
-    : registry_([] {
-        RegistryOptions o;
-        o.unload_after_idle = std::chrono::milliseconds(0);  // unload frees memory at once
-        return o;
-      }()),
+ModelManager::ModelManager(std::vector<ModelConfig> configured, const BackendCatalog& catalog)
+    : catalog_(catalog),
+      registry_(
+          [] {
+            RegistryOptions o;
+            o.unload_after_idle = std::chrono::milliseconds(0);  // unload frees memory at once
+            return o;
+          }(),
+          catalog),
       configured_(std::move(configured)) {
   for (const ModelConfig& c : configured_) entries_[c.name];
 }
@@ -50,41 +46,21 @@ const ModelConfig* ModelManager::configured(const std::string& name) const {
 }
 
 Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
+  auto backend = catalog_.find(c.backend);
+  if (!backend.ok()) return backend.status();
   ModelSpec spec;
   spec.name = c.name;
   spec.backend = c.backend;
   spec.path = c.path;
-  if (c.backend == "llama") {
-    LlmOptions o;
-    o.mode = c.mode == "exclusive" ? LlmMode::kExclusive : LlmMode::kBatched;
-    o.instances = std::max<std::size_t>(1, c.max_instances);
-    o.slots = c.slots;
-    o.context = c.context;
-    o.threads = c.threads;
-    o.max_queue = c.max_queue;
-    if (Status s = apply_llama_options(c, &o); !s.ok()) return s;
-    auto llm = LlmService::create(registry_, spec, o);  // holds the weights while it lives
-    if (!llm.ok()) return llm.status();
-    return std::make_shared<ServedModel>(c, std::move(*llm));
-  }
   spec.options = c.options;
-  auto backend = default_catalog().find(c.backend);
-  if (!backend.ok()) return backend.status();
-  auto weights = registry_.get(spec);
-  if (!weights.ok()) return weights.status();
-  PoolOptions po;
-  po.name = c.name;
-  po.min_instances = c.min_instances;
-  po.max_instances = c.max_instances;
-  po.max_queue = c.max_queue;
-  po.warmup = c.warmup;
-  po.eager = true;
-  auto shared = weights->shared();
-  std::shared_ptr<Backend> b = *backend;
-  auto pool = Pool::create([b, shared, spec] { return b->instantiate(shared, spec); }, po);
-  if (!pool.ok()) return pool.status();
-  if (Status s = (*pool)->wait_ready(); !s.ok()) return s;
-  return std::make_shared<ServedModel>(c, std::move(*weights), std::move(*pool));
+  ServeOptions serve = serve_options(c);
+  // `mode` defaults to batched; a backend without batching runs a pool (the
+  // config check refuses an explicit mode it cannot honour).
+  if (!(*backend)->info().batching) serve.mode = ServeOptions::Mode::kExclusive;
+  if (Status s = (*backend)->check(spec, serve); !s.ok()) return s;
+  auto model = (*backend)->open(registry_, spec, serve);
+  if (!model.ok()) return model.status();
+  return std::make_shared<ServedModel>(c, std::move(*model));
 }
 
 Status ModelManager::load(const ModelConfig& config) {

@@ -1,10 +1,10 @@
 // ModelManager: the models a server serves, by name, loaded and unloaded at
 // run time without disturbing the others.
 //
-// A ServedModel is either an LLM (LlmService over the llama backend) or a
-// generic pool (sim and other Instance::run backends). Loading is slow and
-// happens off the caller's lock; while a model loads its state is "LOADING"
-// and requests to it get 503; requests to other models go on.
+// A ServedModel is a Model (model.h) opened by the backend its config names,
+// found in the backend catalog: the manager knows no engine by name. Loading
+// is slow and happens off the caller's lock; while a model loads its state is
+// "LOADING" and requests to it get 503; requests to other models go on.
 #pragma once
 
 #include <atomic>
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "modelpool/histogram.h"
-#include "backends/llama/llm_service.h"
+#include "modelpool/model.h"
 #include "modelpool/pool.h"
 #include "modelpool/registry.h"
 #include "server/config.h"
@@ -25,29 +25,24 @@ namespace modelpool::server {
 
 class ServedModel {
  public:
-  // An LLM (the service holds its weights) or a pool over `weights`.
-  ServedModel(ModelConfig config, std::unique_ptr<LlmService> llm);
-  ServedModel(ModelConfig config, WeightsRef weights, std::unique_ptr<Pool> pool);
-  ~ServedModel();
+  ServedModel(ModelConfig config, std::unique_ptr<Model> model);
 
   const ModelConfig& config() const { return config_; }
   const std::string& name() const { return config_.name; }
-  // Exactly one of these is set.
-  LlmService* llm() const { return llm_.get(); }
-  Pool* pool() const { return pool_.get(); }
-  std::size_t weights_bytes() const;
-  PoolSnapshot snapshot() const;
+  Model& model() const { return *model_; }
+  bool can(Capability c) const { return has(model_->capabilities(), c); }
   // Wakes waiters with kShuttingDown and waits (bounded) for work in flight.
   void shutdown(std::chrono::milliseconds timeout);
 
   ModelMetrics metrics;
 
  private:
-  ModelConfig config_;
-  WeightsRef weights_;  // pool models
-  std::unique_ptr<LlmService> llm_;
-  std::unique_ptr<Pool> pool_;
+  const ModelConfig config_;
+  const std::unique_ptr<Model> model_;
 };
+
+// The serving settings a config's [[model]] table gives (model.h).
+ServeOptions serve_options(const ModelConfig& config);
 
 struct ModelState {
   std::string name;
@@ -57,7 +52,9 @@ struct ModelState {
 
 class ModelManager {
  public:
-  explicit ModelManager(std::vector<ModelConfig> configured);
+  // Opens models through the backends in `catalog`, which must outlive it.
+  explicit ModelManager(std::vector<ModelConfig> configured,
+                        const BackendCatalog& catalog = default_catalog());
   ~ModelManager();
 
   // Loads `config` (blocking; call off the I/O threads). A model of that name
@@ -91,6 +88,7 @@ class ModelManager {
 
   Result<std::shared_ptr<ServedModel>> build(const ModelConfig& config);
 
+  const BackendCatalog& catalog_;
   Registry registry_;
   const std::vector<ModelConfig> configured_;
   mutable std::mutex mu_;

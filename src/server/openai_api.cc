@@ -119,9 +119,9 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
   std::shared_ptr<ServedModel> model = models_.find(ask->model);
   if (!model) return respond_error(*ex, not_found_error("model '" + ask->model + "' is not loaded (see GET /v1/models)"));
   if (draining_) return refuse_draining(*model, *ex);
-  LlmService* llm = model->llm();
-  if (llm == nullptr) {
-    return respond_error(*ex, invalid_argument_error("model '" + ask->model + "' does not generate text; use POST /v2/models/" + ask->model + "/infer"));
+  if (!model->can(Capability::kGenerate)) {
+    return respond_error(*ex, invalid_argument_error(missing_capability_error(ask->model, Capability::kGenerate).message() +
+                                                     " (it does not generate text); use POST /v2/models/" + ask->model + "/infer"));
   }
   std::int64_t timeout = model->config().timeout_ms;
   if (ask->timeout_ms) timeout = std::min(timeout, *ask->timeout_ms);  // only ever shorter
@@ -167,7 +167,7 @@ void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
     };
   }
 
-  Result<GenerationResult> r = llm->generate(g, deadline, ex->stop());
+  Result<GenerationResult> r = model->model().generate(g, deadline, ex->stop());
   if (r.ok()) {
     model->metrics.record_generation(*r);
     ex->note({ask->model, r->prompt_tokens, r->completion_tokens, ask->user});
