@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The layers keep to their order: core <- backends <- server <- CLI.
+#
+#   core     (include/modelpool, src/core): no engine, server, CLI, config
+#            format or HTTP library; its library defines every modelpool
+#            symbol it uses and needs nothing from llama.cpp, toml++ or Boost.
+#   backends (src/backends): no server or CLI code.
+#   server   (src/server): names no engine (no backend header, no engine
+#            symbol in its library); engines come through the catalog.
+#
+# Usage: layering_test.sh SOURCE_DIR LIBMODELPOOL_CORE.a LIBMODELPOOL_SERVER.a
+set -u
+src=$1 core_lib=$2 server_lib=$3
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# Lines of `files` that include a header matching `pattern`.
+includes_matching() {
+  local pattern=$1; shift
+  grep -HnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($pattern)" "$@" 2>/dev/null
+}
+
+# Symbols an archive uses but does not define (demangled).
+external_symbols() {
+  comm -23 <(nm -C "$1" | awk '$1 == "U" { $1 = ""; print substr($0, 2) }' | sort -u) \
+           <(nm -C --defined-only "$1" | awk 'NF >= 3 { $1 = ""; $2 = ""; print substr($0, 3) }' | sort -u)
+}
+
+check_core_includes() {
+  includes_matching 'backends/|server/|cli/|llama|ggml|toml|boost/|CLI/|spdlog' "$@"
+}
+check_backend_includes() { includes_matching 'server/|cli/' "$@"; }
+check_server_includes() { includes_matching 'backends/|llama|ggml' "$@"; }
+# An engine named in server code: its C++ namespace or class, or its name as
+# a string (a test's config text may name one; the tests are not the server).
+check_server_names() {
+  grep -HnE 'llama::|SimBackend|LlamaBackend|LlmService|"(llama|sim)"' "$@" 2>/dev/null | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' 
+}
+
+# The checks must be able to fail: each finds a planted violation.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '#include "backends/llama/llm_service.h"\n' > "$tmp/core.cc"
+printf '#include "server/api.h"\n' > "$tmp/backend.cc"
+printf 'if (spec.backend == "llama") {}\n' > "$tmp/server.cc"
+check_core_includes "$tmp/core.cc" > /dev/null || fail "the core include check misses a planted backend include"
+check_backend_includes "$tmp/backend.cc" > /dev/null || fail "the backend include check misses a planted server include"
+check_server_names "$tmp/server.cc" > /dev/null || fail "the server name check misses a planted engine name"
+
+core_files=$(find "$src/include/modelpool" "$src/src/core" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$')
+backend_files=$(find "$src/src/backends" -name '*.h' -o -name '*.cc')
+server_files=$(find "$src/src/server" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$')
+
+if out=$(check_core_includes $core_files); then fail "core includes a higher layer or a library:"; echo "$out"; fi
+if out=$(check_backend_includes $backend_files); then fail "a backend includes server or CLI code:"; echo "$out"; fi
+if out=$(check_server_includes $server_files); then fail "the server includes an engine:"; echo "$out"; fi
+if out=$(check_server_names $server_files); then fail "the server names an engine:"; echo "$out"; fi
+
+core_external=$(external_symbols "$core_lib")
+if out=$(grep -E '^(modelpool::|llama_|ggml_|toml::|boost::|spdlog::|CLI::)' <<< "$core_external"); then
+  fail "libmodelpool_core needs symbols from outside core:"; echo "$out"
+fi
+server_external=$(external_symbols "$server_lib")
+if out=$(grep -E '^(llama_|ggml_|modelpool::llama::|modelpool::SimBackend|modelpool::SimConfig|modelpool::cli::)' <<< "$server_external"); then
+  fail "libmodelpool_server uses an engine's or the CLI's symbols:"; echo "$out"
+fi
+
+[ "$failures" -eq 0 ] && echo "layering: ok (core, backends, server)"
+exit $((failures > 0))
