@@ -135,6 +135,10 @@ expect "null counts as absent" 200 '"chat.completion"' -- POST /v1/chat/completi
 expect "n: 2" 400 'n: only 1' -- POST /v1/chat/completions "$(chat '"Hi"' ',"n":2')"
 expect "suffix" 400 'suffix: not supported by this server' -- POST /v1/completions '{"model":"default","prompt":"x","suffix":"y"}'
 expect "echo" 400 'echo: not supported' -- POST /v1/completions '{"model":"default","prompt":"x","echo":true}'
+# A route asks the model for the capability it needs: the echo model cannot
+# generate text, and its refusal names the model and the capability.
+expect "no generate" 400 "model 'echo' does not support generate" -- POST /v1/chat/completions '{"model":"echo","messages":[{"role":"user","content":"Hi"}]}'
+expect "no generate (completions)" 400 "model 'echo' does not support generate" -- POST /v1/completions '{"model":"echo","prompt":"x"}'
 expect "user" 200 '"text_completion"' -- POST /v1/completions '{"model":"default","prompt":"x","max_tokens":2,"user":"alice"}'
 expect "max tokens disagree" 400 'max_completion_tokens' -- POST /v1/chat/completions "$(chat '"Hi"' ',"max_completion_tokens":5')"
 expect "logit_bias key" 400 "logit_bias: 'abc'" -- POST /v1/completions '{"model":"default","prompt":"x","logit_bias":{"abc":1}}'
