@@ -75,7 +75,7 @@ class Api {
   ~Api() = default;
 
   // Routes one request. Called on an I/O thread: anything that may block
-  // moves to its own thread.
+  // moves to a handler thread (ApiOptions::handler_threads at most).
   void handle(std::shared_ptr<Exchange> ex);
 
   // From now on new inference requests get 503.

@@ -5,7 +5,7 @@
 // thread wakes another to serve it). Each request is parsed with body and
 // header size limits and a read timeout (slow clients are dropped), then
 // handed to `handler` as an Exchange. Handlers that block (inference) move to
-// their own thread; the I/O threads never wait on a model.
+// the Api's handler threads; the I/O threads never wait on a model.
 //
 // The protocol edges, as clients expect them:
 //   - `Expect: 100-continue` is answered before the body is read (413 instead
