@@ -19,8 +19,10 @@ namespace modelpool {
 // when /proc cannot be read.
 Result<std::size_t> read_pss_bytes(pid_t pid = 0);
 
-// Samples this process's PSS on a background thread every `period` and keeps
-// the peak. Starts sampling on construction, stops on destruction.
+// Samples this process's PSS on a background thread every `period`, keeping
+// the latest sample and the peak. The first sample is taken by the
+// constructor; the destructor stops the thread at once (it does not wait out
+// the period).
 class PssSampler {
  public:
   explicit PssSampler(std::chrono::milliseconds period = std::chrono::milliseconds(10));
@@ -30,11 +32,15 @@ class PssSampler {
 
   // Largest PSS seen so far, in bytes (samples once more before answering).
   std::size_t peak_bytes();
+  // The latest sample, in bytes (0 when /proc could not be read). Does not
+  // sample: a load, cheap on any thread.
+  std::size_t last_bytes() const { return last_.load(std::memory_order_relaxed); }
 
  private:
   void sample();
 
   std::atomic<std::size_t> peak_{0};
+  std::atomic<std::size_t> last_{0};
   std::jthread thread_;
 };
 

@@ -216,12 +216,16 @@ int serve(const ServeArgs& args) {
   server::ApiOptions api_options;
   api_options.api_key = *key;
   api_options.stall_threshold = std::chrono::milliseconds(config.stall_timeout_ms);
+  api_options.handler_threads =
+      config.handler_threads > 0 ? config.handler_threads : server::default_handler_threads(config.models);
   auto api = std::make_unique<server::Api>(models, api_options);
   server::HttpOptions http_options;
   http_options.host = config.host;
   http_options.port = config.port;
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+  http_options.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
+  http_options.stream_buffer_bytes = config.stream_buffer_bytes;
   http_options.io_threads = 2;
   http_options.error_body = server::http_error_body;
   if (access) {

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <cstring>
 #include <string>
 
@@ -28,19 +30,26 @@ Result<std::size_t> read_pss_bytes(pid_t pid) {
   return kb * 1024;
 }
 
-PssSampler::PssSampler(std::chrono::milliseconds period)
-    : thread_([this, period](std::stop_token stop) {
-        while (!stop.stop_requested()) {
-          sample();
-          std::this_thread::sleep_for(period);
-        }
-      }) {}
+PssSampler::PssSampler(std::chrono::milliseconds period) {
+  sample();
+  thread_ = std::jthread([this, period](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any wake;  // only the stop request wakes it early
+    std::unique_lock lock(mu);
+    for (;;) {
+      wake.wait_for(lock, stop, period, [] { return false; });
+      if (stop.stop_requested()) return;
+      sample();
+    }
+  });
+}
 
 PssSampler::~PssSampler() = default;
 
 void PssSampler::sample() {
   auto pss = read_pss_bytes();
   if (!pss.ok()) return;
+  last_.store(*pss, std::memory_order_relaxed);
   std::size_t prev = peak_.load();
   while (prev < *pss && !peak_.compare_exchange_weak(prev, *pss)) {
   }

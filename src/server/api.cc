@@ -29,6 +29,7 @@ Status cut_off_error() {
 Outcome Api::account(ServedModel& model, const Exchange& ex, const Status& status) {
   const auto [outcome, code] = outcome_of(status, ex.stop_reason());
   model.metrics.count(outcome, code);
+  if (ex.stop_reason() == StopReason::kSlowClient) ++model.metrics.stream_overflows;
   if (outcome == Outcome::kCutOff) ++cut_off_;
   return outcome;
 }
@@ -107,56 +108,8 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 }  // namespace
 
-Api::Api(ModelManager& models, ApiOptions options) : models_(models), options_(std::move(options)) {}
-
-Api::~Api() {
-  std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [&] { return handlers_ == 0; });
-  stopping_ = true;
-  work_cv_.notify_all();
-  idle_cv_.wait(lock, [&] { return workers_ == 0; });
-}
-
-void Api::wait_idle() {
-  std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [&] { return handlers_ == 0; });
-}
-
-std::size_t Api::busy_handlers() const {
-  std::lock_guard lock(mu_);
-  return handlers_;
-}
-
-void Api::offload(std::function<void()> fn) {
-  std::lock_guard lock(mu_);
-  ++handlers_;
-  jobs_.push_back(std::move(fn));
-  if (idle_workers_ >= jobs_.size()) {
-    work_cv_.notify_one();
-    return;
-  }
-  ++workers_;
-  std::thread([this] { worker_loop(); }).detach();
-}
-
-void Api::worker_loop() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    ++idle_workers_;
-    const bool got = work_cv_.wait_for(lock, std::chrono::seconds(30),
-                                       [&] { return stopping_ || !jobs_.empty(); });
-    --idle_workers_;
-    if (!got || jobs_.empty()) break;  // idle too long, or stopping
-    std::function<void()> job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    job();
-    job = nullptr;  // drops what the job held before counting it done
-    lock.lock();
-    if (--handlers_ == 0) idle_cv_.notify_all();
-  }
-  if (--workers_ == 0) idle_cv_.notify_all();
-}
+Api::Api(ModelManager& models, ApiOptions options)
+    : models_(models), options_(std::move(options)), handlers_(options_.handler_threads) {}
 
 bool Api::live() const {
   for (const auto& m : models_.ready_models()) {
@@ -193,9 +146,9 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     if (!only(http::verb::get)) return;
     return health(*ex);
   }
-  if (path == "/metrics") {
+  if (path == "/metrics" || path == "/metrics.json") {
     if (!only(http::verb::get)) return;
-    return metrics(*ex);
+    return metrics(*ex, path == "/metrics.json");
   }
 
   if (!options_.api_key.empty()) {

@@ -9,7 +9,28 @@
 //            route also under /v2/models/{m}/versions/1/...; the only
 //            version is "1", another is a 404 naming it),
 //            POST /v2/repository/index, /v2/repository/models/{m}/load|unload
-//   GET /metrics (Prometheus text)
+//   GET /metrics (Prometheus text; families in metrics_snapshot.h)
+//   GET /metrics.json: the same snapshot as JSON, every number as /metrics
+//            has it:
+//     {"process": {"pss_bytes": N | null},      // null: not read yet
+//      "models": {"NAME": {                     // the ready models
+//        "requests": [{"outcome": "ok", "code": 200, "count": N}, ...],
+//        "tokens_generated": N, "prompt_tokens": N, "stream_overflows": N,
+//        "queue_length": N,
+//        "instances": {"creating": N, "idle": N, "busy": N, "checking": N,
+//                      "broken": N},
+//        "kv_cache": {"used_cells": N, "cells": N} | null,  // null: not a text model
+//        "memory": {"weights_bytes": N, "instance_bytes": N},
+//        "histograms": {"queue_wait_seconds" | "inference_duration_seconds" |
+//                       "request_duration_seconds" | "time_to_first_token_seconds" |
+//                       "time_per_output_token_seconds":
+//          {"le": [0.001, ..., 60], "counts": [cumulative, one per bound],
+//           "count": N, "sum": seconds}}}}}
+//
+// Streams: a client that stops reading an SSE stream while more than
+// stream_buffer_bytes ([server]) wait for it has its generation cancelled
+// (within one step; the slot frees) and its connection closed; the request
+// counts as cancelled/499 and in modelpool_stream_overflows_total.
 //
 // Errors name the bad field or value, in each API's shape (ErrorFormat in
 // exchange.h): on /v2 KServe's {"error": "message"}, elsewhere OpenAI's
@@ -18,20 +39,20 @@
 // tensor_json.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large, 429 queue full (Retry-After), 503 not ready or
 // shutting down, 504 deadline passed. With an API key configured, every
-// endpoint but /health, /v2/health/* and /metrics needs "Authorization:
-// Bearer KEY".
+// endpoint but /health, /v2/health/*, /metrics and /metrics.json needs
+// "Authorization: Bearer KEY".
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "modelpool/memory.h"
 #include "server/exchange.h"
+#include "server/handler_pool.h"
+#include "server/metrics_snapshot.h"
 #include "server/model_manager.h"
 
 namespace modelpool::server {
@@ -41,38 +62,45 @@ struct ApiOptions {
   // A batched decoding loop with work that has not stepped for this long
   // makes /v2/health/live answer 503.
   std::chrono::milliseconds stall_threshold{10000};
+  // Most threads running handlers that block (ServerConfig::handler_threads,
+  // default_handler_threads).
+  std::size_t handler_threads = 16;
 };
 
 class Api {
  public:
   Api(ModelManager& models, ApiOptions options);
-  // Waits for the handler threads still running (bounded by their models'
-  // shutdown, which wakes them).
-  ~Api();
+  // Waits for the handlers queued or running (bounded by their models'
+  // shutdown, which wakes them) and joins their threads.
+  ~Api() = default;
 
   // Routes one request. Called on an I/O thread: anything that may block
-  // moves to its own thread.
+  // moves to a handler thread (ApiOptions::handler_threads at most).
   void handle(std::shared_ptr<Exchange> ex);
 
   // From now on new inference requests get 503.
   void set_draining() { draining_ = true; }
   bool draining() const { return draining_; }
-  // Handler threads running now.
-  std::size_t busy_handlers() const;
+  // Handlers queued or running now.
+  std::size_t busy_handlers() const { return handlers_.busy(); }
   // Waits until no handler runs (bounded by the models' shutdown, which
   // wakes them).
-  void wait_idle();
+  void wait_idle() { handlers_.wait_idle(); }
   // Requests ended because the server cut them off at its drain deadline
   // (a 503, or a stream's error event and [DONE]).
   std::uint64_t cut_off_requests() const { return cut_off_.load(); }
   // Whether the scheduler loops are alive (see ApiOptions::stall_threshold).
   bool live() const;
+  // Every ready model's metrics and the process's memory, read now (the
+  // PSS is the sampler's latest, at most a second old).
+  MetricsSnapshot metrics_snapshot() const;
 
   ModelManager& models() { return models_; }
 
  private:
-  // Runs `fn` on its own thread, counted so shutdown can wait for it.
-  void offload(std::function<void()> fn);
+  // Runs `fn` on a handler thread (HandlerPool: bounded, FIFO beyond the
+  // bound), counted so shutdown can wait for it.
+  void offload(std::function<void()> fn) { handlers_.submit(std::move(fn)); }
 
   void completions(std::shared_ptr<Exchange> ex, bool chat);
   void list_models(Exchange& ex);
@@ -99,25 +127,18 @@ class Api {
   Outcome account(ServedModel& model, const Exchange& ex, const Status& status);
   // Answers a request that arrived while draining with 503, counted rejected.
   void refuse_draining(ServedModel& model, Exchange& ex);
-  void metrics(Exchange& ex);
+  // GET /metrics (Prometheus text) or, with `json`, GET /metrics.json.
+  void metrics(Exchange& ex, bool json);
 
   ModelManager& models_;
   const ApiOptions options_;
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> cut_off_{0};
-  // A cached thread pool: a handler runs on an idle worker, or on a new one
-  // when none is idle (handlers block for a whole generation, so the pool
-  // never queues them); workers idle for a while exit.
-  void worker_loop();
-
-  mutable std::mutex mu_;
-  std::condition_variable idle_cv_;   // handlers_ reached 0
-  std::condition_variable work_cv_;   // a job was queued
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
-  std::size_t handlers_ = 0;          // jobs queued or running; guarded by mu_
-  std::size_t idle_workers_ = 0;      // guarded by mu_
-  std::size_t workers_ = 0;           // guarded by mu_
-  bool stopping_ = false;             // guarded by mu_
+  // The process's PSS, read every second on the sampler's own thread:
+  // reading smaps_rollup walks every mapping, too slow for an I/O thread.
+  PssSampler pss_{std::chrono::seconds(1)};
+  // Last: destroyed first, so its jobs finish while the rest still lives.
+  HandlerPool handlers_;
 };
 
 // Each API answers errors in its own shape (the status codes are the same):

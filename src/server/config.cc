@@ -51,6 +51,9 @@ constexpr IntRange kMaxBodyBytesRange = kPositive;
 constexpr IntRange kReadTimeoutRange = kPositive;
 constexpr IntRange kDrainTimeoutRange = kNonNegative;  // 0: stop without draining
 constexpr IntRange kStallTimeoutRange = kPositive;
+constexpr IntRange kHandlerThreadsRange = kPositive;
+constexpr IntRange kStreamBufferBytesRange = kPositive;
+constexpr IntRange kWriteTimeoutRange = kPositive;
 // [[model]]
 constexpr IntRange kSlotsRange = kPositive;
 constexpr IntRange kThreadsRange = kNonNegative;   // 0: the cores
@@ -340,6 +343,18 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
        [&](const toml::node& n) {
          return read_int(n, kStallTimeoutRange, &config->stall_timeout_ms);
        }},
+      {"handler_threads",
+       [&](const toml::node& n) {
+         return read_int(n, kHandlerThreadsRange, &config->handler_threads);
+       }},
+      {"stream_buffer_bytes",
+       [&](const toml::node& n) {
+         return read_int(n, kStreamBufferBytesRange, &config->stream_buffer_bytes);
+       }},
+      {"write_timeout_ms",
+       [&](const toml::node& n) {
+         return read_int(n, kWriteTimeoutRange, &config->write_timeout_ms);
+       }},
   };
   read_section(table, "[server]", readers, diag);
 }
@@ -409,6 +424,19 @@ void parse_model(const toml::table& table, std::size_t index,
 }
 
 }  // namespace
+
+std::size_t default_handler_threads(const std::vector<ModelConfig>& models) {
+  constexpr std::size_t kRepository = 4;  // concurrent loads and unloads
+  constexpr std::size_t kFloor = 16;
+  constexpr std::size_t kCeiling = 4096;
+  std::size_t n = kRepository;
+  for (const ModelConfig& m : models) {
+    const bool batched = m.backend == "llama" && m.mode == "batched";
+    n += (batched ? m.slots : m.max_instances) + m.max_queue;
+    if (n >= kCeiling) return kCeiling;
+  }
+  return std::clamp(n, kFloor, kCeiling);
+}
 
 bool is_log_level(std::string_view level) {
   return level == "error" || level == "warn" || level == "info" || level == "debug";

@@ -13,6 +13,12 @@
 //   drain_timeout_ms = 10000
 //   stall_timeout_ms = 10000      # a decoding loop with work that has not
 //                                 # stepped for this long: not live (503)
+//   handler_threads = 300         # most threads running blocking handlers;
+//                                 # default: default_handler_threads(models)
+//   stream_buffer_bytes = 1048576 # a stream's bytes queued for a client that
+//                                 # does not read; past it the stream is cancelled
+//   write_timeout_ms = 30000      # a write the client does not take for this
+//                                 # long ends the connection
 //
 //   [[model]]
 //   name = "default"              # required, unique, [A-Za-z0-9._-]+
@@ -32,7 +38,8 @@
 //
 // Unknown keys, wrong types and impossible values are refused with the file,
 // line and key in the message. Ranges: port 1..65535; max_body_bytes,
-// read_timeout_ms, stall_timeout_ms, slots, timeout_ms >= 1; context >= 16; drain_timeout_ms,
+// read_timeout_ms, stall_timeout_ms, handler_threads, stream_buffer_bytes,
+// write_timeout_ms, slots, timeout_ms >= 1; context >= 16; drain_timeout_ms,
 // threads, max_queue >= 0; instances N >= 1 or [min, max] with
 // 0 <= min <= max, max >= 1. A file may declare no model.
 #pragma once
@@ -76,8 +83,20 @@ struct ServerConfig {
   std::int64_t read_timeout_ms = 30000;
   std::int64_t drain_timeout_ms = 10000;
   std::int64_t stall_timeout_ms = 10000;
+  std::size_t handler_threads = 0;  // 0: not set, default_handler_threads(models)
+  std::size_t stream_buffer_bytes = 1 << 20;
+  std::int64_t write_timeout_ms = 30000;
   std::vector<ModelConfig> models;
 };
+
+// The handler threads `models` need so that no request that a model would
+// take (run or queue) waits for a thread: a handler blocks for its whole
+// request, so each model may hold as many as it runs at once (batched llama:
+// slots; otherwise max_instances) plus max_queue. The sum, plus 4 for
+// repository loads and unloads, at least 16 and at most 4096 (a thread
+// each; set handler_threads for more). Models loaded at run time that the
+// file does not configure share what is left.
+std::size_t default_handler_threads(const std::vector<ModelConfig>& models);
 
 // The log levels, worst first, as the config and --log-level spell them.
 inline constexpr const char* kLogLevels = "error, warn, info, debug";

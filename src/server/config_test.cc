@@ -57,6 +57,32 @@ ServerConfig parse_ok(const std::string& toml) {
   return parsed.ok() ? *parsed : ServerConfig{};
 }
 
+TEST(ConfigTest, HandlerThreadsCoverWhatTheModelsHoldAtOnce) {
+  ModelConfig batched;
+  batched.backend = "llama";
+  batched.mode = "batched";
+  batched.slots = 8;
+  batched.max_instances = 3;  // not used in batched mode
+  batched.max_queue = 100;
+  ModelConfig exclusive = batched;
+  exclusive.mode = "exclusive";
+  ModelConfig sim;
+  sim.backend = "sim";
+  sim.max_instances = 4;
+  sim.max_queue = 20;
+  EXPECT_EQ(default_handler_threads({batched, exclusive, sim}), (8 + 100) + (3 + 100) + (4 + 20) + 4u);
+  EXPECT_EQ(default_handler_threads({}), 16u);  // the floor
+  sim.max_queue = 0;
+  EXPECT_EQ(default_handler_threads({sim}), 16u);
+  sim.max_queue = 1u << 20;
+  EXPECT_EQ(default_handler_threads({sim, sim}), 4096u);  // the ceiling
+
+  EXPECT_EQ(parse_ok("").handler_threads, 0u);  // unset: the server computes it
+  expect_refused("[server]\nhandler_threads = 0\n", 2, "key 'handler_threads': expected a positive integer, got 0");
+  expect_refused("[server]\nstream_buffer_bytes = -1\n", 2, "key 'stream_buffer_bytes'");
+  expect_refused("[server]\nwrite_timeout_ms = 0\n", 2, "key 'write_timeout_ms'");
+}
+
 TEST(ConfigTest, FullFileRoundTripsEveryField) {
   const ServerConfig config = parse_ok(R"([server]
 host = "0.0.0.0"
@@ -66,6 +92,9 @@ max_body_bytes = 4096
 read_timeout_ms = 1500
 drain_timeout_ms = 0
 stall_timeout_ms = 2500
+handler_threads = 12
+stream_buffer_bytes = 65536
+write_timeout_ms = 750
 
 [[model]]
 name = "Qwen2.5-0.5B_instruct"
@@ -101,6 +130,9 @@ service = "cpu"
   EXPECT_EQ(config.read_timeout_ms, 1500);
   EXPECT_EQ(config.drain_timeout_ms, 0);
   EXPECT_EQ(config.stall_timeout_ms, 2500);
+  EXPECT_EQ(config.handler_threads, 12u);
+  EXPECT_EQ(config.stream_buffer_bytes, 65536u);
+  EXPECT_EQ(config.write_timeout_ms, 750);
   ASSERT_EQ(config.models.size(), 2u);
 
   const ModelConfig& llama = config.models[0];

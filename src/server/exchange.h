@@ -21,6 +21,8 @@ enum class StopReason {
   kNone,        // not stopped
   kClientGone,  // the client disconnected (or half-closed) before the answer was complete
   kShutdown,    // the server's drain deadline passed: the request is cut off
+  kSlowClient,  // the client stopped reading a stream: its queued bytes went
+                // past the stream buffer (HttpOptions::stream_buffer_bytes)
 };
 
 // What the handler knows about a request that the HTTP layer does not, for
@@ -50,13 +52,20 @@ class Exchange {
   // clients get the raw bytes and the end of the stream is the connection's
   // close.
   virtual void start_stream(std::string_view content_type) = 0;
-  // False once the request is stopped (the data is dropped).
+  // Queues `data` for the client. The bytes queued and not yet taken by the
+  // client's socket are bounded (HttpOptions::stream_buffer_bytes; one piece
+  // alone may exceed it): a piece that would take them past the bound is
+  // dropped, the request is stopped with StopReason::kSlowClient (stop()
+  // fires, so a generation ends within one step) and the connection closes
+  // once finish() is called. False when the data is dropped: the client
+  // went away, or its stream overflowed now or before.
   virtual bool write(std::string data) = 0;
   virtual void finish() = 0;
 
-  // Requested when the client disconnects before the answer is complete, or
-  // when the server cuts the request off at its drain deadline; pass it to
-  // the model as the stop token. stop_reason() says which.
+  // Requested when the client disconnects before the answer is complete,
+  // when it stops reading a stream (above), or when the server cuts the
+  // request off at its drain deadline; pass it to the model as the stop
+  // token. stop_reason() says which.
   virtual std::stop_token stop() const = 0;
   virtual StopReason stop_reason() const = 0;
 

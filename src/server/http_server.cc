@@ -29,6 +29,11 @@ bool is_parse_error(const beast::error_code& ec) {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// Whether a request stopped for `reason` gets no more of its answer.
+bool output_dropped(StopReason reason) {
+  return reason == StopReason::kClientGone || reason == StopReason::kSlowClient;
+}
+
 }  // namespace
 
 class Call;
@@ -55,6 +60,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start_stream(std::shared_ptr<Call> call, http::status status, std::string content_type);
   void write(std::string data);
   void finish();
+  // The stream of `call` overflowed: drop what is queued and abandon the
+  // write in progress; the connection closes once the handler finishes.
+  void abort_stream(std::shared_ptr<Call> call);
 
   // ---- drain (on this connection's I/O thread)
   void close_if_idle() {
@@ -72,6 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
   void pump();
+  // Bounds the write about to start by the write timeout (a read pending
+  // keeps its own deadline).
+  void arm_write_timeout() { stream_.expires_after(server_.options().write_timeout); }
   void answered(beast::error_code ec, bool close_after);
   void close();
   void linger();
@@ -101,8 +112,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 // One request and its answer: what handlers hold.
 class Call final : public Exchange, public std::enable_shared_from_this<Call> {
  public:
-  Call(std::shared_ptr<Connection> connection, HttpRequest request)
-      : connection_(std::move(connection)), request_(std::move(request)), started_(Clock::now()) {}
+  Call(std::shared_ptr<Connection> connection, HttpRequest request, std::size_t stream_buffer_bytes)
+      : connection_(std::move(connection)),
+        request_(std::move(request)),
+        started_(Clock::now()),
+        stream_buffer_bytes_(stream_buffer_bytes) {}
 
   const HttpRequest& request() const override { return request_; }
 
@@ -123,10 +137,22 @@ class Call final : public Exchange, public std::enable_shared_from_this<Call> {
   }
 
   bool write(std::string data) override {
-    if (reason_.load() == StopReason::kClientGone) return false;
+    if (output_dropped(reason_.load())) return false;
+    // Counted from here until the socket took it: the posted closure, the
+    // connection's queue and the write in progress all hold it.
+    const std::size_t n = data.size();
+    const std::size_t before = queued_bytes_.fetch_add(n);
+    if (before > 0 && before + n > stream_buffer_bytes_) {
+      queued_bytes_ -= n;
+      fire(StopReason::kSlowClient);
+      connection_->abort_stream(shared_from_this());
+      return false;
+    }
     connection_->write(std::move(data));
     return true;
   }
+  // `n` bytes of the stream reached the socket.
+  void written(std::size_t n) { queued_bytes_ -= n; }
 
   void finish() override { connection_->finish(); }
 
@@ -148,6 +174,8 @@ class Call final : public Exchange, public std::enable_shared_from_this<Call> {
   std::shared_ptr<Connection> connection_;
   HttpRequest request_;
   Clock::time_point started_;
+  const std::size_t stream_buffer_bytes_;
+  std::atomic<std::size_t> queued_bytes_{0};  // written, not yet taken by the socket
   std::stop_source stop_;
   std::atomic<StopReason> reason_{StopReason::kNone};
   AccessNote note_;  // written by the handler before its answer is posted
@@ -221,7 +249,8 @@ void Connection::on_read(beast::error_code ec) {
   if (closed_) return linger();
   if (ec) return on_error(ec);
   stream_.expires_never();  // a generation may take long; disconnects are watched instead
-  call_ = std::make_shared<Call>(shared_from_this(), parser_->release());
+  call_ = std::make_shared<Call>(shared_from_this(), parser_->release(),
+                                 server_.options().stream_buffer_bytes);
   parser_.reset();
   ++server_.in_flight_counter();
   answering_ = false;
@@ -248,7 +277,7 @@ void Connection::refuse(http::status status, std::string_view message) {
   parser_.reset();
   stream_.expires_never();
   const std::string target(req.target());
-  call_ = std::make_shared<Call>(shared_from_this(), std::move(req));
+  call_ = std::make_shared<Call>(shared_from_this(), std::move(req), server_.options().stream_buffer_bytes);
   ++server_.in_flight_counter();
   const int code = static_cast<int>(status);
   const auto& make_body = server_.options().error_body;
@@ -266,6 +295,7 @@ void Connection::respond(std::shared_ptr<Call> call, std::shared_ptr<http::respo
     self->answering_ = true;
     call->status = res->result_int();
     res->keep_alive(self->keep_alive());
+    self->arm_write_timeout();
     http::async_write(self->stream_, *res, [self, res](beast::error_code ec, std::size_t) {
       self->answered(ec, !res->keep_alive());
     });
@@ -291,6 +321,7 @@ void Connection::start_stream(std::shared_ptr<Call> call, http::status status, s
     res->keep_alive(self->keep_alive());
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     self->writing_ = true;
+    self->arm_write_timeout();
     http::async_write_header(self->stream_, *sr, [self, res, sr](beast::error_code ec, std::size_t) {
       self->writing_ = false;
       if (ec && self->call_) self->call_->fire(StopReason::kClientGone);
@@ -307,6 +338,16 @@ void Connection::write(std::string data) {
   });
 }
 
+void Connection::abort_stream(std::shared_ptr<Call> call) {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), call = std::move(call)] {
+    if (self->call_ != call || !self->streaming_) return;
+    self->chunks_.clear();
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // the stalled write returns, and the watch
+    self->pump();
+  });
+}
+
 void Connection::finish() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (!self->streaming_) return;
@@ -317,7 +358,7 @@ void Connection::finish() {
 
 void Connection::pump() {
   if (writing_ || call_ == nullptr) return;
-  if (call_->stop_reason() == StopReason::kClientGone) {
+  if (output_dropped(call_->stop_reason())) {
     chunks_.clear();
     if (finishing_) {
       finishing_ = false;
@@ -329,8 +370,10 @@ void Connection::pump() {
     auto data = std::make_shared<std::string>(std::move(chunks_.front()));
     chunks_.pop_front();
     writing_ = true;
-    auto done = [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+    arm_write_timeout();
+    auto done = [self = shared_from_this(), call = call_, data](beast::error_code ec, std::size_t) {
       self->writing_ = false;
+      call->written(data->size());
       if (ec && self->call_) self->call_->fire(StopReason::kClientGone);
       self->pump();
     };
@@ -345,6 +388,7 @@ void Connection::pump() {
     finishing_ = false;
     if (!chunked_) return answered({}, true);
     writing_ = true;
+    arm_write_timeout();
     net::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->writing_ = false;
       self->answered(ec, !self->keep_alive());
@@ -360,6 +404,7 @@ void Connection::watch() {
   const std::size_t cap = server_.options().max_header_bytes + server_.options().max_body_bytes;
   if (watching_ || closed_ || buffer_.size() >= cap) return;
   watching_ = read_pending_ = true;
+  stream_.expires_never();  // a deadline armed for a write while no read was pending
   stream_.async_read_some(buffer_.prepare(std::min<std::size_t>(16384, cap - buffer_.size())),
                           [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_watch(ec, n); });
 }

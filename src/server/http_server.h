@@ -5,7 +5,7 @@
 // thread wakes another to serve it). Each request is parsed with body and
 // header size limits and a read timeout (slow clients are dropped), then
 // handed to `handler` as an Exchange. Handlers that block (inference) move to
-// their own thread; the I/O threads never wait on a model.
+// the Api's handler threads; the I/O threads never wait on a model.
 //
 // The protocol edges, as clients expect them:
 //   - `Expect: 100-continue` is answered before the body is read (413 instead
@@ -24,6 +24,11 @@
 // work leaves the queue, a running generation stops within one decoding
 // step). A client that half-closes its side counts as gone, as in nginx.
 // Pipelined requests are answered in order.
+//
+// Writes are bounded too: an answer's write that the client does not take
+// within `write_timeout` closes the connection (a stream's request is
+// stopped as kClientGone), and a stream keeps at most `stream_buffer_bytes`
+// queued for its client (Exchange::write: past it, kSlowClient).
 //
 // Shutdown: begin_drain() stops accepting, closes idle keep-alive
 // connections and makes every later answer close its connection;
@@ -66,6 +71,12 @@ struct HttpOptions {
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds read_timeout{30000};
+  // A write (an answer, or a piece of a stream) the client's socket has not
+  // taken for this long ends the connection.
+  std::chrono::milliseconds write_timeout{30000};
+  // Bytes of a stream queued and not yet written to the socket, at most
+  // (see Exchange::write).
+  std::size_t stream_buffer_bytes = 1 << 20;
   std::size_t io_threads = 2;
   // The JSON body of an error the HTTP layer answers itself (400, 413, 431,
   // 501), given the request target when known (the API's error format

@@ -3,6 +3,14 @@
 namespace modelpool::server {
 namespace {
 
+// Where `code` is in kCountedCodes; kCountedCodes.size() when it is not.
+constexpr std::size_t code_index(int code) {
+  std::size_t i = 0;
+  while (i < kCountedCodes.size() && kCountedCodes[i] != code) ++i;
+  return i;
+}
+static_assert(code_index(500) < kCountedCodes.size());
+
 std::chrono::nanoseconds seconds(double s) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(s));
 }
@@ -26,7 +34,9 @@ std::pair<Outcome, int> outcome_of(const Status& status, StopReason reason) {
   // stopped mid-way returns ok with the text so far, but its client saw no
   // complete answer.
   if (reason == StopReason::kShutdown) return {Outcome::kCutOff, 503};
-  if (reason == StopReason::kClientGone) return {Outcome::kCancelled, 499};
+  if (reason == StopReason::kClientGone || reason == StopReason::kSlowClient) {
+    return {Outcome::kCancelled, 499};
+  }
   switch (status.code()) {
     case StatusCode::kOk: return {Outcome::kOk, 200};
     case StatusCode::kCancelled: return {Outcome::kCancelled, 499};
@@ -42,13 +52,20 @@ std::pair<Outcome, int> outcome_of(const Status& status, StopReason reason) {
 }
 
 void ModelMetrics::count(Outcome outcome, int http_status) {
-  std::lock_guard lock(mu_);
-  ++outcomes_[{outcome, http_status}];
+  std::size_t code = code_index(http_status);
+  if (code == kCountedCodes.size()) code = code_index(500);
+  outcomes_[static_cast<std::size_t>(outcome)][code].fetch_add(1, std::memory_order_relaxed);
 }
 
-std::vector<std::pair<std::pair<Outcome, int>, std::uint64_t>> ModelMetrics::outcomes() const {
-  std::lock_guard lock(mu_);
-  return {outcomes_.begin(), outcomes_.end()};
+std::vector<OutcomeCount> ModelMetrics::outcomes() const {
+  std::vector<OutcomeCount> out;
+  for (std::size_t o = 0; o < kOutcomes; ++o) {
+    for (std::size_t c = 0; c < kCountedCodes.size(); ++c) {
+      const std::uint64_t n = outcomes_[o][c].load(std::memory_order_relaxed);
+      if (n > 0) out.push_back({static_cast<Outcome>(o), kCountedCodes[c], n});
+    }
+  }
+  return out;
 }
 
 void ModelMetrics::record_generation(const GenerationResult& r) {

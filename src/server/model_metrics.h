@@ -1,10 +1,15 @@
 // ModelMetrics: what one model's callers experienced, for /metrics.
 //
+// Every method is lock-free: counters are atomics, so recording on the data
+// path never waits on a scrape.
+//
 // Every request that reached a model ends in exactly one Outcome, named for
 // what the client saw, with the HTTP status it got:
 //   ok         200: an answer (a generation that stopped at a stop string or
 //              max_tokens included)
-//   cancelled  499: the client went away first (queued or mid-stream)
+//   cancelled  499: the client went away first (queued or mid-stream), or
+//              stopped reading its stream until the stream's buffer
+//              overflowed (also counted in stream_overflows)
 //   timeout    504: its deadline passed while it waited
 //   rejected   429 queue full, 503 refused while draining
 //   cut_off    503 or a stream's error event: the server's drain deadline
@@ -15,10 +20,9 @@
 // prompt tokens were in a decoding step, not merely until it got a slot).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -30,7 +34,19 @@
 namespace modelpool::server {
 
 enum class Outcome { kOk, kCancelled, kTimeout, kRejected, kCutOff, kError };
+inline constexpr std::size_t kOutcomes = 6;
 std::string_view outcome_name(Outcome outcome);
+
+// The HTTP statuses a request's outcome is counted with, ascending: every
+// status outcome_of() gives.
+inline constexpr std::array<int, 8> kCountedCodes = {200, 400, 404, 429, 499, 500, 503, 504};
+
+// Requests that ended in one outcome with one status.
+struct OutcomeCount {
+  Outcome outcome;
+  int code;
+  std::uint64_t count;
+};
 
 // The outcome and HTTP status of a request that ended with `status`
 // (ok or not), its exchange having been stopped for `reason`.
@@ -38,16 +54,21 @@ std::pair<Outcome, int> outcome_of(const Status& status, StopReason reason);
 
 class ModelMetrics {
  public:
-  // One request ended: its outcome and the status the client got.
+  // One request ended: its outcome and the status the client got (a status
+  // not in kCountedCodes is counted as 500).
   void count(Outcome outcome, int http_status);
-  // Requests by outcome and status, sorted.
-  std::vector<std::pair<std::pair<Outcome, int>, std::uint64_t>> outcomes() const;
+  // Requests by outcome and status, those counted at least once, sorted by
+  // outcome (in enum order), then status.
+  std::vector<OutcomeCount> outcomes() const;
 
   // A finished generation's tokens and latencies.
   void record_generation(const GenerationResult& r);
 
   std::atomic<std::uint64_t> tokens_generated{0};
   std::atomic<std::uint64_t> prompt_tokens{0};
+  // Streams stopped because their client stopped reading (StopReason::
+  // kSlowClient); each is also counted cancelled/499.
+  std::atomic<std::uint64_t> stream_overflows{0};
   LatencyHistogram queue_wait;         // arrival to work started
   LatencyHistogram inference;          // work started to the end
   LatencyHistogram request_duration;   // arrival to the end
@@ -55,8 +76,7 @@ class ModelMetrics {
   LatencyHistogram time_per_output_token;  // mean gap after the first token, per request
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::pair<Outcome, int>, std::uint64_t> outcomes_;  // guarded by mu_
+  std::array<std::array<std::atomic<std::uint64_t>, kCountedCodes.size()>, kOutcomes> outcomes_{};
 };
 
 }  // namespace modelpool::server

@@ -8,7 +8,9 @@ sees: malformed requests get a 400 with a JSON body, unsupported transfer
 codings 501, `Expect: 100-continue` is answered, HTTP/1.0 streams are not
 chunked, HEAD works where GET does, pipelined requests are answered in order,
 a client that leaves after sending more bytes (pipelined, stray, half-close)
-frees its slot; SIGTERM drains, cuts off what is left cleanly and exits in
+frees its slot, a client that stops reading a stream has it cancelled at the
+stream buffer's bound (counted, slot freed, memory bounded) and /metrics.json
+agrees with /metrics; SIGTERM drains, cuts off what is left cleanly and exits in
 time, a second SIGTERM exits at once; a model that fails to load stops the
 server; --host takes names; the API key comes from a file or the
 environment; the access log has a line per request.
@@ -306,6 +308,95 @@ for name, extra, half in (("stray bytes", b"\r\nxyz", False),
                                       {"model": "default", "outcome": "cancelled"}) or 0) == cancelled + 1, 2),
           "a client that left after %s is not counted cancelled" % name)
     s.close()
+srv.kill()
+
+# ---------------------------------------------------------------- a client that stops reading
+# One slot, a context long enough that an unbounded queue would hold
+# megabytes, a small stream buffer. The client advertises a small window and
+# a small segment size, so the kernels on both sides buffer little of it.
+SLOW_READER = """
+[server]
+stream_buffer_bytes = 32768
+
+[[model]]
+name = "default"
+backend = "llama"
+path = "%(model)s"
+slots = 1
+context = 8192
+threads = 1
+"""
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def metrics_json(port):
+    status, body = request(port, "GET", "/metrics.json")
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
+srv = Server(SLOW_READER % {"model": MODEL})
+check(srv.port is not None and srv.wait_ready(), "slow-reader server did not start: " + srv.text()[-2000:])
+port = srv.port
+status, _ = request(port, "POST", "/v1/completions", {"model": "default", "prompt": "Hi", "max_tokens": 8})
+check(status == 200, "slow reader: warm-up request: %s" % status)
+rss_before = rss_kib(srv.proc.pid)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+s.connect(("127.0.0.1", port))
+s.sendall(post("/v1/chat/completions", {"model": "default", "messages": [{"role": "user", "content": "Go"}],
+                                        "max_tokens": 100000, "ignore_eos": True, "stream": True,
+                                        "logprobs": True, "top_logprobs": 20}))
+overflows = lambda: metric(port, "modelpool_stream_overflows_total", {"model": "default"})
+check(wait_until(lambda: overflows() == 1, 60), "slow reader: no overflow counted (%s)" % overflows())
+check(wait_until(lambda: busy_slots(port) == 0, 1.0), "slow reader: the slot is still busy after the overflow")
+check(metric(port, "modelpool_requests_total", {"model": "default", "outcome": "cancelled", "code": "499"}) == 1,
+      "slow reader: the overflowed stream is not counted cancelled/499")
+grown = rss_kib(srv.proc.pid) - rss_before
+check(grown < 8192, "slow reader: the server's RSS grew by %d KiB" % grown)
+status, resp = request(port, "POST", "/v1/completions", {"model": "default", "prompt": "Hi", "max_tokens": 4})
+check(status == 200 and b"text_completion" in resp, "slow reader: the next request: %s %r" % (status, resp[:200]))
+# The server closed the connection: what it had sent, then the end, no last chunk.
+s.settimeout(10)
+got, closed = b"", False
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            closed = True
+            break
+        got += chunk
+except ConnectionResetError:
+    closed = True
+except socket.timeout:
+    pass
+s.close()
+check(closed and got.startswith(b"HTTP/1.1 200") and not got.endswith(b"\r\n0\r\n\r\n"),
+      "slow reader: the connection was not cut (closed %s, %d bytes, ends %r)" % (closed, len(got), got[-40:]))
+
+# /metrics.json is the same snapshot as /metrics.
+status, doc = metrics_json(port)
+check(status == 200 and doc is not None, "/metrics.json: %s" % status)
+if doc:
+    model = doc["models"].get("default", {})
+    ok = [r["count"] for r in model.get("requests", []) if r["outcome"] == "ok" and r["code"] == 200]
+    check(ok == [metric(port, "modelpool_requests_total", {"model": "default", "outcome": "ok", "code": "200"})],
+          "/metrics.json requests disagree with /metrics: %r" % model.get("requests"))
+    check(model.get("stream_overflows") == 1, "/metrics.json stream_overflows: %r" % model.get("stream_overflows"))
+    check(model.get("kv_cache", {}).get("cells") == metric(port, "modelpool_kv_cache_cells", {"model": "default"}),
+          "/metrics.json kv_cache: %r" % model.get("kv_cache"))
+    check(isinstance(doc["process"]["pss_bytes"], int) and doc["process"]["pss_bytes"] > 0,
+          "/metrics.json pss: %r" % doc["process"])
+    q = model.get("histograms", {}).get("request_duration_seconds", {})  # 3 generations, the cut one too
+    check(q.get("count") == 3 and len(q.get("le", [])) == len(q.get("counts", [])) == 15,
+          "/metrics.json request_duration_seconds: %r" % q)
 srv.kill()
 
 # ---------------------------------------------------------------- drain

@@ -1,0 +1,218 @@
+#include "server/metrics_snapshot.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace modelpool::server {
+namespace {
+
+// The histograms, in the order both renderings list them.
+struct HistogramFamily {
+  const char* prometheus_name;
+  const char* json_name;
+  const char* help;
+  HistogramBuckets ModelSnapshot::*buckets;
+  LatencyHistogram ModelMetrics::*source;
+};
+
+constexpr HistogramFamily kHistograms[] = {
+    {"modelpool_queue_wait_seconds", "queue_wait_seconds",
+     "Time from arrival until the model started on the request (batched LLMs: first prompt tokens decoded).",
+     &ModelSnapshot::queue_wait, &ModelMetrics::queue_wait},
+    {"modelpool_inference_duration_seconds", "inference_duration_seconds",
+     "Time from the model starting on the request to its end.", &ModelSnapshot::inference,
+     &ModelMetrics::inference},
+    {"modelpool_request_duration_seconds", "request_duration_seconds",
+     "Time from arrival to the end of the answer (end to end).", &ModelSnapshot::request_duration,
+     &ModelMetrics::request_duration},
+    {"modelpool_time_to_first_token_seconds", "time_to_first_token_seconds",
+     "Time from arrival to the first generated token.", &ModelSnapshot::time_to_first_token,
+     &ModelMetrics::time_to_first_token},
+    {"modelpool_time_per_output_token_seconds", "time_per_output_token_seconds",
+     "Mean time between generated tokens after the first, one sample per request.",
+     &ModelSnapshot::time_per_output_token, &ModelMetrics::time_per_output_token},
+};
+
+// ---- Prometheus
+
+std::string prometheus_number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += " ";
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += " ";
+  out += type;
+  out += "\n";
+}
+
+// `name{model="M"} value` (labels after model in `more`, as `,k="v"`).
+void sample(std::string& out, const char* name, const std::string& model, std::uint64_t value,
+            const std::string& more = {}) {
+  out += name;
+  out += "{model=\"" + model + "\"" + more + "} " + std::to_string(value) + "\n";
+}
+
+void histogram(std::string& out, const char* name, const std::string& model, const HistogramBuckets& h) {
+  for (std::size_t i = 0; i < h.bounds_s.size(); ++i) {
+    out += std::string(name) + "_bucket{model=\"" + model + "\",le=\"" + prometheus_number(h.bounds_s[i]) +
+           "\"} " + std::to_string(h.cumulative[i]) + "\n";
+  }
+  out += std::string(name) + "_bucket{model=\"" + model + "\",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+  out += std::string(name) + "_sum{model=\"" + model + "\"} " + prometheus_number(h.sum_s) + "\n";
+  out += std::string(name) + "_count{model=\"" + model + "\"} " + std::to_string(h.count) + "\n";
+}
+
+// ---- JSON
+
+// A finite double as the shortest text that reads back as it (JSON has no
+// NaN or infinity: those are written as 0).
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "0";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string_view(s)); }
+
+void json_histogram(std::string& out, const HistogramBuckets& h) {
+  out += "{\"le\":[";
+  for (std::size_t i = 0; i < h.bounds_s.size(); ++i) out += (i ? "," : "") + json_number(h.bounds_s[i]);
+  out += "],\"counts\":[";
+  for (std::size_t i = 0; i < h.cumulative.size(); ++i) out += (i ? "," : "") + std::to_string(h.cumulative[i]);
+  out += "],\"count\":" + std::to_string(h.count) + ",\"sum\":" + json_number(h.sum_s) + "}";
+}
+
+void json_model(std::string& out, const ModelSnapshot& m) {
+  out += "{\"requests\":[";
+  for (std::size_t i = 0; i < m.requests.size(); ++i) {
+    const OutcomeCount& r = m.requests[i];
+    out += std::string(i ? "," : "") + "{\"outcome\":" + json_string(outcome_name(r.outcome)) +
+           ",\"code\":" + std::to_string(r.code) + ",\"count\":" + std::to_string(r.count) + "}";
+  }
+  out += "],\"tokens_generated\":" + std::to_string(m.tokens_generated);
+  out += ",\"prompt_tokens\":" + std::to_string(m.prompt_tokens);
+  out += ",\"stream_overflows\":" + std::to_string(m.stream_overflows);
+  out += ",\"queue_length\":" + std::to_string(m.queue_length);
+  const InstanceCounts& i = m.instances;
+  out += ",\"instances\":{\"creating\":" + std::to_string(i.creating) + ",\"idle\":" + std::to_string(i.idle) +
+         ",\"busy\":" + std::to_string(i.busy) + ",\"checking\":" + std::to_string(i.checking) +
+         ",\"broken\":" + std::to_string(i.broken) + "}";
+  out += ",\"kv_cache\":";
+  out += m.kv ? "{\"used_cells\":" + std::to_string(m.kv->used_cells) +
+                    ",\"cells\":" + std::to_string(m.kv->total_cells) + "}"
+              : "null";
+  out += ",\"memory\":{\"weights_bytes\":" + std::to_string(m.weights_bytes) +
+         ",\"instance_bytes\":" + std::to_string(m.instance_bytes) + "}";
+  out += ",\"histograms\":{";
+  for (std::size_t h = 0; h < std::size(kHistograms); ++h) {
+    out += std::string(h ? "," : "") + "\"" + kHistograms[h].json_name + "\":";
+    json_histogram(out, m.*kHistograms[h].buckets);
+  }
+  out += "}}";
+}
+
+}  // namespace
+
+HistogramBuckets buckets_of(const HistogramSnapshot& h, std::span<const double> bounds_s) {
+  HistogramBuckets b;
+  b.bounds_s.assign(bounds_s.begin(), bounds_s.end());
+  b.cumulative.reserve(bounds_s.size());
+  for (double bound : bounds_s) b.cumulative.push_back(h.count_at_most(bound));
+  b.count = h.count;
+  b.sum_s = h.sum_s;
+  return b;
+}
+
+ModelSnapshot snapshot_model(std::string name, const ModelStats& stats, const ModelMetrics& metrics) {
+  ModelSnapshot m;
+  m.name = std::move(name);
+  m.requests = metrics.outcomes();
+  m.tokens_generated = metrics.tokens_generated.load();
+  m.prompt_tokens = metrics.prompt_tokens.load();
+  m.stream_overflows = metrics.stream_overflows.load();
+  const PoolSnapshot& p = stats.pool;
+  m.queue_length = p.queue_length;
+  m.instances = {p.creating, p.idle, p.busy, p.checking, p.broken};
+  m.kv = stats.kv;
+  m.weights_bytes = stats.weights_bytes;
+  m.instance_bytes = stats.instance_bytes;
+  for (const HistogramFamily& f : kHistograms) {
+    m.*f.buckets = buckets_of((metrics.*f.source).snapshot(), kLatencyBounds);
+  }
+  return m;
+}
+
+std::string render_prometheus(const MetricsSnapshot& snapshot) {
+  const std::vector<ModelSnapshot>& models = snapshot.models;
+  std::string out;
+  header(out, "modelpool_requests_total", "counter",
+         "Requests by model, by what the client experienced (ok, cancelled, timeout, rejected, cut_off, error) "
+         "and by the HTTP status it got (499: the client went away).");
+  for (const ModelSnapshot& m : models) {
+    for (const OutcomeCount& r : m.requests) {
+      sample(out, "modelpool_requests_total", m.name, r.count,
+             ",outcome=\"" + std::string(outcome_name(r.outcome)) + "\",code=\"" + std::to_string(r.code) + "\"");
+    }
+  }
+  for (const HistogramFamily& f : kHistograms) {
+    header(out, f.prometheus_name, "histogram", f.help);
+    for (const ModelSnapshot& m : models) histogram(out, f.prometheus_name, m.name, m.*f.buckets);
+  }
+  header(out, "modelpool_queue_length", "gauge", "Requests waiting for an instance or slot.");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_queue_length", m.name, m.queue_length);
+  header(out, "modelpool_instances", "gauge", "Instances (or batch slots) by state.");
+  for (const ModelSnapshot& m : models) {
+    const InstanceCounts& i = m.instances;
+    const std::pair<const char*, std::size_t> states[] = {
+        {"creating", i.creating}, {"idle", i.idle}, {"busy", i.busy}, {"checking", i.checking}, {"broken", i.broken}};
+    for (const auto& [state, n] : states) {
+      sample(out, "modelpool_instances", m.name, n, ",state=\"" + std::string(state) + "\"");
+    }
+  }
+  header(out, "modelpool_kv_cache_used_cells", "gauge", "KV-cache cells holding tokens now (LLMs).");
+  for (const ModelSnapshot& m : models) {
+    if (m.kv) sample(out, "modelpool_kv_cache_used_cells", m.name, m.kv->used_cells);
+  }
+  header(out, "modelpool_kv_cache_cells", "gauge", "KV-cache cells in all of the model's contexts (LLMs).");
+  for (const ModelSnapshot& m : models) {
+    if (m.kv) sample(out, "modelpool_kv_cache_cells", m.name, m.kv->total_cells);
+  }
+  header(out, "modelpool_tokens_generated_total", "counter", "Completion tokens generated.");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_tokens_generated_total", m.name, m.tokens_generated);
+  header(out, "modelpool_prompt_tokens_total", "counter", "Prompt tokens processed.");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_prompt_tokens_total", m.name, m.prompt_tokens);
+  header(out, "modelpool_stream_overflows_total", "counter",
+         "Streams cancelled because their client stopped reading (more than stream_buffer_bytes queued); "
+         "each is also counted in modelpool_requests_total as cancelled, 499.");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_stream_overflows_total", m.name, m.stream_overflows);
+  header(out, "modelpool_weights_bytes", "gauge", "Bytes of the model's weights, loaded once.");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_weights_bytes", m.name, m.weights_bytes);
+  header(out, "modelpool_process_pss_bytes", "gauge", "Proportional set size of the server process.");
+  out += "modelpool_process_pss_bytes " + std::to_string(snapshot.process_pss_bytes.value_or(0)) + "\n";
+  return out;
+}
+
+std::string render_json(const MetricsSnapshot& snapshot) {
+  std::string out = "{\"process\":{\"pss_bytes\":";
+  out += snapshot.process_pss_bytes ? std::to_string(*snapshot.process_pss_bytes) : "null";
+  out += "},\"models\":{";
+  for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
+    out += (i ? "," : "") + json_string(snapshot.models[i].name) + ":";
+    json_model(out, snapshot.models[i]);
+  }
+  out += "}}";
+  return out;
+}
+
+}  // namespace modelpool::server

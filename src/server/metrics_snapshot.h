@@ -1,0 +1,120 @@
+// MetricsSnapshot: everything /metrics and /metrics.json report, read once
+// into plain values, then rendered either way from the same snapshot.
+//
+//   MetricsSnapshot s;
+//   s.models.push_back(snapshot_model(name, model_stats, model_metrics));
+//   s.process_pss_bytes = sampler.last_bytes();
+//   std::string text = render_prometheus(s);  // GET /metrics
+//   std::string json = render_json(s);        // GET /metrics.json
+//
+// Per model: counters (requests by outcome and status, tokens, stream
+// overflows), gauges (queue length, instances by state, KV-cache cells),
+// memory (weights, one instance's own state) and latency histograms at the
+// fixed bounds kLatencyBounds. The renderers only format: building a
+// snapshot reads the models, rendering reads nothing else.
+//
+// Prometheus text (version 0.0.4), one family per metric, in this order:
+//   modelpool_requests_total{model,outcome,code}          counter
+//   modelpool_queue_wait_seconds{model}                   histogram
+//   modelpool_inference_duration_seconds{model}           histogram
+//   modelpool_request_duration_seconds{model}             histogram
+//   modelpool_time_to_first_token_seconds{model}          histogram
+//   modelpool_time_per_output_token_seconds{model}        histogram
+//   modelpool_queue_length{model}                         gauge
+//   modelpool_instances{model,state}                      gauge
+//   modelpool_kv_cache_used_cells{model}                  gauge (text models)
+//   modelpool_kv_cache_cells{model}                       gauge (text models)
+//   modelpool_tokens_generated_total{model}               counter
+//   modelpool_prompt_tokens_total{model}                  counter
+//   modelpool_stream_overflows_total{model}               counter
+//   modelpool_weights_bytes{model}                        gauge
+//   modelpool_process_pss_bytes                           gauge (0: unknown)
+//
+// JSON (the same numbers; the shape is documented in api.h):
+//   {"process": {"pss_bytes": N|null},
+//    "models": {"NAME": {"requests": [{"outcome", "code", "count"}],
+//                        "tokens_generated", "prompt_tokens", "stream_overflows",
+//                        "queue_length", "instances": {"creating", "idle", "busy",
+//                        "checking", "broken"}, "kv_cache": {"used_cells", "cells"}|null,
+//                        "memory": {"weights_bytes", "instance_bytes"},
+//                        "histograms": {"queue_wait_seconds": {"le": [...],
+//                          "counts": [...], "count", "sum"}, ...}}}}
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "modelpool/histogram.h"
+#include "modelpool/model.h"
+#include "server/model_metrics.h"
+
+namespace modelpool::server {
+
+// Bucket upper bounds in seconds of the latency histograms, ascending (the
+// +Inf bucket is every sample).
+inline constexpr std::array<double, 15> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                          0.05,  0.1,    0.25,  0.5,  1,
+                                                          2.5,   5,      10,    30,   60};
+
+// A histogram at fixed bounds: cumulative[i] samples were <= bounds_s[i].
+struct HistogramBuckets {
+  std::vector<double> bounds_s;
+  std::vector<std::uint64_t> cumulative;  // one per bound
+  std::uint64_t count = 0;                // every sample (the +Inf bucket)
+  double sum_s = 0;
+};
+
+// `h` at `bounds_s` (at the histogram's own bucket resolution).
+HistogramBuckets buckets_of(const HistogramSnapshot& h, std::span<const double> bounds_s);
+
+struct InstanceCounts {
+  std::size_t creating = 0;
+  std::size_t idle = 0;
+  std::size_t busy = 0;
+  std::size_t checking = 0;
+  std::size_t broken = 0;
+};
+
+// One model's metrics.
+struct ModelSnapshot {
+  std::string name;
+  // Counters.
+  std::vector<OutcomeCount> requests;  // sorted as ModelMetrics::outcomes()
+  std::uint64_t tokens_generated = 0;
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t stream_overflows = 0;
+  // Gauges.
+  std::size_t queue_length = 0;
+  InstanceCounts instances;
+  std::optional<KvUsage> kv;  // text models only
+  // Memory.
+  std::size_t weights_bytes = 0;
+  std::size_t instance_bytes = 0;
+  // Latencies (ModelMetrics' histograms of the same names).
+  HistogramBuckets queue_wait;
+  HistogramBuckets inference;
+  HistogramBuckets request_duration;
+  HistogramBuckets time_to_first_token;
+  HistogramBuckets time_per_output_token;
+};
+
+struct MetricsSnapshot {
+  std::vector<ModelSnapshot> models;  // rendered in this order
+  std::optional<std::size_t> process_pss_bytes;  // none: not known
+};
+
+// A model's snapshot from what the model reports about itself (`stats`)
+// and what the server recorded of its requests (`metrics`).
+ModelSnapshot snapshot_model(std::string name, const ModelStats& stats, const ModelMetrics& metrics);
+
+// The Prometheus text exposition of `snapshot` (families above).
+std::string render_prometheus(const MetricsSnapshot& snapshot);
+// The JSON document of `snapshot` (shape above).
+std::string render_json(const MetricsSnapshot& snapshot);
+
+}  // namespace modelpool::server

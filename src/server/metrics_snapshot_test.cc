@@ -1,0 +1,210 @@
+#include "server/metrics_snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <sstream>
+
+namespace modelpool::server {
+namespace {
+
+namespace json = boost::json;
+
+HistogramBuckets two_buckets(std::uint64_t at_1ms, std::uint64_t at_1s, std::uint64_t count, double sum) {
+  HistogramBuckets h;
+  h.bounds_s = {0.001, 1};
+  h.cumulative = {at_1ms, at_1s};
+  h.count = count;
+  h.sum_s = sum;
+  return h;
+}
+
+// A text model and a pool model, every field set.
+MetricsSnapshot hand_built() {
+  ModelSnapshot llm;
+  llm.name = "default";
+  llm.requests = {{Outcome::kOk, 200, 7}, {Outcome::kCancelled, 499, 2}};
+  llm.tokens_generated = 120;
+  llm.prompt_tokens = 45;
+  llm.stream_overflows = 1;
+  llm.queue_length = 3;
+  llm.instances = {0, 5, 3, 0, 0};
+  llm.kv = KvUsage{96, 2048};
+  llm.weights_bytes = 4194304;
+  llm.instance_bytes = 65536;
+  llm.queue_wait = two_buckets(1, 2, 3, 0.25);
+  llm.inference = two_buckets(0, 1, 2, 1.5);
+  llm.request_duration = two_buckets(0, 0, 4, 12.125);
+  llm.time_to_first_token = two_buckets(2, 2, 2, 0.0015);
+  llm.time_per_output_token = two_buckets(9, 9, 9, 0.0045);
+  ModelSnapshot echo;
+  echo.name = "echo";
+  echo.requests = {{Outcome::kRejected, 429, 4}};
+  echo.instances = {1, 2, 0, 0, 1};
+  echo.queue_wait = echo.inference = echo.request_duration = echo.time_to_first_token =
+      echo.time_per_output_token = two_buckets(0, 0, 0, 0);
+  MetricsSnapshot s;
+  s.models = {llm, echo};
+  s.process_pss_bytes = 123456789;
+  return s;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  for (const std::string& l : lines_of(text)) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
+TEST(MetricsSnapshotTest, PrometheusListsEveryFamilyInOrder) {
+  const std::string text = render_prometheus(hand_built());
+  std::vector<std::string> types;
+  for (const std::string& l : lines_of(text)) {
+    if (l.rfind("# TYPE ", 0) == 0) types.push_back(l.substr(7));
+  }
+  const std::vector<std::string> want = {
+      "modelpool_requests_total counter",
+      "modelpool_queue_wait_seconds histogram",
+      "modelpool_inference_duration_seconds histogram",
+      "modelpool_request_duration_seconds histogram",
+      "modelpool_time_to_first_token_seconds histogram",
+      "modelpool_time_per_output_token_seconds histogram",
+      "modelpool_queue_length gauge",
+      "modelpool_instances gauge",
+      "modelpool_kv_cache_used_cells gauge",
+      "modelpool_kv_cache_cells gauge",
+      "modelpool_tokens_generated_total counter",
+      "modelpool_prompt_tokens_total counter",
+      "modelpool_stream_overflows_total counter",
+      "modelpool_weights_bytes gauge",
+      "modelpool_process_pss_bytes gauge",
+  };
+  EXPECT_EQ(types, want);
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(MetricsSnapshotTest, PrometheusSamples) {
+  const std::string text = render_prometheus(hand_built());
+  for (const char* line : {
+           "# HELP modelpool_queue_length Requests waiting for an instance or slot.",
+           "modelpool_requests_total{model=\"default\",outcome=\"ok\",code=\"200\"} 7",
+           "modelpool_requests_total{model=\"default\",outcome=\"cancelled\",code=\"499\"} 2",
+           "modelpool_requests_total{model=\"echo\",outcome=\"rejected\",code=\"429\"} 4",
+           "modelpool_queue_wait_seconds_bucket{model=\"default\",le=\"0.001\"} 1",
+           "modelpool_queue_wait_seconds_bucket{model=\"default\",le=\"1\"} 2",
+           "modelpool_queue_wait_seconds_bucket{model=\"default\",le=\"+Inf\"} 3",
+           "modelpool_queue_wait_seconds_sum{model=\"default\"} 0.25",
+           "modelpool_queue_wait_seconds_count{model=\"default\"} 3",
+           "modelpool_request_duration_seconds_sum{model=\"default\"} 12.125",
+           "modelpool_time_to_first_token_seconds_sum{model=\"default\"} 0.0015",
+           "modelpool_time_per_output_token_seconds_count{model=\"echo\"} 0",
+           "modelpool_queue_length{model=\"default\"} 3",
+           "modelpool_instances{model=\"default\",state=\"idle\"} 5",
+           "modelpool_instances{model=\"echo\",state=\"broken\"} 1",
+           "modelpool_kv_cache_used_cells{model=\"default\"} 96",
+           "modelpool_kv_cache_cells{model=\"default\"} 2048",
+           "modelpool_tokens_generated_total{model=\"default\"} 120",
+           "modelpool_prompt_tokens_total{model=\"default\"} 45",
+           "modelpool_stream_overflows_total{model=\"default\"} 1",
+           "modelpool_stream_overflows_total{model=\"echo\"} 0",
+           "modelpool_weights_bytes{model=\"default\"} 4194304",
+           "modelpool_process_pss_bytes 123456789",
+       }) {
+    EXPECT_TRUE(has_line(text, line)) << "missing: " << line << "\nin:\n" << text;
+  }
+  // A model without a KV cache has no KV series.
+  EXPECT_EQ(text.find("modelpool_kv_cache_cells{model=\"echo\"}"), std::string::npos);
+  // An unknown PSS is 0, as before the first sample.
+  MetricsSnapshot unknown;
+  EXPECT_TRUE(has_line(render_prometheus(unknown), "modelpool_process_pss_bytes 0"));
+}
+
+TEST(MetricsSnapshotTest, JsonHoldsTheSameNumbers) {
+  const std::string text = render_json(hand_built());
+  boost::system::error_code ec;
+  const json::value doc = json::parse(text, ec);
+  ASSERT_FALSE(ec) << ec.message() << "\n" << text;
+  EXPECT_EQ(doc.at("process").at("pss_bytes").to_number<std::uint64_t>(), 123456789u);
+  const json::object& models = doc.at("models").as_object();
+  ASSERT_EQ(models.size(), 2u);
+  const json::object& d = models.at("default").as_object();
+  const json::array& requests = d.at("requests").as_array();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].at("outcome").as_string(), "ok");
+  EXPECT_EQ(requests[0].at("code").to_number<int>(), 200);
+  EXPECT_EQ(requests[0].at("count").to_number<int>(), 7);
+  EXPECT_EQ(requests[1].at("outcome").as_string(), "cancelled");
+  EXPECT_EQ(d.at("tokens_generated").to_number<int>(), 120);
+  EXPECT_EQ(d.at("prompt_tokens").to_number<int>(), 45);
+  EXPECT_EQ(d.at("stream_overflows").to_number<int>(), 1);
+  EXPECT_EQ(d.at("queue_length").to_number<int>(), 3);
+  EXPECT_EQ(d.at("instances").at("busy").to_number<int>(), 3);
+  EXPECT_EQ(d.at("kv_cache").at("used_cells").to_number<int>(), 96);
+  EXPECT_EQ(d.at("kv_cache").at("cells").to_number<int>(), 2048);
+  EXPECT_EQ(d.at("memory").at("weights_bytes").to_number<int>(), 4194304);
+  EXPECT_EQ(d.at("memory").at("instance_bytes").to_number<int>(), 65536);
+  const json::object& histograms = d.at("histograms").as_object();
+  for (const char* name : {"queue_wait_seconds", "inference_duration_seconds", "request_duration_seconds",
+                           "time_to_first_token_seconds", "time_per_output_token_seconds"}) {
+    EXPECT_TRUE(histograms.contains(name)) << name;
+  }
+  const json::value& q = histograms.at("queue_wait_seconds");
+  ASSERT_EQ(q.at("le").as_array().size(), 2u);
+  EXPECT_EQ(q.at("le").as_array()[0].to_number<double>(), 0.001);
+  EXPECT_EQ(q.at("le").as_array()[1].to_number<double>(), 1.0);
+  EXPECT_EQ(q.at("counts").as_array(), (json::array{1, 2}));
+  EXPECT_EQ(q.at("count").to_number<int>(), 3);
+  EXPECT_EQ(q.at("sum").to_number<double>(), 0.25);
+  EXPECT_TRUE(models.at("echo").at("kv_cache").is_null());
+  EXPECT_NE(text.find("\"le\":[0.001,1]"), std::string::npos) << text;  // shortest decimals
+
+  MetricsSnapshot unknown;
+  EXPECT_EQ(render_json(unknown), "{\"process\":{\"pss_bytes\":null},\"models\":{}}");
+}
+
+TEST(MetricsSnapshotTest, SnapshotOfAModelReadsItsStatsAndMetrics) {
+  ModelMetrics metrics;
+  metrics.count(Outcome::kOk, 200);
+  metrics.count(Outcome::kOk, 200);
+  metrics.count(Outcome::kTimeout, 504);
+  metrics.tokens_generated = 10;
+  metrics.prompt_tokens = 4;
+  metrics.stream_overflows = 2;
+  metrics.queue_wait.record(std::chrono::microseconds(500));
+  metrics.queue_wait.record(std::chrono::milliseconds(200));
+  ModelStats stats;
+  stats.pool.queue_length = 6;
+  stats.pool.busy = 2;
+  stats.pool.idle = 1;
+  stats.weights_bytes = 1000;
+  stats.kv = KvUsage{3, 64};
+  const ModelSnapshot m = snapshot_model("m", stats, metrics);
+  EXPECT_EQ(m.name, "m");
+  ASSERT_EQ(m.requests.size(), 2u);
+  EXPECT_EQ(m.requests[0].count, 2u);
+  EXPECT_EQ(m.requests[1].code, 504);
+  EXPECT_EQ(m.tokens_generated, 10u);
+  EXPECT_EQ(m.prompt_tokens, 4u);
+  EXPECT_EQ(m.stream_overflows, 2u);
+  EXPECT_EQ(m.queue_length, 6u);
+  EXPECT_EQ(m.instances.busy, 2u);
+  EXPECT_EQ(m.instances.idle, 1u);
+  EXPECT_EQ(m.weights_bytes, 1000u);
+  ASSERT_TRUE(m.kv.has_value());
+  EXPECT_EQ(m.kv->total_cells, 64u);
+  ASSERT_EQ(m.queue_wait.bounds_s.size(), kLatencyBounds.size());
+  EXPECT_EQ(m.queue_wait.count, 2u);
+  EXPECT_EQ(m.queue_wait.cumulative.front(), 1u);  // <= 1 ms
+  EXPECT_EQ(m.queue_wait.cumulative.back(), 2u);   // <= 60 s
+  EXPECT_EQ(m.inference.count, 0u);
+}
+
+}  // namespace
+}  // namespace modelpool::server

@@ -1,0 +1,69 @@
+#include "server/model_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+namespace modelpool::server {
+namespace {
+
+TEST(ModelMetricsTest, OutcomesAreSortedByOutcomeThenStatus) {
+  ModelMetrics m;
+  m.count(Outcome::kError, 404);
+  m.count(Outcome::kOk, 200);
+  m.count(Outcome::kRejected, 503);
+  m.count(Outcome::kRejected, 429);
+  m.count(Outcome::kOk, 200);
+  m.count(Outcome::kError, 400);
+  const std::vector<OutcomeCount> got = m.outcomes();
+  ASSERT_EQ(got.size(), 5u);
+  const std::pair<Outcome, int> want[] = {{Outcome::kOk, 200},
+                                          {Outcome::kRejected, 429},
+                                          {Outcome::kRejected, 503},
+                                          {Outcome::kError, 400},
+                                          {Outcome::kError, 404}};
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].outcome, want[i].first) << i;
+    EXPECT_EQ(got[i].code, want[i].second) << i;
+  }
+  EXPECT_EQ(got[0].count, 2u);
+}
+
+TEST(ModelMetricsTest, AStatusOutsideTheCountedOnesIsCountedAs500) {
+  ModelMetrics m;
+  m.count(Outcome::kError, 418);
+  const std::vector<OutcomeCount> got = m.outcomes();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].code, 500);
+}
+
+TEST(ModelMetricsTest, EveryOutcomeOfAStatusIsCountable) {
+  const Status statuses[] = {Status(), cancelled_error("x"), timeout_error("x"), queue_full_error("x"),
+                             shutting_down_error("x"), invalid_argument_error("x"), not_found_error("x"),
+                             model_failed_error("x"), internal_error("x")};
+  for (const Status& s : statuses) {
+    for (StopReason r : {StopReason::kNone, StopReason::kClientGone, StopReason::kShutdown,
+                         StopReason::kSlowClient}) {
+      const int code = outcome_of(s, r).second;
+      EXPECT_NE(std::find(kCountedCodes.begin(), kCountedCodes.end(), code), kCountedCodes.end()) << code;
+    }
+  }
+  EXPECT_EQ(outcome_of(Status(), StopReason::kSlowClient), std::make_pair(Outcome::kCancelled, 499));
+}
+
+TEST(ModelMetricsTest, ConcurrentCountsAreAllKept) {
+  ModelMetrics m;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) m.count(Outcome::kOk, 200);
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(m.outcomes().size(), 1u);
+  EXPECT_EQ(m.outcomes()[0].count, 40000u);
+}
+
+}  // namespace
+}  // namespace modelpool::server
