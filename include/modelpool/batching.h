@@ -57,7 +57,7 @@
 #include <thread>
 #include <vector>
 
-#include "modelpool/pool.h"
+#include "modelpool/backend.h"
 #include "modelpool/status.h"
 
 namespace modelpool {
@@ -185,7 +185,7 @@ class BatchScheduler {
   bool stopping_ = false;            // guarded by mu_
 
   // The loop thread's own:
-  std::vector<Job*> running_;       // in admission order (oldest first)
+  std::vector<Job*> running_;  // in admission order (oldest first)
   std::vector<bool> slot_used_;
   std::vector<StepEntry> entries_;  // the step being planned, in slot order
 

@@ -79,7 +79,9 @@ std::chrono::milliseconds BatchScheduler::stalled_for() const {
       now - std::chrono::nanoseconds(last_beat_ns_.load()));
 }
 
-void BatchScheduler::beat() { last_beat_ns_.store(Clock::now().time_since_epoch().count()); }
+void BatchScheduler::beat() {
+  last_beat_ns_.store(Clock::now().time_since_epoch().count());
+}
 
 void BatchScheduler::loop() {
   beat();

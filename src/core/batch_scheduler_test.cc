@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "modelpool/batching.h"
+#include "modelpool/pool.h"
 
 namespace modelpool {
 namespace {
@@ -198,7 +199,8 @@ class BatchSchedulerTest : public ::testing::Test {
     scheduler_ = std::move(*s);
   }
 
-  Caller& start(char name, std::size_t prompt, std::size_t outputs, Deadline deadline = kNoDeadline) {
+  Caller& start(char name, std::size_t prompt, std::size_t outputs,
+                Deadline deadline = kNoDeadline) {
     callers_.push_back(std::make_unique<Caller>(name, prompt, outputs));
     Caller* c = callers_.back().get();
     c->thread = std::jthread([this, c, deadline] {

@@ -43,9 +43,9 @@ BatchEngine::~BatchEngine() {
   if (ctx_ != nullptr) llama_free(ctx_);
 }
 
-Result<GenerationResult> BatchEngine::run(const GenerationRequest& request,
-                                          PreparedPrompt prompt, Clock::time_point t0,
-                                          Deadline deadline, std::stop_token stop) {
+Result<GenerationResult> BatchEngine::run(const GenerationRequest& request, PreparedPrompt prompt,
+                                          Clock::time_point t0, Deadline deadline,
+                                          std::stop_token stop) {
   Sequence sequence(*weights_, request, std::move(prompt), sequence_tokens_, t0);
   if (Status s = scheduler_->run(sequence, deadline, std::move(stop)); !s.ok()) return s;
   return sequence.take_result();

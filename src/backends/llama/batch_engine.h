@@ -79,7 +79,7 @@ class BatchEngine final : private StepEngine {
   llama_batch batch_{};
   std::vector<int32_t> output_index_;  // per entry: its logits in the batch (-1: none)
   std::vector<std::size_t> kv_cells_;  // per slot: cells its sequence holds
-  DecodeMeter meter_;  // lock-free; read from any thread
+  DecodeMeter meter_;                  // lock-free; read from any thread
   // Its loop calls step() and release(); the destructor stops it first.
   std::unique_ptr<BatchScheduler> scheduler_;
 };
