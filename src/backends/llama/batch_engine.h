@@ -1,32 +1,24 @@
 // BatchEngine: one llama context decoding up to `slots` sequences together
 // (continuous batching).
 //
-// A dedicated thread runs the decoding loop. Each step it:
-//   1. admits sequences submitted since the last step (they join now, not
-//      when the current batch drains),
-//   2. drops cancelled sequences and frees their KV cells,
-//   3. builds one batch: the next token of every decoding sequence, then
-//      prompt tokens of sequences still prefilling, oldest first: while
-//      others decode, at most `prefill_chunk` per prefilling sequence (the
-//      whole `batch` when none decode), so one long prompt is spread over
-//      steps instead of stalling every stream, and a burst of new prompts
-//      still fills the batch,
-//   4. decodes it and samples every sequence that produced logits; finished
-//      sequences leave at once, freeing their cells.
-// Callers block in run() until their sequence is done; which slot (sequence
-// id) they use is decided by the LlmService's pool of slots, so admission is
-// FIFO with deadlines and a queue limit like any pool.
+// The rules of continuous batching (who joins the next step, with how many
+// prompt tokens, when a sequence leaves, the heartbeat) are the core's
+// BatchScheduler (modelpool/batching.h); this is its llama.cpp step: each
+// step lays the entries out in one llama_batch (a decoding sequence's next
+// token, or a run of prompt tokens, on the entry's slot as sequence id),
+// calls llama_decode once and hands every sequence that produced logits to
+// Sequence::on_logits. A sequence that leaves has its KV cells removed at
+// once. Callers block in run(); which slot they hold is decided by the
+// LlmService's pool of slots, so admission is FIFO with deadlines and a
+// queue limit like any pool.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
-#include <thread>
+#include <span>
 #include <vector>
 
 #include "backends/llama/llm_instance.h"
+#include "modelpool/batching.h"
 
 namespace modelpool::llama {
 
@@ -41,18 +33,23 @@ struct BatchEngineOptions {
   std::chrono::milliseconds step_delay{0};
 };
 
-class BatchEngine {
+class BatchEngine final : private StepEngine {
  public:
+  // Errors: kInvalidArgument (options), kModelFailed (llama.cpp refused
+  // the context).
   static Result<std::unique_ptr<BatchEngine>> create(std::shared_ptr<const LlamaWeights> weights,
                                                      const BatchEngineOptions& options);
-  // Stops the loop; REQUIRES: no run() in progress.
-  ~BatchEngine();
+  // Stops the scheduler's loop, then frees the context.
+  // REQUIRES: no run() in progress.
+  ~BatchEngine() override;
 
-  // Generates one sequence. Blocks until done; `stop` ends it within one
-  // step. REQUIRES: at most `slots` callers at once (the LlmService's pool
-  // of slots admits them); the engine picks the sequence id.
+  // Generates one sequence. Blocks until done: ok with the result (finish
+  // reason kCancelled when `stop` fired: it ends within one step), kTimeout
+  // when `deadline` passed while it ran, kInternal when llama_decode failed.
+  // REQUIRES: at most `slots` callers at once (the LlmService's pool of
+  // slots admits them); the scheduler picks the sequence id.
   Result<GenerationResult> run(const GenerationRequest& request, PreparedPrompt prompt,
-                               Clock::time_point t0, std::stop_token stop);
+                               Clock::time_point t0, Deadline deadline, std::stop_token stop);
 
   std::size_t slots() const { return options_.slots; }
   std::size_t sequence_tokens() const { return sequence_tokens_; }
@@ -60,34 +57,31 @@ class BatchEngine {
   const std::shared_ptr<const LlamaWeights>& weights() const { return weights_; }
   const DecodeMeter& meter() const { return meter_; }
   // Time since the loop last made progress while it had sequences to run.
-  std::chrono::milliseconds stalled_for() const;
+  std::chrono::milliseconds stalled_for() const { return scheduler_->stalled_for(); }
 
  private:
-  struct Job;
   BatchEngine(std::shared_ptr<const LlamaWeights> weights, const BatchEngineOptions& options)
       : weights_(std::move(weights)), options_(options) {}
-  void loop();
-  void finish_job(Job* job, Status status);
+
+  // StepEngine, on the scheduler's loop thread. Every entry's item is a
+  // Sequence made by run().
+  Status step(std::span<const StepEntry> entries) override;
+  void release(int slot) override;
+  void publish_kv_used();
 
   const std::shared_ptr<const LlamaWeights> weights_;
   const BatchEngineOptions options_;
+  // Constant after create():
   llama_context* ctx_ = nullptr;
-  llama_batch batch_{};
   std::size_t sequence_tokens_ = 0;
   ContextBuffers buffers_;
-
-  std::mutex mu_;
-  std::condition_variable work_cv_;  // the loop waits for jobs here
-  std::deque<Job*> submitted_;       // guarded by mu_
-  bool stopping_ = false;            // guarded by mu_
-  std::vector<Job*> running_;        // the loop thread's own, in admission order
-  std::vector<bool> seq_used_;       // the loop thread's own
-  DecodeMeter meter_;
-  // Heartbeat: when the loop last finished a step or went idle (steady-clock
-  // nanoseconds), and whether it has sequences now.
-  std::atomic<std::int64_t> last_beat_ns_{0};
-  std::atomic<bool> has_work_{false};
-  std::thread thread_;
+  // The loop thread's own:
+  llama_batch batch_{};
+  std::vector<int32_t> output_index_;  // per entry: its logits in the batch (-1: none)
+  std::vector<std::size_t> kv_cells_;  // per slot: cells its sequence holds
+  DecodeMeter meter_;                  // lock-free; read from any thread
+  // Its loop calls step() and release(); the destructor stops it first.
+  std::unique_ptr<BatchScheduler> scheduler_;
 };
 
 }  // namespace modelpool::llama

@@ -48,12 +48,14 @@ Status ExclusiveContext::warmup() {
 }
 
 Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& request,
-                                                    PreparedPrompt prompt, Clock::time_point t0,
-                                                    std::stop_token stop) {
+                                                    std::unique_ptr<PreparedGeneration> prepared,
+                                                    Clock::time_point t0, std::stop_token stop) {
+  auto prompt = take_prompt(request, std::move(prepared));
+  if (!prompt.ok()) return prompt.status();
   // Forgets the previous sequence's cells; their data needs no zeroing (the
   // cache was zeroed when created, and masked cells are never attended).
   llama_memory_clear(llama_get_memory(ctx_), false);
-  Sequence seq(*weights_, request, std::move(prompt), context_tokens_, t0);
+  Sequence seq(*weights_, request, std::move(*prompt), context_tokens_, t0);
   seq.mark_started();
   while (!seq.finished()) {
     if (stop.stop_requested()) {

@@ -25,7 +25,11 @@ class ExclusiveContext final : public LlmInstance {
   // Decodes one token and clears the cache: first-run allocations happen
   // here instead of in the first request.
   Status warmup() override;
-  Result<GenerationResult> generate(const GenerationRequest& request, PreparedPrompt prompt,
+  // Instance::generate on this context alone: prefill in `batch`-token
+  // calls, then one token per call. Runs to the end (a prompt's deadline
+  // does not apply here); `stop` ends it within one call.
+  Result<GenerationResult> generate(const GenerationRequest& request,
+                                    std::unique_ptr<PreparedGeneration> prepared,
                                     Clock::time_point t0, std::stop_token stop) override;
 
  private:

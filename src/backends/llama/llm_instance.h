@@ -1,5 +1,7 @@
 // LlmInstance: what the LLM service leases from its pool, either a whole
-// exclusive context or one slot of a batched context.
+// exclusive context or one slot of a batched context. Both generate through
+// Instance::generate, taking the PreparedPrompt (sequence.h) that LlmService
+// made before it queued, or preparing the request themselves.
 #pragma once
 
 #include <atomic>
@@ -19,19 +21,18 @@ class LlmInstance : public Instance {
   // Tokens one sequence may hold (prompt + completion).
   virtual std::size_t sequence_tokens() const = 0;
 
-  // Runs one generation for an already prepared prompt. Returns the result
-  // (finish reason kCancelled when `stop` fired mid-way) or kInternal when
-  // the engine failed (the caller then marks the instance broken).
-  virtual Result<GenerationResult> generate(const GenerationRequest& request,
-                                            PreparedPrompt prompt, Clock::time_point t0,
-                                            std::stop_token stop) = 0;
-
   // The generic path (KServe infer): the first input, a BYTES tensor, is the
   // prompt; the parameters of generation_request_from (llm.h) apply; the
   // output is a BYTES tensor "text_output".
   Status run(const Request& request, Sink& sink, std::stop_token stop) override;
 
  protected:
+  // The prompt Instance::generate works on: `prepared` when this backend
+  // made it (a PreparedPrompt), otherwise `request` prepared now.
+  // kInvalidArgument as prepare(), or when `prepared` is another backend's.
+  Result<PreparedPrompt> take_prompt(const GenerationRequest& request,
+                                     std::unique_ptr<PreparedGeneration> prepared) const;
+
   std::shared_ptr<const LlamaWeights> weights_;
 };
 

@@ -15,21 +15,28 @@ namespace llama {
 namespace {
 
 // One sequence slot of a BatchEngine, leased like any instance: the pool of
-// slots admits at most `slots` callers, in FIFO order.
-class SlotInstance final : public LlmInstance {
+// slots admits at most `slots` callers, in FIFO order, and each runs its
+// generation on the engine's shared batch.
+class BatchSlot final : public LlmInstance {
  public:
-  explicit SlotInstance(BatchEngine* engine) : LlmInstance(engine->weights()), engine_(engine) {}
+  explicit BatchSlot(BatchEngine* engine) : LlmInstance(engine->weights()), engine_(engine) {}
 
   // A slot's own state is its share of the context.
   std::size_t bytes() const override { return engine_->buffers().total() / engine_->slots(); }
   std::size_t sequence_tokens() const override { return engine_->sequence_tokens(); }
-  Result<GenerationResult> generate(const GenerationRequest& request, PreparedPrompt prompt,
+  // Joins the batch at the next step; ends at the prompt's deadline with
+  // kTimeout (BatchEngine::run).
+  Result<GenerationResult> generate(const GenerationRequest& request,
+                                    std::unique_ptr<PreparedGeneration> prepared,
                                     Clock::time_point t0, std::stop_token stop) override {
-    return engine_->run(request, std::move(prompt), t0, stop);
+    auto prompt = take_prompt(request, std::move(prepared));
+    if (!prompt.ok()) return prompt.status();
+    const Deadline deadline = prompt->deadline;
+    return engine_->run(request, std::move(*prompt), t0, deadline, stop);
   }
 
  private:
-  BatchEngine* engine_;
+  BatchEngine* engine_;  // outlives the pool's slots
 };
 
 class LlmServiceImpl final : public LlmService {
@@ -40,15 +47,16 @@ class LlmServiceImpl final : public LlmService {
   Result<GenerationResult> generate(const GenerationRequest& request, Deadline deadline,
                                     std::stop_token stop) override {
     const Clock::time_point t0 = Clock::now();
+    // Before any waiting: a request that cannot run is refused at once.
     auto prompt = prepare(*weights_, request, info_.sequence_tokens);
     if (!prompt.ok()) return prompt.status();
+    auto prepared = std::make_unique<PreparedPrompt>(std::move(*prompt));
+    prepared->deadline = deadline;
     Result<Lease> lease = pool_->acquire(deadline, stop);
     if (!lease.ok()) return lease.status();
-    auto& instance = static_cast<LlmInstance&>(lease->instance());
-    Result<GenerationResult> result = instance.generate(request, std::move(*prompt), t0, stop);
-    if (!result.ok()) {
-      if (result.status().code() == StatusCode::kInternal) lease->mark_broken(result.status().message());
-      return result;
+    Result<GenerationResult> result = (*lease)->generate(request, std::move(prepared), t0, stop);
+    if (!result.ok() && result.status().code() == StatusCode::kInternal) {
+      lease->mark_broken(result.status().message());
     }
     return result;
   }
@@ -137,7 +145,7 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
     svc->engine_ = std::move(*engine);
     BatchEngine* e = svc->engine_.get();
     factory = [e]() -> Result<std::unique_ptr<Instance>> {
-      return std::unique_ptr<Instance>(std::make_unique<SlotInstance>(e));
+      return std::unique_ptr<Instance>(std::make_unique<BatchSlot>(e));
     };
     po.min_instances = po.max_instances = options.slots;
     po.service_threads = 1;

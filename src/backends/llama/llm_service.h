@@ -103,7 +103,8 @@ class LlmService {
   // callers already wait. A prompt longer than a sequence's context is
   // refused with kInvalidArgument before any work. Once generation started,
   // a stop ends it within one decoding step with finish reason kCancelled
-  // and the text so far (ok status).
+  // and the text so far (ok status). In batched mode a generation still
+  // running at `deadline` ends within one step with kTimeout.
   virtual Result<GenerationResult> generate(const GenerationRequest& request,
                                             Deadline deadline = kNoDeadline,
                                             std::stop_token stop = {}) = 0;

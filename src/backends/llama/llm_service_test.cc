@@ -155,6 +155,30 @@ TEST_F(LlmServiceTest, ACancelledStreamHandsItsSlotToTheNextWaiter) {
   EXPECT_EQ(second->completion_tokens, 3);
 }
 
+TEST_F(LlmServiceTest, ABatchedStreamStillRunningAtItsDeadlineTimesOutAndFreesItsSlot) {
+  LlmOptions o = batched(1, 1024);
+  o.step_delay = 5ms;  // 900 tokens take 4.5 s at least
+  auto llm = make(o);
+  std::atomic<int> pieces{0};
+  GenerationRequest a = greedy("Tell me a very long story", 900);
+  a.on_text = [&](std::string_view) {
+    ++pieces;
+    return true;
+  };
+  const auto start = Clock::now();
+  auto late = llm->generate(a, start + 300ms);
+  EXPECT_EQ(late.status().code(), StatusCode::kTimeout) << late.status().to_string();
+  EXPECT_GE(Clock::now() - start, 300ms);
+  EXPECT_LT(Clock::now() - start, 3s);
+  EXPECT_GT(pieces.load(), 0);  // it was running, not waiting, when time ran out
+  // The slot is free and healthy: the next request runs at once on it.
+  auto next = llm->generate(greedy("Next caller", 4), Clock::now() + 10s);
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  EXPECT_EQ(next->completion_tokens, 4);
+  EXPECT_EQ(llm->snapshot().idle, 1u);
+  EXPECT_EQ(llm->kv_usage().used_cells, 0u);
+}
+
 TEST_F(LlmServiceTest, APromptLongerThanTheContextIsRefusedBeforeAnyWork) {
   auto llm = make(batched(2, 128));
   // llama.cpp rounds contexts up (to 256 cells); the limit is what it made.

@@ -3,7 +3,9 @@
 // text produced so far, stop strings, streaming and the finish rule.
 //
 // The runner feeds the model and hands the Sequence each output's logits;
-// the Sequence samples, decides when to finish and streams text.
+// the Sequence samples, decides when to finish and streams text. In batched
+// mode it is the BatchScheduler's item (modelpool/batching.h): a prompt
+// token is a prefill unit, a generated token a decode unit.
 #pragma once
 
 #include <llama.h>
@@ -15,15 +17,21 @@
 #include "backends/llama/grammar.h"
 #include "backends/llama/llama_weights.h"
 #include "backends/llama/llm_service.h"
+#include "modelpool/backend.h"
+#include "modelpool/batching.h"
 #include "modelpool/pool.h"
 
 namespace modelpool::llama {
 
-// The request turned into tokens, before any instance is involved.
-struct PreparedPrompt {
+// The request turned into tokens, before any instance is involved: what
+// LlmService hands to Instance::generate as its PreparedGeneration.
+struct PreparedPrompt final : PreparedGeneration {
   std::vector<llama_token> tokens;
   // The response format's grammar, parsed (null: free text).
   SamplerPtr grammar;
+  // When the caller stops waiting: a batched slot ends the generation there
+  // with kTimeout. An exclusive context runs to the end.
+  Deadline deadline = kNoDeadline;
 };
 
 // Tokenizes the prompt (or renders and tokenizes the chat messages), checks
@@ -34,12 +42,12 @@ struct PreparedPrompt {
 Result<PreparedPrompt> prepare(const LlamaWeights& weights, const GenerationRequest& request,
                                std::size_t sequence_tokens);
 
-class Sequence {
+class Sequence final : public BatchItem {
  public:
   // `t0`: when the caller asked (timings are measured from it).
   Sequence(const LlamaWeights& weights, const GenerationRequest& request, PreparedPrompt prompt,
            std::size_t sequence_tokens, Clock::time_point t0);
-  ~Sequence();
+  ~Sequence() override;
   Sequence(const Sequence&) = delete;
   Sequence& operator=(const Sequence&) = delete;
 
@@ -48,8 +56,9 @@ class Sequence {
   std::size_t prefilled() const { return prefilled_; }
   void advance_prefill(std::size_t n) { prefilled_ += n; }
   // The model starts on the sequence now: its queue time ends (once).
-  void mark_started();
+  void mark_started() override;
   bool prefill_done() const { return prefilled_ == prompt_.size(); }
+  std::size_t prefill_pending() const override { return prompt_.size() - prefilled_; }
   // Position of the next token to feed.
   llama_pos next_pos() const { return static_cast<llama_pos>(prefilled_ + fed_generated_); }
   // The last sampled token, to feed in the next step. REQUIRES: one sampled.
@@ -64,7 +73,9 @@ class Sequence {
 
   // Ends the sequence now with `reason` (cancellation), flushing held text.
   void finish(FinishReason reason);
-  bool finished() const { return finished_; }
+  // finish(kCancelled): the caller stopped, or its deadline passed.
+  void finish_now() override { finish(FinishReason::kCancelled); }
+  bool finished() const override { return finished_; }
 
   GenerationResult take_result();
 
