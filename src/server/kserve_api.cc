@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "server/api.h"
+#include "server/binary_tensors.h"
 #include "server/request_fields.h"
 #include "server/tensor_json.h"
 
@@ -43,7 +44,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
     return ex->respond(http::status::ok,
                        json::serialize(json::object{{"name", "modelpool"},
                                                     {"version", "0.1.0"},
-                                                    {"extensions", json::array{"model_repository"}}}));
+                                                    {"extensions", json::array{"model_repository", "binary_tensor_data"}}}));
   }
   if (path.rfind("/v2/repository/", 0) == 0) {
     if (method != http::verb::post) return method_not_allowed("POST");
@@ -91,7 +92,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
 
 std::optional<Lease> Api::inline_lease(const Exchange& ex, ServedModel* model) {
   constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // parsing more could hold up other connections
-  if (!model || model->llm() != nullptr || draining_ || ex.request().body().size() > kInlineBodyBytes) {
+  if (!model || model->llm() != nullptr || draining_ || ex.body().size() > kInlineBodyBytes) {
     return std::nullopt;
   }
   Result<Lease> lease = model->pool()->try_acquire();
@@ -102,23 +103,24 @@ std::optional<Lease> Api::inline_lease(const Exchange& ex, ServedModel* model) {
 void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
                 std::shared_ptr<ServedModel> model, std::optional<Lease> held) {
   const Clock::time_point arrived = Clock::now();
-  auto doc = parse_object(ex->request().body());
+  // The JSON header, and the binary data (binary_tensors.h) that inputs view.
+  const HttpRequest& http = ex->request();
+  const auto length_field = http.find(kInferenceHeaderContentLength);
+  auto body = split_infer_body(ex->body(), length_field == http.end()
+                                               ? std::nullopt
+                                               : std::optional<std::string_view>(length_field->value()));
+  if (!body.ok()) return respond_error(*ex, body.status());
+  auto doc = parse_object(body->json);
   if (!doc.ok()) return respond_error(*ex, doc.status());
   if (!model) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
   if (draining_) return refuse_draining(*model, *ex);
   Request request;
   if (const json::value* id = doc->if_contains("id"); id && id->is_string()) request.id = id->as_string();
-  const json::value* inputs = doc->if_contains("inputs");
-  if (!inputs || !inputs->is_array() || inputs->as_array().empty()) {
-    return respond_error(*ex, invalid_argument_error("inputs: required non-empty array"));
-  }
   // Every element takes at least one byte of the body.
-  const auto max_elements = static_cast<std::int64_t>(ex->request().body().size());
-  for (std::size_t i = 0; i < inputs->as_array().size(); ++i) {
-    auto t = tensor_from_json(inputs->as_array()[i], i, max_elements);
-    if (!t.ok()) return respond_error(*ex, t.status());
-    request.inputs.push_back(std::move(*t));
-  }
+  const auto max_elements = static_cast<std::int64_t>(ex->body().size());
+  auto inputs = inputs_from_json(*doc, *body, max_elements);
+  if (!inputs.ok()) return respond_error(*ex, inputs.status());
+  request.inputs = std::move(*inputs);
   std::int64_t timeout = model->config().timeout_ms;
   if (const json::value* params = doc->if_contains("parameters")) {
     auto parameters = parameters_from_json(*params);
@@ -132,6 +134,8 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
     timeout = std::min(timeout, requested);
     request.parameters.erase("timeout_ms");
   }
+  auto choice = output_choice_from_json(*doc, &request.parameters);
+  if (!choice.ok()) return respond_error(*ex, choice.status());
   const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout);
 
   std::vector<Tensor> outputs;
@@ -143,7 +147,7 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
     if (r.ok()) {
       model->metrics.record_generation(*r);
       ex->note({name, r->prompt_tokens, r->completion_tokens, {}});
-      outputs.push_back({"text_output", "BYTES", {1}, encode_bytes_element(r->text)});
+      outputs.push_back({"text_output", "BYTES", {1}, Buffer::adopt(encode_bytes_element(r->text))});
     } else {
       status = r.status();
     }
@@ -170,11 +174,13 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
   }
   if (account(*model, *ex, status) == Outcome::kCutOff) status = cut_off_error();
   if (!status.ok()) return respond_error(*ex, status);
-  json::array out;
-  for (const Tensor& t : outputs) out.push_back(tensor_to_json(t));
-  json::object body{{"model_name", name}, {"model_version", "1"}, {"outputs", std::move(out)}};
-  if (!request.id.empty()) body["id"] = request.id;
-  ex->respond(http::status::ok, json::serialize(body));
+  json::object head{{"model_name", name}, {"model_version", "1"}};
+  if (!request.id.empty()) head["id"] = request.id;
+  auto response = write_infer_response(std::move(head), outputs, *choice);
+  if (!response.ok()) return respond_error(*ex, response.status());
+  if (response->header_length == 0) return ex->respond(http::status::ok, std::move(response->body));
+  ex->respond(http::status::ok, std::move(response->body), "application/octet-stream",
+              {{kInferenceHeaderContentLength, std::to_string(response->header_length)}});
 }
 
 void Api::repository(std::shared_ptr<Exchange> ex, const std::string& path) {

@@ -11,7 +11,7 @@ Status LlmInstance::run(const Request& request, Sink& sink, std::stop_token stop
   auto result = generate(g, std::move(*prepared), Clock::now(), stop);
   if (!result.ok()) return result.status();
   if (result->finish_reason == FinishReason::kCancelled) return cancelled_error("generation stopped");
-  if (!sink.write({"text_output", "BYTES", {1}, encode_bytes_element(result->text)})) {
+  if (!sink.write({"text_output", "BYTES", {1}, Buffer::adopt(encode_bytes_element(result->text))})) {
     return cancelled_error("consumer gone");
   }
   return {};

@@ -54,7 +54,7 @@ TEST(SimBackendTest, RunEchoesInputsAfterTheServiceTime) {
   SimBackend backend;
   auto inst = instance_of(backend, sim({{"service_ms", "30"}}));
   Request r;
-  r.inputs.push_back({"text", "BYTES", {1}, "hello"});
+  r.inputs.push_back({"text", "BYTES", {1}, Buffer::copy("hello")});
   CollectSink sink;
   const auto start = Clock::now();
   ASSERT_TRUE(inst->run(r, sink, {}).ok());
