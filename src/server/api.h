@@ -11,11 +11,23 @@
 //            POST /v2/repository/index, /v2/repository/models/{m}/load|unload
 //   GET /metrics (Prometheus text)
 //
+// KServe inference takes JSON tensors, and Triton's binary tensor data
+// extension (binary_tensor_data, listed in GET /v2's "extensions"): with
+// `Inference-Header-Content-Length: N` the body is N bytes of JSON, then the
+// bytes of each input with "parameters": {"binary_data_size": K}, in input
+// order; those inputs view the request body (no copy). Outputs come back as
+// binary, after the JSON header, when the request parameter
+// "binary_data_output" or an output's "binary_data" says so (then
+// application/octet-stream with Inference-Header-Content-Length); "outputs"
+// also selects which outputs come back. Sizes that do not add up and
+// parameters this server does not implement (shared memory,
+// classification) are 400s naming them. binary_tensors.h has the rules.
+//
 // Errors name the bad field or value, in each API's shape (ErrorFormat in
 // exchange.h): on /v2 KServe's {"error": "message"}, elsewhere OpenAI's
 // {"error": {"message", "type", "code"}}. 400 bad JSON or fields (KServe
 // tensors: a value out of its datatype's range, a shape that overflows; see
-// tensor_json.h), 401 API key, 404 model, version or route, 405 method,
+// tensor_json.h and binary_tensors.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large, 429 queue full (Retry-After), 503 not ready or
 // shutting down, 504 deadline passed. With an API key configured, every
 // endpoint but /health, /v2/health/* and /metrics needs "Authorization:

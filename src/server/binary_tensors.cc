@@ -20,7 +20,8 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-Result<InferBody> split_infer_body(const Buffer& body, std::optional<std::string_view> header_length) {
+Result<InferBody> split_infer_body(const Buffer& body,
+                                   std::optional<std::string_view> header_length) {
   if (!header_length) return InferBody{body.view(), std::nullopt};
   const std::string name(kInferenceHeaderContentLength);
   const std::string_view text = trim(*header_length);
@@ -34,7 +35,8 @@ Result<InferBody> split_infer_body(const Buffer& body, std::optional<std::string
   }
   if (n > body.size()) {
     return invalid_argument_error(name + ": " + std::string(text.substr(0, 40)) +
-                                  " is larger than the body (" + std::to_string(body.size()) + " bytes)");
+                                  " is larger than the body (" + std::to_string(body.size()) +
+                                  " bytes)");
   }
   if (n == 0) {
     return invalid_argument_error(name +
@@ -60,17 +62,18 @@ Result<std::vector<Tensor>> inputs_from_json(const json::object& request, const 
   }
   if (rest && !rest->empty()) {
     const std::size_t total = body.binary->size();
-    return invalid_argument_error("the binary data has " + std::to_string(rest->size()) +
-                                  " bytes that no input takes (the inputs' binary_data_size add up to " +
-                                  std::to_string(total - rest->size()) + " of its " +
-                                  std::to_string(total) + " bytes)");
+    return invalid_argument_error(
+        "the binary data has " + std::to_string(rest->size()) +
+        " bytes that no input takes (the inputs' binary_data_size add up to " +
+        std::to_string(total - rest->size()) + " of its " + std::to_string(total) + " bytes)");
   }
   return tensors;
 }
 
 Result<OutputChoice> output_choice_from_json(const json::object& request, Parameters* parameters) {
   OutputChoice choice;
-  if (Status s = parameters->read_bool("binary_data_output", &choice.binary_by_default); !s.ok()) return s;
+  if (Status s = parameters->read_bool("binary_data_output", &choice.binary_by_default); !s.ok())
+    return s;
   parameters->erase("binary_data_output");
   const json::value* outputs = request.if_contains("outputs");
   if (outputs == nullptr || outputs->is_null()) return choice;
@@ -84,19 +87,24 @@ Result<OutputChoice> output_choice_from_json(const json::object& request, Parame
     fields.only({"name", "parameters"}, where + ".");
     if (!fields.status().ok()) return fields.status();
     const json::value* name = o->if_contains("name");
-    if (name == nullptr || !name->is_string()) return invalid_argument_error(where + ".name: required string");
+    if (name == nullptr || !name->is_string())
+      return invalid_argument_error(where + ".name: required string");
     OutputChoice::Wanted wanted{std::string(name->get_string()), std::nullopt};
     for (const OutputChoice::Wanted& w : *choice.outputs) {
-      if (w.name == wanted.name) return invalid_argument_error("outputs: '" + w.name + "' is asked for twice");
+      if (w.name == wanted.name)
+        return invalid_argument_error("outputs: '" + w.name + "' is asked for twice");
     }
     const std::string at = "output '" + wanted.name + "'";
     if (const json::value* params = o->if_contains("parameters"); params && !params->is_null()) {
-      if (!params->is_object()) return invalid_argument_error(at + ": parameters: expected an object");
+      if (!params->is_object())
+        return invalid_argument_error(at + ": parameters: expected an object");
       Fields p(params->as_object());
       p.only({"binary_data"}, at + ": parameters.");
       if (!p.status().ok()) return p.status();
-      if (const json::value* b = params->as_object().if_contains("binary_data"); b && !b->is_null()) {
-        if (!b->is_bool()) return invalid_argument_error(at + ": parameters.binary_data: expected true or false");
+      if (const json::value* b = params->as_object().if_contains("binary_data");
+          b && !b->is_null()) {
+        if (!b->is_bool())
+          return invalid_argument_error(at + ": parameters.binary_data: expected true or false");
         wanted.binary = b->get_bool();
       }
     }
@@ -123,8 +131,8 @@ Result<InferResponse> write_infer_response(json::object head, const std::vector<
       if (found == nullptr) {
         std::string names;
         for (const Tensor& t : outputs) names += (names.empty() ? "'" : ", '") + t.name + "'";
-        return invalid_argument_error("outputs: the model produced no output '" + w.name + "' (it produced " +
-                                      (names.empty() ? "none" : names) + ")");
+        return invalid_argument_error("outputs: the model produced no output '" + w.name +
+                                      "' (it produced " + (names.empty() ? "none" : names) + ")");
       }
       chosen.push_back({found, w.binary.value_or(choice.binary_by_default)});
     }

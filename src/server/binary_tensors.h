@@ -56,13 +56,14 @@ struct InferBody {
 // Splits `body` by `header_length`, the value of the request's
 // Inference-Header-Content-Length (nullopt when it has none: all JSON).
 // REQUIRES: `body` outlives the result's `json`.
-Result<InferBody> split_infer_body(const Buffer& body, std::optional<std::string_view> header_length);
+Result<InferBody> split_infer_body(const Buffer& body,
+                                   std::optional<std::string_view> header_length);
 
 // The request's "inputs" (a non-empty array) as tensors, binary ones viewing
 // `body.binary`; every binary byte must be taken. `max_elements` bounds each
 // input's element count (tensor_json.h).
-Result<std::vector<Tensor>> inputs_from_json(const boost::json::object& request, const InferBody& body,
-                                             std::int64_t max_elements);
+Result<std::vector<Tensor>> inputs_from_json(const boost::json::object& request,
+                                             const InferBody& body, std::int64_t max_elements);
 
 // What the request asked of its outputs.
 struct OutputChoice {
@@ -70,14 +71,15 @@ struct OutputChoice {
     std::string name;
     std::optional<bool> binary;  // nullopt: the request's default
   };
-  bool binary_by_default = false;  // the request parameter binary_data_output
+  bool binary_by_default = false;              // the request parameter binary_data_output
   std::optional<std::vector<Wanted>> outputs;  // "outputs"; nullopt: every output
 };
 
 // Reads "outputs" from `request` and the request parameter
 // binary_data_output from `parameters`, which then loses it (it is the
 // server's, not the model's). kInvalidArgument naming the field.
-Result<OutputChoice> output_choice_from_json(const boost::json::object& request, Parameters* parameters);
+Result<OutputChoice> output_choice_from_json(const boost::json::object& request,
+                                             Parameters* parameters);
 
 // A response body and how to send it.
 struct InferResponse {
@@ -90,7 +92,8 @@ struct InferResponse {
 // `head` (model_name, id...) with "outputs" added as `choice` says, then the
 // binary outputs' bytes. kInvalidArgument naming an output asked for that
 // is not among `outputs`.
-Result<InferResponse> write_infer_response(boost::json::object head, const std::vector<Tensor>& outputs,
+Result<InferResponse> write_infer_response(boost::json::object head,
+                                           const std::vector<Tensor>& outputs,
                                            const OutputChoice& choice);
 
 }  // namespace modelpool::server

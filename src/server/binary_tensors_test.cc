@@ -11,7 +11,9 @@ namespace {
 
 namespace json = boost::json;
 
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
 std::string le_floats(std::initializer_list<float> fs) {
   std::string out;
@@ -36,7 +38,8 @@ Result<std::vector<Tensor>> read_request(const std::string& header, const std::s
 void expect_refused(const Result<std::vector<Tensor>>& r, std::string_view needle) {
   ASSERT_FALSE(r.ok()) << "accepted; want an error with: " << needle;
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(contains(r.status().message(), needle)) << r.status().message() << "\nwant: " << needle;
+  EXPECT_TRUE(contains(r.status().message(), needle))
+      << r.status().message() << "\nwant: " << needle;
 }
 
 // The infer payload is copied once, from the socket into the body; the
@@ -70,7 +73,8 @@ TEST(BinaryTensorsTest, BinaryInputsAreSlicesOfTheBody) {
 }
 
 TEST(BinaryTensorsTest, WithoutTheHeaderTheBodyIsJson) {
-  const Buffer body = Buffer::copy(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]})");
+  const Buffer body =
+      Buffer::copy(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]})");
   auto split = split_infer_body(body, std::nullopt);
   ASSERT_TRUE(split.ok());
   EXPECT_EQ(split->json, body.view());
@@ -79,12 +83,14 @@ TEST(BinaryTensorsTest, WithoutTheHeaderTheBodyIsJson) {
   ASSERT_TRUE(doc.ok());
   const std::string with_size =
       R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"parameters":{"binary_data_size":1}}]})";
-  auto refused = inputs_from_json(parse_object(with_size).value(), InferBody{with_size, std::nullopt}, 100);
+  auto refused =
+      inputs_from_json(parse_object(with_size).value(), InferBody{with_size, std::nullopt}, 100);
   expect_refused(refused, "input 'x': binary_data_size 1, but the request has no binary data");
 }
 
 TEST(BinaryTensorsTest, TheHeaderLengthMustBeAnIntegerWithinTheBody) {
-  const std::string header = R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]})";
+  const std::string header =
+      R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1]}]})";
   for (const char* bad : {"abc", "-1", "", "12x", "+5", "1.0"}) {
     SCOPED_TRACE(bad);
     expect_refused(read_request(header, "", nullptr, std::string(bad)),
@@ -93,40 +99,50 @@ TEST(BinaryTensorsTest, TheHeaderLengthMustBeAnIntegerWithinTheBody) {
   expect_refused(read_request(header, "", nullptr, std::to_string(header.size() + 1)),
                  "Inference-Header-Content-Length: " + std::to_string(header.size() + 1) +
                      " is larger than the body (" + std::to_string(header.size()) + " bytes)");
-  expect_refused(read_request(header, "", nullptr, "99999999999999999999999"), "is larger than the body");
-  expect_refused(read_request(header, "", nullptr, "0"), "Inference-Header-Content-Length: 0 (a body of raw");
+  expect_refused(read_request(header, "", nullptr, "99999999999999999999999"),
+                 "is larger than the body");
+  expect_refused(read_request(header, "", nullptr, "0"),
+                 "Inference-Header-Content-Length: 0 (a body of raw");
   // Within the body but cutting the JSON short.
   expect_refused(read_request(header, "", nullptr, "10"), "body is not valid JSON");
 }
 
 TEST(BinaryTensorsTest, SizesThatDoNotAddUpAreRefusedByName) {
   auto one = [](std::string_view type, std::string_view shape, std::string_view size) {
-    return R"({"inputs":[{"name":"x","datatype":")" + std::string(type) + R"(","shape":)" + std::string(shape) +
-           R"(,"parameters":{"binary_data_size":)" + std::string(size) + "}}]}";
+    return R"({"inputs":[{"name":"x","datatype":")" + std::string(type) + R"(","shape":)" +
+           std::string(shape) + R"(,"parameters":{"binary_data_size":)" + std::string(size) +
+           "}}]}";
   };
   expect_refused(read_request(one("FP32", "[4]", "12"), std::string(12, '\0')),
-                 "input 'x': binary_data_size 12 does not match shape [4] of FP32, which takes 16 bytes (4 x 4)");
-  expect_refused(read_request(one("FP32", "[4]", "16"), std::string(12, '\0')),
-                 "input 'x': binary_data_size 16 runs past the end of the binary data (12 bytes left");
+                 "input 'x': binary_data_size 12 does not match shape [4] of FP32, which takes 16 "
+                 "bytes (4 x 4)");
+  expect_refused(
+      read_request(one("FP32", "[4]", "16"), std::string(12, '\0')),
+      "input 'x': binary_data_size 16 runs past the end of the binary data (12 bytes left");
   expect_refused(read_request(one("FP32", "[1]", "4"), std::string(6, '\0')),
-                 "the binary data has 2 bytes that no input takes (the inputs' binary_data_size add up to 4 of "
+                 "the binary data has 2 bytes that no input takes (the inputs' binary_data_size "
+                 "add up to 4 of "
                  "its 6 bytes)");
   expect_refused(read_request(one("BYTES", "[2]", "6"), encode_bytes_element("ab")),
-                 "input 'x': binary_data_size 6 does not hold shape [2] of BYTES: element 1 has no 4-byte length");
+                 "input 'x': binary_data_size 6 does not hold shape [2] of BYTES: element 1 has no "
+                 "4-byte length");
   expect_refused(read_request(one("BYTES", "[1]", "7"), encode_bytes_element("ab") + "z"),
                  "of BYTES: 1 bytes are left after its 1 elements");
   expect_refused(read_request(one("BYTES", "[1]", "5"), encode_bytes_element("ab").substr(0, 5)),
                  "element 0 (2 bytes) runs past the end");
   expect_refused(read_request(one("INT8", "[1]", "-1"), "x"),
                  "input 'x': parameters.binary_data_size: expected an integer >= 0, got -1");
-  expect_refused(read_request(one("INT8", "[1]", "\"1\""), "x"), "binary_data_size: expected an integer >= 0");
-  expect_refused(read_request(one("FP16", "[1]", "2"), "xx"), "input 'x': datatype 'FP16' is not supported");
+  expect_refused(read_request(one("INT8", "[1]", "\"1\""), "x"),
+                 "binary_data_size: expected an integer >= 0");
+  expect_refused(read_request(one("FP16", "[1]", "2"), "xx"),
+                 "input 'x': datatype 'FP16' is not supported");
   // Two inputs: the second starts where the first ended.
   const std::string two =
       R"({"inputs":[{"name":"a","datatype":"INT16","shape":[1],"parameters":{"binary_data_size":2}},)"
       R"({"name":"b","datatype":"INT16","shape":[2],"parameters":{"binary_data_size":4}}]})";
-  expect_refused(read_request(two, "abcde"), "input 'b': binary_data_size 4 runs past the end of the binary data "
-                                             "(3 bytes left after the inputs before it)");
+  expect_refused(read_request(two, "abcde"),
+                 "input 'b': binary_data_size 4 runs past the end of the binary data "
+                 "(3 bytes left after the inputs before it)");
   auto ok = read_request(two, "abcdef");
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ((*ok)[0].data, "ab");
@@ -134,11 +150,10 @@ TEST(BinaryTensorsTest, SizesThatDoNotAddUpAreRefusedByName) {
 }
 
 TEST(BinaryTensorsTest, OtherInputParametersAndDataWithASizeAreRefused) {
-  expect_refused(
-      read_request(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1],)"
-                   R"("parameters":{"binary_data_size":1}}]})",
-                   "x"),
-      "input 'x': both data and binary_data_size: give one");
+  expect_refused(read_request(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[1],)"
+                              R"("parameters":{"binary_data_size":1}}]})",
+                              "x"),
+                 "input 'x': both data and binary_data_size: give one");
   expect_refused(read_request(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],)"
                               R"("parameters":{"shared_memory_region":"r"}}]})",
                               ""),
@@ -152,7 +167,8 @@ struct Read {
   bool is_binary = false;
 };
 
-Read respond(const std::vector<Tensor>& outputs, const std::string& request, Parameters params = {}) {
+Read respond(const std::vector<Tensor>& outputs, const std::string& request,
+             Parameters params = {}) {
   auto doc = parse_object(request);
   EXPECT_TRUE(doc.ok());
   auto choice = output_choice_from_json(*doc, &params);
@@ -185,7 +201,11 @@ TEST(BinaryTensorsTest, BinaryOutputsFollowTheJsonHeader) {
   const json::object& x = binary.header.at("outputs").at(0).as_object();
   EXPECT_FALSE(x.contains("data"));
   EXPECT_EQ(x.at("parameters").at("binary_data_size").to_number<std::int64_t>(), 8);
-  EXPECT_EQ(binary.header.at("outputs").at(1).at("parameters").at("binary_data_size").to_number<std::int64_t>(),
+  EXPECT_EQ(binary.header.at("outputs")
+                .at(1)
+                .at("parameters")
+                .at("binary_data_size")
+                .to_number<std::int64_t>(),
             6);
 
   // Per output, selecting and ordering them; binary_data wins over the default.
@@ -210,7 +230,8 @@ TEST(BinaryTensorsTest, OutputChoicesTheServerDoesNotImplementAreRefused) {
     auto choice = output_choice_from_json(parse_object(request).value(), &params);
     ASSERT_FALSE(choice.ok()) << request;
     EXPECT_EQ(choice.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE(contains(choice.status().message(), needle)) << choice.status().message() << "\nwant: " << needle;
+    EXPECT_TRUE(contains(choice.status().message(), needle))
+        << choice.status().message() << "\nwant: " << needle;
   };
   refused(R"({"outputs":[{"name":"y","parameters":{"classification":3}}]})", {},
           "output 'y': parameters.classification: not supported by this server");
@@ -235,7 +256,8 @@ TEST(BinaryTensorsTest, OutputChoicesTheServerDoesNotImplementAreRefused) {
   EXPECT_NE(mine.find("max_tokens"), nullptr);
 
   // An output the model did not produce.
-  auto asked = output_choice_from_json(parse_object(R"({"outputs":[{"name":"z"}]})").value(), &mine);
+  auto asked =
+      output_choice_from_json(parse_object(R"({"outputs":[{"name":"z"}]})").value(), &mine);
   ASSERT_TRUE(asked.ok());
   auto r = write_infer_response({}, {{"x", "INT8", {1}, Buffer::copy("a")}}, *asked);
   ASSERT_FALSE(r.ok());

@@ -104,11 +104,10 @@ void Api::infer(std::shared_ptr<Exchange> ex, const std::string& name,
                 std::shared_ptr<ServedModel> model, std::optional<Lease> held) {
   const Clock::time_point arrived = Clock::now();
   // The JSON header, and the binary data (binary_tensors.h) that inputs view.
-  const HttpRequest& http = ex->request();
-  const auto length_field = http.find(kInferenceHeaderContentLength);
-  auto body = split_infer_body(ex->body(), length_field == http.end()
-                                               ? std::nullopt
-                                               : std::optional<std::string_view>(length_field->value()));
+  std::optional<std::string_view> header_length;
+  const HttpRequest& req = ex->request();
+  if (auto f = req.find(kInferenceHeaderContentLength); f != req.end()) header_length = f->value();
+  auto body = split_infer_body(ex->body(), header_length);
   if (!body.ok()) return respond_error(*ex, body.status());
   auto doc = parse_object(body->json);
   if (!doc.ok()) return respond_error(*ex, doc.status());

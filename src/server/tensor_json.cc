@@ -211,7 +211,8 @@ namespace {
 
 // "binary_data_size" from an input's "parameters", when it has one; refuses
 // every other parameter by name.
-Result<std::optional<std::int64_t>> binary_data_size(const json::object& input, const std::string& at) {
+Result<std::optional<std::int64_t>> binary_data_size(const json::object& input,
+                                                     const std::string& at) {
   const json::value* params = input.if_contains("parameters");
   if (params == nullptr || params->is_null()) return std::optional<std::int64_t>();
   if (!params->is_object()) return invalid_argument_error(at + ": parameters: expected an object");
@@ -224,8 +225,8 @@ Result<std::optional<std::int64_t>> binary_data_size(const json::object& input, 
   if (size->is_int64()) k = size->get_int64();
   if (size->is_double()) k = exact_integer(size->get_double());
   if (!k || *k < 0) {
-    return invalid_argument_error(at + ": parameters.binary_data_size: expected an integer >= 0, got " +
-                                  describe(*size));
+    return invalid_argument_error(
+        at + ": parameters.binary_data_size: expected an integer >= 0, got " + describe(*size));
   }
   return k;
 }
@@ -239,13 +240,14 @@ std::string bytes_mismatch(std::string_view bytes, std::int64_t count) {
     const auto len = read<std::uint32_t>(bytes.data() + at);
     at += 4;
     if (bytes.size() - at < len) {
-      return "element " + std::to_string(i) + " (" + std::to_string(len) + " bytes) runs past the end";
+      return "element " + std::to_string(i) + " (" + std::to_string(len) +
+             " bytes) runs past the end";
     }
     at += len;
   }
   if (at != bytes.size()) {
-    return std::to_string(bytes.size() - at) + " bytes are left after its " + std::to_string(count) +
-           " elements";
+    return std::to_string(bytes.size() - at) + " bytes are left after its " +
+           std::to_string(count) + " elements";
   }
   return {};
 }
