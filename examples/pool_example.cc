@@ -11,7 +11,7 @@ using modelpool::Clock;
 class PrintSink final : public modelpool::Sink {
  public:
   bool write(modelpool::Tensor t) override {
-    std::printf("output %s: %s\n", t.name.c_str(), t.data.c_str());
+    std::printf("output %s: %.*s\n", t.name.c_str(), static_cast<int>(t.data.size()), t.data.data());
     return true;
   }
 };
@@ -43,7 +43,7 @@ int main() {
   modelpool::Result<modelpool::Lease> lease = (*pool)->acquire(Clock::now() + 500ms);
   if (!lease.ok()) return std::fprintf(stderr, "%s\n", lease.status().to_string().c_str()), 1;
   modelpool::Request request;
-  request.inputs = {{"text", "BYTES", {1}, "hello"}};
+  request.inputs = {{"text", "BYTES", {1}, modelpool::Buffer::copy("hello")}};
   PrintSink sink;
   modelpool::Status s = (*lease)->run(request, sink, {});
   if (s.code() == modelpool::StatusCode::kInternal) lease->mark_broken(s.message());

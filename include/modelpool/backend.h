@@ -84,11 +84,16 @@ struct ModelSpec {
 // A named tensor, as KServe v2 describes one: datatype is one of its names
 // ("FP32", "INT64", "BYTES", ...), shape is row-major, data holds the raw
 // little-endian bytes (BYTES: each element is a 4-byte length and the bytes).
+//
+// data is a view with a shared owner (buffer.h), so a tensor travels without
+// its bytes being copied: an input may view a slice of the HTTP body it came
+// in, an output may share an input's bytes (the sim backend's echo does), and
+// copying a Tensor copies a pointer. Nobody writes through it.
 struct Tensor {
   std::string name;
   std::string datatype;
   std::vector<std::int64_t> shape;
-  std::string data;
+  Buffer data;
 };
 
 // KServe BYTES elements: a 4-byte little-endian length, then the bytes.

@@ -40,4 +40,18 @@ Result<GenerationRequest> generation_request_from(const Request& request) {
   return g;
 }
 
+Result<GenerationResult> infer_by_generating(
+    const Request& request, Sink& sink,
+    const std::function<Result<GenerationResult>(const GenerationRequest&)>& generate) {
+  auto g = generation_request_from(request);
+  if (!g.ok()) return g.status();
+  Result<GenerationResult> r = generate(*g);
+  if (!r.ok()) return r.status();
+  if (r->finish_reason == FinishReason::kCancelled) return cancelled_error("generation stopped");
+  if (!sink.write({"text_output", "BYTES", {1}, Buffer::adopt(encode_bytes_element(r->text))})) {
+    return cancelled_error("consumer gone");
+  }
+  return r;
+}
+
 }  // namespace modelpool

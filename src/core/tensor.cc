@@ -21,7 +21,7 @@ Result<std::string> first_bytes_element(const Tensor& t) {
   std::uint32_t len = 0;
   std::memcpy(&len, t.data.data(), 4);
   if (t.data.size() - 4 < len) return invalid_argument_error("input '" + t.name + "': truncated element");
-  return t.data.substr(4, len);
+  return std::string(t.data.view().substr(4, len));
 }
 
 }  // namespace modelpool

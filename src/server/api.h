@@ -32,11 +32,23 @@
 // (within one step; the slot frees) and its connection closed; the request
 // counts as cancelled/499 and in modelpool_stream_overflows_total.
 //
+// KServe inference takes JSON tensors, and Triton's binary tensor data
+// extension (binary_tensor_data, listed in GET /v2's "extensions"): with
+// `Inference-Header-Content-Length: N` the body is N bytes of JSON, then the
+// bytes of each input with "parameters": {"binary_data_size": K}, in input
+// order; those inputs view the request body (no copy). Outputs come back as
+// binary, after the JSON header, when the request parameter
+// "binary_data_output" or an output's "binary_data" says so (then
+// application/octet-stream with Inference-Header-Content-Length); "outputs"
+// also selects which outputs come back. Sizes that do not add up and
+// parameters this server does not implement (shared memory,
+// classification) are 400s naming them. binary_tensors.h has the rules.
+//
 // Errors name the bad field or value, in each API's shape (ErrorFormat in
 // exchange.h): on /v2 KServe's {"error": "message"}, elsewhere OpenAI's
 // {"error": {"message", "type", "code"}}. 400 bad JSON or fields (KServe
 // tensors: a value out of its datatype's range, a shape that overflows; see
-// tensor_json.h), 401 API key, 404 model, version or route, 405 method,
+// tensor_json.h and binary_tensors.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large, 429 queue full (Retry-After), 503 not ready or
 // shutting down, 504 deadline passed. With an API key configured, every
 // endpoint but /health, /v2/health/*, /metrics and /metrics.json needs
@@ -50,6 +62,7 @@
 #include <string>
 
 #include "modelpool/memory.h"
+#include "server/binary_tensors.h"
 #include "server/exchange.h"
 #include "server/handler_pool.h"
 #include "server/metrics_snapshot.h"
@@ -110,6 +123,7 @@ class Api {
   // One KServe inference: the request as parsed, and when it arrived.
   struct InferCall {
     Request request;
+    OutputChoice outputs;  // which outputs, and which of them binary
     Deadline deadline;
     Clock::time_point arrived;
   };

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "modelpool/buffer.h"
+
 namespace modelpool::server {
 
 namespace http = boost::beast::http;
@@ -38,7 +40,13 @@ class Exchange {
  public:
   virtual ~Exchange() = default;
 
+  // The request line and headers. Its body() is empty: the body is body().
   virtual const HttpRequest& request() const = 0;
+
+  // The request body, moved (not copied) out of the request when it was
+  // read, so that what is parsed from it may view it instead of copying it:
+  // a binary tensor's data is a slice of this buffer (binary_tensors.h).
+  virtual const Buffer& body() const = 0;
 
   // Answers with a complete response. Call at most once, and not after
   // start_stream(). A HEAD request gets the headers (Content-Length

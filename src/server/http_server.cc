@@ -115,10 +115,12 @@ class Call final : public Exchange, public std::enable_shared_from_this<Call> {
   Call(std::shared_ptr<Connection> connection, HttpRequest request, std::size_t stream_buffer_bytes)
       : connection_(std::move(connection)),
         request_(std::move(request)),
+        body_(take_body(request_)),
         started_(Clock::now()),
         stream_buffer_bytes_(stream_buffer_bytes) {}
 
   const HttpRequest& request() const override { return request_; }
+  const Buffer& body() const override { return body_; }
 
   void respond(http::status status, std::string body, std::string_view content_type,
                std::initializer_list<std::pair<std::string_view, std::string>> headers) override {
@@ -171,8 +173,16 @@ class Call final : public Exchange, public std::enable_shared_from_this<Call> {
   unsigned status = 0;  // the answer's status; set on the I/O thread
 
  private:
+  // The body's string moves into a shared owner: one allocation, no copy.
+  static Buffer take_body(HttpRequest& request) {
+    Buffer body = Buffer::adopt(std::move(request.body()));
+    request.body().clear();
+    return body;
+  }
+
   std::shared_ptr<Connection> connection_;
-  HttpRequest request_;
+  HttpRequest request_;  // its body moved to body_
+  Buffer body_;
   Clock::time_point started_;
   const std::size_t stream_buffer_bytes_;
   std::atomic<std::size_t> queued_bytes_{0};  // written, not yet taken by the socket

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "server/api.h"
+#include "server/binary_tensors.h"
 #include "server/request_fields.h"
 #include "server/tensor_json.h"
 
@@ -44,7 +45,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
     return ex->respond(http::status::ok,
                        json::serialize(json::object{{"name", "modelpool"},
                                                     {"version", "0.1.0"},
-                                                    {"extensions", json::array{"model_repository"}}}));
+                                                    {"extensions", json::array{"model_repository", "binary_tensor_data"}}}));
   }
   if (path.rfind("/v2/repository/", 0) == 0) {
     if (method != http::verb::post) return method_not_allowed("POST");
@@ -68,7 +69,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
       std::shared_ptr<ServedModel> model = models_.find(name);
       // Parsing more could hold up the I/O thread's other connections.
       constexpr std::size_t kInlineBodyBytes = 16 * 1024;
-      if (ex->request().body().size() > kInlineBodyBytes) {
+      if (ex->body().size() > kInlineBodyBytes) {
         return offload([this, ex, name = name, model = std::move(model)] {
           if (std::optional<InferCall> call = parse_infer(*ex, name, model.get())) infer(ex, model, std::move(*call));
         });
@@ -106,7 +107,13 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
 std::optional<Api::InferCall> Api::parse_infer(Exchange& ex, const std::string& name, ServedModel* model) {
   InferCall call;
   call.arrived = Clock::now();
-  auto doc = parse_object(ex.request().body());
+  // The JSON header, and the binary data (binary_tensors.h) that inputs view.
+  std::optional<std::string_view> header_length;
+  const HttpRequest& req = ex.request();
+  if (auto f = req.find(kInferenceHeaderContentLength); f != req.end()) header_length = f->value();
+  auto body = split_infer_body(ex.body(), header_length);
+  if (!body.ok()) return respond_error(ex, body.status()), std::nullopt;
+  auto doc = parse_object(body->json);
   if (!doc.ok()) return respond_error(ex, doc.status()), std::nullopt;
   if (!model) return respond_error(ex, not_found_error("model '" + name + "' is not loaded")), std::nullopt;
   if (draining_) return refuse_draining(*model, ex), std::nullopt;
@@ -115,17 +122,11 @@ std::optional<Api::InferCall> Api::parse_infer(Exchange& ex, const std::string& 
   }
   Request& request = call.request;
   if (const json::value* id = doc->if_contains("id"); id && id->is_string()) request.id = id->as_string();
-  const json::value* inputs = doc->if_contains("inputs");
-  if (!inputs || !inputs->is_array() || inputs->as_array().empty()) {
-    return respond_error(ex, invalid_argument_error("inputs: required non-empty array")), std::nullopt;
-  }
   // Every element takes at least one byte of the body.
-  const auto max_elements = static_cast<std::int64_t>(ex.request().body().size());
-  for (std::size_t i = 0; i < inputs->as_array().size(); ++i) {
-    auto t = tensor_from_json(inputs->as_array()[i], i, max_elements);
-    if (!t.ok()) return respond_error(ex, t.status()), std::nullopt;
-    request.inputs.push_back(std::move(*t));
-  }
+  const auto max_elements = static_cast<std::int64_t>(ex.body().size());
+  auto inputs = inputs_from_json(*doc, *body, max_elements);
+  if (!inputs.ok()) return respond_error(ex, inputs.status()), std::nullopt;
+  request.inputs = std::move(*inputs);
   std::int64_t timeout = model->config().timeout_ms;
   if (const json::value* params = doc->if_contains("parameters")) {
     auto parameters = parameters_from_json(*params);
@@ -139,6 +140,9 @@ std::optional<Api::InferCall> Api::parse_infer(Exchange& ex, const std::string& 
     timeout = std::min(timeout, requested);
     request.parameters.erase("timeout_ms");
   }
+  auto choice = output_choice_from_json(*doc, &request.parameters);
+  if (!choice.ok()) return respond_error(ex, choice.status()), std::nullopt;
+  call.outputs = std::move(*choice);
   call.deadline = Clock::now() + std::chrono::milliseconds(timeout);
   return call;
 }
@@ -167,11 +171,13 @@ void Api::answer_infer(Exchange& ex, ServedModel& model, const InferCall& call, 
   Status status = result.ok() ? Status() : result.status();
   if (account(model, ex, status) == Outcome::kCutOff) status = cut_off_error();
   if (!status.ok()) return respond_error(ex, status);
-  json::array out;
-  for (const Tensor& t : sink.outputs) out.push_back(tensor_to_json(t));
-  json::object body{{"model_name", name}, {"model_version", "1"}, {"outputs", std::move(out)}};
-  if (!call.request.id.empty()) body["id"] = call.request.id;
-  ex.respond(http::status::ok, json::serialize(body));
+  json::object head{{"model_name", name}, {"model_version", "1"}};
+  if (!call.request.id.empty()) head["id"] = call.request.id;
+  auto response = write_infer_response(std::move(head), sink.outputs, call.outputs);
+  if (!response.ok()) return respond_error(ex, response.status());
+  if (response->header_length == 0) return ex.respond(http::status::ok, std::move(response->body));
+  ex.respond(http::status::ok, std::move(response->body), "application/octet-stream",
+             {{kInferenceHeaderContentLength, std::to_string(response->header_length)}});
 }
 
 void Api::repository(std::shared_ptr<Exchange> ex, const std::string& path) {

@@ -25,9 +25,9 @@ class UpperInstance final : public Instance {
   Status run(const Request& request, Sink& sink, std::stop_token) override {
     for (const Tensor& in : request.inputs) {
       Tensor out = in;
-      std::string text(in.data);
+      std::string text(in.data.view());
       std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
-      out.data = std::move(text);
+      out.data = Buffer::adopt(std::move(text));
       if (!sink.write(std::move(out))) return cancelled_error("consumer gone");
     }
     return {};
@@ -83,12 +83,12 @@ TEST(ModelManagerTest, ServesAnEngineRegisteredByNameThroughTheSameSeam) {
   EXPECT_TRUE(m->can(Capability::kInfer));
   EXPECT_FALSE(m->can(Capability::kGenerate));
   Request request;
-  request.inputs.push_back({"text", "BYTES", {1}, "hello"});
+  request.inputs.push_back({"text", "BYTES", {1}, Buffer::copy("hello")});
   CollectSink sink;
   Result<InferStats> r = m->model().infer(request, sink, Clock::now() + 5s, {});
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   ASSERT_EQ(sink.outputs.size(), 1u);
-  EXPECT_EQ(std::string(sink.outputs[0].data), "HELLO");
+  EXPECT_EQ(sink.outputs[0].data.view(), "HELLO");
   EXPECT_EQ(m->model().stats().pool.idle, 2u);
 }
 

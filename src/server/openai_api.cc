@@ -114,7 +114,7 @@ json::object usage_json(const GenerationResult& r) {
 }  // namespace
 
 void Api::completions(std::shared_ptr<Exchange> ex, bool chat) {
-  auto ask = parse_completion_ask(ex->request().body(), chat);
+  auto ask = parse_completion_ask(ex->body().view(), chat);
   if (!ask.ok()) return respond_error(*ex, ask.status());
   std::shared_ptr<ServedModel> model = models_.find(ask->model);
   if (!model) return respond_error(*ex, not_found_error("model '" + ask->model + "' is not loaded (see GET /v1/models)"));

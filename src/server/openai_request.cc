@@ -148,7 +148,7 @@ void parse_response_format(Fields& f, ResponseFormat* out) {
 
 }  // namespace
 
-Result<CompletionAsk> parse_completion_ask(const std::string& body, bool chat) {
+Result<CompletionAsk> parse_completion_ask(std::string_view body, bool chat) {
   auto doc = parse_object(body);
   if (!doc.ok()) return doc.status();
   Fields f(*doc);

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "modelpool/generation.h"
 #include "modelpool/status.h"
@@ -34,6 +35,6 @@ struct CompletionAsk {
 };
 
 // kInvalidArgument naming the first field that is wrong or not supported.
-Result<CompletionAsk> parse_completion_ask(const std::string& body, bool chat);
+Result<CompletionAsk> parse_completion_ask(std::string_view body, bool chat);
 
 }  // namespace modelpool::server

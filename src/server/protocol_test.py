@@ -13,13 +13,17 @@ stream buffer's bound (counted, slot freed, memory bounded) and /metrics.json
 agrees with /metrics; SIGTERM drains, cuts off what is left cleanly and exits in
 time, a second SIGTERM exits at once; a model that fails to load stops the
 server; --host takes names; the API key comes from a file or the
-environment; the access log has a line per request.
+environment; the access log has a line per request; binary tensor data
+(Inference-Header-Content-Length) comes back from the sim echo byte for
+byte, as binary or JSON, and sizes that do not add up are 400s naming why.
 """
 import json
 import os
+import random
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -397,6 +401,119 @@ if doc:
     q = model.get("histograms", {}).get("request_duration_seconds", {})  # 3 generations, the cut one too
     check(q.get("count") == 3 and len(q.get("le", [])) == len(q.get("counts", [])) == 15,
           "/metrics.json request_duration_seconds: %r" % q)
+srv.kill()
+
+# ---------------------------------------------------------------- binary tensor data
+# Triton's binary_tensor_data extension against the sim echo: the bytes sent
+# come back exactly, as binary or as JSON, and sizes that do not add up are
+# 400s naming the problem.
+ECHO = """
+[server]
+max_body_bytes = 4194304
+
+[[model]]
+name = "echo"
+backend = "sim"
+instances = 1
+"""
+srv = Server(ECHO)
+check(srv.port is not None and srv.wait_ready(), "echo server did not start: " + srv.text()[-2000:])
+port = srv.port
+
+
+def binary_infer(header, binary, length=None):
+    """POST a JSON header and binary data: (status, headers, body)."""
+    head = json.dumps(header).encode()
+    body = head + binary
+    s = connect(port)
+    s.sendall(("POST /v2/models/echo/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+               "Content-Length: %d\r\nInference-Header-Content-Length: %s\r\n\r\n"
+               % (len(body), len(head) if length is None else length)).encode() + body)
+    status, headers, resp, _ = read_response(s, 30)
+    s.close()
+    return status, headers, resp
+
+
+def split_binary(headers, resp):
+    """A binary response: its JSON header and {output name: bytes}."""
+    n = int(headers.get("inference-header-content-length", "-1"))
+    head = json.loads(resp[:n])
+    out, at = {}, n
+    for o in head["outputs"]:
+        size = o.get("parameters", {}).get("binary_data_size")
+        if size is not None:
+            out[o["name"]] = resp[at:at + size]
+            at += size
+    check(at == len(resp), "binary response: %d bytes after the outputs" % (len(resp) - at))
+    return head, out
+
+
+def bytes_elements(strings):
+    return b"".join(struct.pack("<I", len(x)) + x for x in strings)
+
+
+status, resp = request(port, "GET", "/v2")
+check(status == 200 and "binary_tensor_data" in json.loads(resp).get("extensions", []), "GET /v2: %r" % resp)
+
+big = os.urandom(1 << 20)  # 1 MiB: read by a worker, not inline
+strings = [b"h\xc3\xa9llo", b"", b"a\x00b"]
+packed = bytes_elements(strings)
+inputs = [{"name": "big", "datatype": "UINT8", "shape": [len(big)], "parameters": {"binary_data_size": len(big)}},
+          {"name": "j", "datatype": "INT32", "shape": [2], "data": [7, -8]},
+          {"name": "s", "datatype": "BYTES", "shape": [3], "parameters": {"binary_data_size": len(packed)}}]
+status, headers, resp = binary_infer({"id": "b1", "inputs": inputs, "parameters": {"binary_data_output": True}},
+                                     big + packed)
+check(status == 200 and headers.get("content-type") == "application/octet-stream",
+      "binary echo: %s %s %r" % (status, headers, resp[:200]))
+if status == 200:
+    head, out = split_binary(headers, resp)
+    check(head.get("id") == "b1" and [o["name"] for o in head["outputs"]] == ["big", "j", "s"] and
+          all("data" not in o for o in head["outputs"]), "binary echo header: %r" % head)
+    check(out.get("big") == big, "binary echo: the 1 MiB input did not come back exactly")
+    check(out.get("s") == packed and out.get("j") == struct.pack("<2i", 7, -8), "binary echo: %r" % out.get("s"))
+
+# The same inputs answered as JSON, then one output chosen as binary.
+ints = [random.randint(-2**31, 2**31 - 1) for _ in range(1000)]
+small = [{"name": "i", "datatype": "INT32", "shape": [10, 100], "parameters": {"binary_data_size": 4000}},
+         {"name": "s", "datatype": "BYTES", "shape": [3], "parameters": {"binary_data_size": len(packed)}}]
+status, headers, resp = binary_infer({"inputs": small}, struct.pack("<1000i", *ints) + packed)
+check(status == 200 and headers.get("content-type") == "application/json" and
+      "inference-header-content-length" not in headers, "JSON answer to a binary request: %s %s" % (status, headers))
+if status == 200:
+    outs = {o["name"]: o for o in json.loads(resp)["outputs"]}
+    check(outs["i"]["data"] == ints and outs["i"]["shape"] == [10, 100], "JSON echo of binary INT32")
+    check(outs["s"]["data"] == [x.decode() for x in strings], "JSON echo of binary BYTES: %r" % outs["s"]["data"])
+status, headers, resp = binary_infer({"inputs": small, "outputs": [{"name": "i", "parameters": {"binary_data": True}}]},
+                                     struct.pack("<1000i", *ints) + packed)
+if status == 200:
+    head, out = split_binary(headers, resp)
+    check([o["name"] for o in head["outputs"]] == ["i"] and out.get("i") == struct.pack("<1000i", *ints),
+          "one binary output chosen: %r" % head)
+else:
+    check(False, "one binary output chosen: %s %r" % (status, resp[:300]))
+
+# Sizes that do not add up, and what the server does not implement.
+one = lambda size, shape=[4], params=None: {"inputs": [
+    {"name": "x", "datatype": "FP32", "shape": shape, "parameters": params or {"binary_data_size": size}}]}
+for name, header, binary, length, needle in (
+        ("size against shape", one(12), b"\0" * 12, None, "binary_data_size 12 does not match shape [4] of FP32"),
+        ("past the end", one(16), b"\0" * 12, None, "binary_data_size 16 runs past the end of the binary data"),
+        ("left over", one(16), b"\0" * 20, None, "the binary data has 4 bytes that no input takes"),
+        ("header past the body", one(16), b"\0" * 16, "100000", "Inference-Header-Content-Length: 100000 is larger"),
+        ("non-integer header", one(16), b"\0" * 16, "12abc", "Inference-Header-Content-Length: '12abc' is not"),
+        ("raw body", one(16), b"\0" * 16, "0", "Inference-Header-Content-Length: 0"),
+        ("shared memory", one(0, params={"shared_memory_region": "r"}), b"", None,
+         "parameters.shared_memory_region: not supported")):
+    status, _, resp = binary_infer(header, binary, length)
+    try:
+        message = json.loads(resp).get("error", "")
+    except ValueError:
+        message = ""
+    check(status == 400 and needle in message, "%s: %s %r" % (name, status, resp[:300]))
+status, resp = request(port, "POST", "/v2/models/echo/infer",
+                       {"inputs": [{"name": "x", "datatype": "INT8", "shape": [1], "data": [1]}],
+                        "outputs": [{"name": "x", "parameters": {"classification": 2}}]})
+check(status == 400 and b"classification: not supported" in resp, "output classification: %s %r" % (status, resp))
 srv.kill()
 
 # ---------------------------------------------------------------- drain

@@ -8,7 +8,7 @@ namespace modelpool::server {
 
 namespace json = boost::json;
 
-Result<json::object> parse_object(const std::string& body) {
+Result<json::object> parse_object(std::string_view body) {
   boost::system::error_code ec;
   json::value v = parse_json(body, ec);
   if (ec) return invalid_argument_error("body is not valid JSON: " + ec.message());

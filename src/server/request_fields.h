@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "modelpool/status.h"
@@ -13,7 +14,7 @@
 namespace modelpool::server {
 
 // The body as a JSON object, or kInvalidArgument saying why not.
-Result<boost::json::object> parse_object(const std::string& body);
+Result<boost::json::object> parse_object(std::string_view body);
 
 class Fields {
  public:

@@ -6,6 +6,8 @@
 #include <limits>
 #include <optional>
 
+#include "server/request_fields.h"
+
 namespace modelpool::server {
 
 namespace json = boost::json;
@@ -205,8 +207,55 @@ json::value non_finite_value(double d) {
 
 }  // namespace
 
+namespace {
+
+// "binary_data_size" from an input's "parameters", when it has one; refuses
+// every other parameter by name.
+Result<std::optional<std::int64_t>> binary_data_size(const json::object& input,
+                                                     const std::string& at) {
+  const json::value* params = input.if_contains("parameters");
+  if (params == nullptr || params->is_null()) return std::optional<std::int64_t>();
+  if (!params->is_object()) return invalid_argument_error(at + ": parameters: expected an object");
+  Fields fields(params->as_object());
+  fields.only({"binary_data_size"}, at + ": parameters.");
+  if (!fields.status().ok()) return fields.status();
+  const json::value* size = params->as_object().if_contains("binary_data_size");
+  if (size == nullptr || size->is_null()) return std::optional<std::int64_t>();
+  std::optional<std::int64_t> k;
+  if (size->is_int64()) k = size->get_int64();
+  if (size->is_double()) k = exact_integer(size->get_double());
+  if (!k || *k < 0) {
+    return invalid_argument_error(
+        at + ": parameters.binary_data_size: expected an integer >= 0, got " + describe(*size));
+  }
+  return k;
+}
+
+// Why `bytes` cannot be the data of `count` BYTES elements (each a 4-byte
+// length, then the bytes), or empty when they can.
+std::string bytes_mismatch(std::string_view bytes, std::int64_t count) {
+  std::size_t at = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (bytes.size() - at < 4) return "element " + std::to_string(i) + " has no 4-byte length";
+    const auto len = read<std::uint32_t>(bytes.data() + at);
+    at += 4;
+    if (bytes.size() - at < len) {
+      return "element " + std::to_string(i) + " (" + std::to_string(len) +
+             " bytes) runs past the end";
+    }
+    at += len;
+  }
+  if (at != bytes.size()) {
+    return std::to_string(bytes.size() - at) + " bytes are left after its " +
+           std::to_string(count) + " elements";
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
-                                std::int64_t max_elements) {
+                                std::int64_t max_elements, Buffer* binary) {
   const std::string where = "inputs[" + std::to_string(index) + "]";
   const json::object* o = input.if_object();
   if (o == nullptr) return invalid_argument_error(where + ": expected an object");
@@ -218,12 +267,16 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
   if (!name || !name->is_string()) return invalid_argument_error(where + ".name: required string");
   t.name = name->as_string();
   const std::string at = "input '" + t.name + "'";
+  Result<std::optional<std::int64_t>> binary_size = binary_data_size(*o, at);
+  if (!binary_size.ok()) return binary_size.status();
   if (!datatype || !datatype->is_string())
     return invalid_argument_error(at + ": datatype: required string");
   t.datatype = datatype->as_string();
   const TypeInfo* type = find_type(t.datatype);
-  if (type == nullptr)
-    return invalid_argument_error(at + ": datatype '" + t.datatype + "' is not supported in JSON");
+  if (type == nullptr) {
+    return invalid_argument_error(at + ": datatype '" + t.datatype + "' is not supported" +
+                                  (binary_size->has_value() ? "" : " in JSON"));
+  }
   if (!shape || !shape->is_array())
     return invalid_argument_error(at + ": shape: required array of integers");
 
@@ -254,6 +307,42 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
         at + ": shape " + json::serialize(*shape) + " has " + std::to_string(count) +
         " elements, more than the request could hold (" + std::to_string(max_elements) + ")");
   }
+
+  if (binary_size->has_value()) {
+    // The data is the next K bytes of the binary part: a slice, not a copy.
+    const auto k = static_cast<std::uint64_t>(**binary_size);
+    const std::string size_is = at + ": binary_data_size " + std::to_string(k);
+    if (data != nullptr && !data->is_null())
+      return invalid_argument_error(at + ": both data and binary_data_size: give one");
+    if (binary == nullptr) {
+      return invalid_argument_error(size_is +
+                                    ", but the request has no binary data (no "
+                                    "Inference-Header-Content-Length header)");
+    }
+    // count <= the body's size, so no overflow.
+    const std::uint64_t fixed = static_cast<std::uint64_t>(count) * type->size;
+    if (type->kind != TypeInfo::kBytes && k != fixed) {
+      return invalid_argument_error(size_is + " does not match shape " + json::serialize(*shape) +
+                                    " of " + t.datatype + ", which takes " + std::to_string(fixed) +
+                                    " bytes (" + std::to_string(count) + " x " +
+                                    std::to_string(type->size) + ")");
+    }
+    if (k > binary->size()) {
+      return invalid_argument_error(size_is + " runs past the end of the binary data (" +
+                                    std::to_string(binary->size()) +
+                                    " bytes left after the inputs before it)");
+    }
+    t.data = binary->slice(0, k);
+    *binary = binary->slice(k, binary->size() - k);
+    if (type->kind == TypeInfo::kBytes) {
+      if (const std::string why = bytes_mismatch(t.data.view(), count); !why.empty()) {
+        return invalid_argument_error(size_is + " does not hold shape " + json::serialize(*shape) +
+                                      " of BYTES: " + why);
+      }
+    }
+    return t;
+  }
+
   if (!data) return invalid_argument_error(at + ": data: required");
   std::vector<const json::value*> elements;
   flatten(*data, &elements);
@@ -261,18 +350,27 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
     return invalid_argument_error(at + ": data has " + std::to_string(elements.size()) +
                                   " elements, shape needs " + std::to_string(count));
   }
-  if (type->size > 0) t.data.reserve(elements.size() * type->size);
+  // Built once, then owned by the tensor's buffer.
+  std::string bytes;
+  if (type->size > 0) bytes.reserve(elements.size() * type->size);
   for (std::size_t i = 0; i < elements.size(); ++i) {
-    const std::string why = append_element(*elements[i], *type, &t.data);
+    const std::string why = append_element(*elements[i], *type, &bytes);
     if (!why.empty())
       return invalid_argument_error(at + ": data[" + std::to_string(i) + "]: " + why);
   }
+  t.data = Buffer::adopt(std::move(bytes));
   return t;
 }
 
-json::object tensor_to_json(const Tensor& t) {
+json::object tensor_to_json(const Tensor& t, bool binary) {
   json::array shape;
   for (std::int64_t d : t.shape) shape.push_back(d);
+  if (binary) {
+    return {{"name", t.name},
+            {"datatype", t.datatype},
+            {"shape", std::move(shape)},
+            {"parameters", json::object{{"binary_data_size", t.data.size()}}}};
+  }
   json::array data;
   const TypeInfo* type = find_type(t.datatype);
   const char* p = t.data.data();

@@ -23,7 +23,7 @@
 //     converted exactly from their text (json_parse.h). Non-finite values are
 //     not accepted in any form: JSON has no such number, and the strings
 //     "NaN", "Infinity" are not numbers.
-//   - BYTES: strings. FP16 and BF16 are not accepted in JSON.
+//   - BYTES: strings. FP16 and BF16 are not accepted (in JSON or binary).
 //
 // Output. tensor_to_json writes integers exactly (INT64 min, UINT64 max) and
 // floats as the shortest decimal that reads back as the same value (an FP32
@@ -40,10 +40,23 @@
 
 namespace modelpool::server {
 
-// Converts inputs[index]; see above for the rules and errors.
+// Converts inputs[index]; see above for the rules and errors. A JSON input's
+// data is built once, into a buffer of its own.
+//
+// `binary` is the request's binary data not yet taken by the inputs before
+// this one (binary_tensors.h), or null when the request has none. An input
+// with "parameters": {"binary_data_size": K} and no "data" takes the first K
+// bytes of *binary as its data, a slice sharing its owner (no copy), and
+// *binary becomes the rest. kInvalidArgument naming the input when K is not
+// what its shape and datatype take (BYTES: K must hold exactly the shape's
+// elements), when K runs past *binary, when binary is null, when the input
+// also has "data", or for any other input parameter (this server implements
+// binary_data_size only).
 Result<Tensor> tensor_from_json(const boost::json::value& input, std::size_t index,
-                                std::int64_t max_elements);
-boost::json::object tensor_to_json(const Tensor& tensor);
+                                std::int64_t max_elements, Buffer* binary = nullptr);
+// The output as JSON; with `binary` without "data", and with "parameters":
+// {"binary_data_size": its byte size} instead (the bytes go after the JSON).
+boost::json::object tensor_to_json(const Tensor& tensor, bool binary = false);
 
 // A KServe "parameters" object as typed Parameters: booleans, integers
 // (int64, or uint64 above INT64_MAX), other numbers (double) and strings keep

@@ -107,7 +107,7 @@ TEST(TensorJsonTest, IntegersAreStoredExactly) {
   EXPECT_EQ(u, std::numeric_limits<std::uint64_t>::max());
   t = input("INT8", "[-24]");
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ(static_cast<std::int8_t>(t->data[0]), -24);
+  EXPECT_EQ(static_cast<std::int8_t>(t->data.data()[0]), -24);
 }
 
 TEST(TensorJsonTest, DoublesForIntegerTypesOnlyWhenExactIntegersInRange) {
@@ -180,12 +180,12 @@ TEST(TensorJsonTest, NonFiniteOutputIsProto3JsonStrings) {
   const float fs[] = {std::numeric_limits<float>::quiet_NaN(),
                       std::numeric_limits<float>::infinity(),
                       -std::numeric_limits<float>::infinity(), 1.5f};
-  Tensor t{"y", "FP32", {4}, std::string(reinterpret_cast<const char*>(fs), sizeof(fs))};
+  Tensor t{"y", "FP32", {4}, Buffer::copy(std::string_view(reinterpret_cast<const char*>(fs), sizeof(fs)))};
   EXPECT_EQ(output_data(t), R"(["NaN","Infinity","-Infinity",1.5E0])");
   const double ds[] = {-std::numeric_limits<double>::quiet_NaN(),
                        std::numeric_limits<double>::infinity(),
                        -std::numeric_limits<double>::infinity()};
-  t = {"y", "FP64", {3}, std::string(reinterpret_cast<const char*>(ds), sizeof(ds))};
+  t = {"y", "FP64", {3}, Buffer::copy(std::string_view(reinterpret_cast<const char*>(ds), sizeof(ds)))};
   const std::string text = json::serialize(tensor_to_json(t));
   EXPECT_TRUE(contains(text, R"("data":["NaN","Infinity","-Infinity"])")) << text;
   boost::system::error_code ec;
@@ -202,7 +202,7 @@ TEST(TensorJsonTest, FloatsRoundTripAndPrintShort) {
     float f;
     std::memcpy(&f, &bits, 4);
     if (!std::isfinite(f)) continue;
-    const Tensor t{"y", "FP32", {1}, std::string(reinterpret_cast<const char*>(&f), 4)};
+    const Tensor t{"y", "FP32", {1}, Buffer::copy(std::string_view(reinterpret_cast<const char*>(&f), 4))};
     const std::string text = output_data(t);
     // Read as a client reads it: a double, rounded to float.
     const auto back = static_cast<float>(parse(text).as_array()[0].to_number<double>());
@@ -218,7 +218,7 @@ TEST(TensorJsonTest, FloatsRoundTripAndPrintShort) {
     double d;
     std::memcpy(&d, &bits, 8);
     if (!std::isfinite(d)) continue;
-    const Tensor t{"y", "FP64", {1}, std::string(reinterpret_cast<const char*>(&d), 8)};
+    const Tensor t{"y", "FP64", {1}, Buffer::copy(std::string_view(reinterpret_cast<const char*>(&d), 8))};
     const std::string text = output_data(t);
     Result<Tensor> again = input("FP64", text);
     ASSERT_TRUE(again.ok()) << text << ": " << again.status().message();

@@ -22,14 +22,10 @@ class LlamaModel final : public Model {
   Capabilities capabilities() const override { return Capability::kGenerate | Capability::kInfer; }
 
   Result<InferStats> infer(const Request& request, Sink& sink, Deadline deadline, std::stop_token stop) override {
-    auto g = generation_request_from(request);
-    if (!g.ok()) return g.status();
-    Result<GenerationResult> r = llm_->generate(*g, deadline, stop);
+    auto r = infer_by_generating(request, sink, [&](const GenerationRequest& g) {
+      return llm_->generate(g, deadline, stop);
+    });
     if (!r.ok()) return r.status();
-    if (r->finish_reason == FinishReason::kCancelled) return cancelled_error("generation stopped");
-    if (!sink.write({"text_output", "BYTES", {1}, encode_bytes_element(r->text)})) {
-      return cancelled_error("consumer gone");
-    }
     InferStats stats;
     stats.queue_wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r->queue_s));
     stats.run = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r->total_s - r->queue_s));

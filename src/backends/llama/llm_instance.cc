@@ -3,16 +3,9 @@
 namespace modelpool::llama {
 
 Status LlmInstance::run(const Request& request, Sink& sink, std::stop_token stop) {
-  auto parsed = generation_request_from(request);
-  if (!parsed.ok()) return parsed.status();
-  const GenerationRequest& g = *parsed;
-  auto result = generate(g, nullptr, Clock::now(), stop);
-  if (!result.ok()) return result.status();
-  if (result->finish_reason == FinishReason::kCancelled) return cancelled_error("generation stopped");
-  if (!sink.write({"text_output", "BYTES", {1}, encode_bytes_element(result->text)})) {
-    return cancelled_error("consumer gone");
-  }
-  return {};
+  return infer_by_generating(request, sink, [&](const GenerationRequest& g) {
+           return generate(g, nullptr, Clock::now(), stop);
+         }).status();
 }
 
 Result<PreparedPrompt> LlmInstance::take_prompt(const GenerationRequest& request,

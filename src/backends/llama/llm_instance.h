@@ -21,9 +21,7 @@ class LlmInstance : public Instance {
   // Tokens one sequence may hold (prompt + completion).
   virtual std::size_t sequence_tokens() const = 0;
 
-  // The generic path (KServe infer): the first input, a BYTES tensor, is the
-  // prompt; the parameters of generation_request_from (llm.h) apply; the
-  // output is a BYTES tensor "text_output".
+  // kInfer: text in, text out (infer_by_generating, generation.h).
   Status run(const Request& request, Sink& sink, std::stop_token stop) override;
 
  protected:

@@ -8,7 +8,7 @@ namespace {
 
 Request prompt_with(std::initializer_list<std::pair<std::string, Parameters::Value>> params) {
   Request r;
-  r.inputs.push_back({"text_input", "BYTES", {1}, encode_bytes_element("Hello")});
+  r.inputs.push_back({"text_input", "BYTES", {1}, Buffer::adopt(encode_bytes_element("Hello"))});
   for (const auto& [k, v] : params) r.parameters.set(k, v);
   return r;
 }

@@ -54,7 +54,7 @@ TEST(SimBackendTest, RunEchoesInputsAfterTheServiceTime) {
   SimBackend backend;
   auto inst = instance_of(backend, sim({{"service_ms", "30"}}));
   Request r;
-  r.inputs.push_back({"text", "BYTES", {1}, "hello"});
+  r.inputs.push_back({"text", "BYTES", {1}, Buffer::copy("hello")});
   CollectSink sink;
   const auto start = Clock::now();
   ASSERT_TRUE(inst->run(r, sink, {}).ok());
@@ -193,6 +193,38 @@ TEST(SimBackendTest, APoolOfSimInstancesHealsAfterFailedRuns) {
   const auto until = Clock::now() + 10s;
   while ((*pool)->snapshot().replaced < 10 && Clock::now() < until) std::this_thread::sleep_for(5ms);
   EXPECT_EQ((*pool)->snapshot().replaced, 10u);
+}
+
+// A payload travels from the caller through a leased instance to the sink
+// without a copy: the echo's output views the very bytes the caller put in.
+TEST(SimBackendTest, ALargeTensorReachesTheSinkWithoutACopy) {
+  SimBackend backend;
+  const ModelSpec spec = sim({});
+  auto weights = backend.load(spec, nullptr);
+  ASSERT_TRUE(weights.ok());
+  PoolOptions o;
+  o.min_instances = o.max_instances = 1;
+  auto pool = Pool::create([&, shared = *weights] { return backend.instantiate(shared, spec); }, o);
+  ASSERT_TRUE(pool.ok());
+
+  constexpr std::size_t kBytes = 8u << 20;
+  std::string bytes(kBytes, '\0');
+  for (std::size_t i = 0; i < kBytes; ++i) bytes[i] = static_cast<char>(i * 7);
+  const Buffer payload = Buffer::adopt(std::move(bytes));
+  const char* const put_in = payload.data();
+  Request r;
+  r.inputs.push_back({"x", "UINT8", {static_cast<std::int64_t>(kBytes)}, payload});
+
+  Result<Lease> lease = (*pool)->acquire(Clock::now() + 10s);
+  ASSERT_TRUE(lease.ok()) << lease.status().to_string();
+  CollectSink sink;
+  ASSERT_TRUE((*lease)->run(r, sink, {}).ok());
+  ASSERT_EQ(sink.outputs.size(), 1u);
+  const Tensor& out = sink.outputs[0];
+  EXPECT_EQ(out.data.data(), put_in);  // the same bytes, not equal ones
+  EXPECT_EQ(out.data.size(), kBytes);
+  EXPECT_EQ(out.data.owner(), payload.owner());
+  EXPECT_EQ(out.shape, r.inputs[0].shape);
 }
 
 }  // namespace
