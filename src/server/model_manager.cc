@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "server/backend_options.h"
+#include "backends/llama/llama_backend.h"
 
 namespace modelpool::server {
 
@@ -55,15 +55,11 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
   spec.backend = c.backend;
   spec.path = c.path;
   if (c.backend == "llama") {
-    LlmOptions o;
-    o.mode = c.mode == "exclusive" ? LlmMode::kExclusive : LlmMode::kBatched;
-    o.instances = std::max<std::size_t>(1, c.max_instances);
-    o.slots = c.slots;
-    o.context = c.context;
-    o.threads = c.threads;
-    o.max_queue = c.max_queue;
-    if (Status s = apply_llama_options(c, &o); !s.ok()) return s;
-    auto llm = LlmService::create(registry_, spec, o);  // holds the weights while it lives
+    ModelSpec with_options = spec;
+    with_options.options = c.options;
+    auto o = llama::llm_options(with_options, serve_options(c));
+    if (!o.ok()) return o.status();
+    auto llm = LlmService::create(registry_, spec, *o);  // holds the weights while it lives
     if (!llm.ok()) return llm.status();
     return std::make_shared<ServedModel>(c, std::move(*llm));
   }
