@@ -35,6 +35,24 @@ expect 2 "--service" -- bench --service gpu
 expect 2 "--share-weights" -- bench --share-weights maybe
 expect 2 "--json" -- bench --json /nonexistent-dir/out.json
 expect 2 "--backend" -- bench --backend tensorflow
+expect 0 "sim: " -- backends
+expect 0 "fault_step_delay_ms" -- backends
+expect 0 "service  *string  *sleep | cpu" -- backends
+expect 2 "--frobnicate" -- backends --frobnicate
+
+# `backends --markdown` prints the README's option tables, word for word.
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+tables=$("$bin" backends --markdown)
+if [[ $tables != *"<!-- config-keys: sim options -->"* ]]; then
+  echo "FAIL: modelpool backends --markdown printed no sim table: $tables"
+  fails=$((fails + 1))
+fi
+while IFS= read -r line; do
+  if [[ -n $line ]] && ! grep -qxF -e "$line" "$root/README.md"; then
+    echo "FAIL: README.md lacks this line of 'modelpool backends --markdown': $line"
+    fails=$((fails + 1))
+  fi
+done <<<"$tables"
 
 if [[ $fails -ne 0 ]]; then exit 1; fi
 echo "cli arguments: all checks passed"

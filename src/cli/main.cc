@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/backends.h"
+#include "cli/backends_command.h"
 #include "cli/bench_command.h"
 #include "cli/loadgen_command.h"
 #include "cli/mkmodel_command.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "modelpool " MODELPOOL_VERSION " (llama.cpp " MODELPOOL_LLAMA_RELEASE ")");
   int exit_code = 0;
+  modelpool::cli::add_backends_command(app, &exit_code);
   modelpool::cli::add_bench_command(app, &exit_code);
   modelpool::cli::add_mkmodel_command(app, &exit_code);
   modelpool::cli::add_loadgen_command(app, &exit_code);

@@ -6,8 +6,9 @@
 //  - the parser checks what only the TOML can tell: unknown keys, types, the
 //    line of each key, and numbers that cannot land in their (unsigned) field;
 //  - check_model() checks a ModelConfig's values (names, backend, mode, ranges,
-//    fields that depend on each other); parse_config and validate_model both
-//    call it, the first adding the line of the offending key.
+//    fields that depend on each other, the backend's options) against a
+//    BackendCatalog; parse_config and validate_model both call it, the first
+//    adding the line of the offending key.
 // The integer ranges live once, below, and both layers read them.
 //
 // Loading config is the control plane: toml::parse may throw, and its
@@ -27,7 +28,7 @@
 #include <system_error>
 #include <utility>
 
-#include "server/backend_options.h"
+#include "modelpool/options.h"
 
 namespace modelpool::server {
 namespace {
@@ -97,8 +98,60 @@ struct FieldError {
   std::string message;
 };
 
+// "a or b", "a, b or c": the catalog's names, for messages.
+std::string alternatives(const BackendCatalog& catalog) {
+  const std::vector<std::shared_ptr<Backend>> backends = catalog.list();
+  if (backends.empty()) return "no backend is registered";
+  std::string out;
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    if (i > 0) out += i + 1 == backends.size() ? " or " : ", ";
+    out += backends[i]->name();
+  }
+  return out;
+}
+
+bool is_mode(std::string_view mode) {
+  return mode.empty() || mode == "exclusive" || mode == "batched";
+}
+
+ServeOptions::Mode mode_of(const ModelConfig& model, const BackendInfo* info) {
+  if (model.mode == "batched") return ServeOptions::Mode::kBatched;
+  if (model.mode.empty() && info != nullptr && info->batching) return ServeOptions::Mode::kBatched;
+  return ServeOptions::Mode::kExclusive;
+}
+
+ServeOptions serve_options_for(const ModelConfig& model, const BackendInfo* info) {
+  ServeOptions serve;
+  serve.mode = mode_of(model, info);
+  serve.min_instances = model.min_instances;
+  serve.max_instances = model.max_instances;
+  serve.slots = model.slots;
+  serve.context = model.context;
+  serve.threads = model.threads;
+  serve.max_queue = model.max_queue;
+  serve.warmup = model.warmup;
+  return serve;
+}
+
+// The backend's verdict on `model`'s options: its schema, then (with a
+// valid mode) its rules between options and serving settings. "" when fine.
+std::string check_options(const Backend& backend, const ModelConfig& model) {
+  const BackendInfo& info = backend.info();
+  const std::string context = info.name + " model '" + model.name + "'";
+  if (auto values = resolve(info.options, model.options, context); !values.ok()) {
+    return values.status().message();
+  }
+  if (!is_mode(model.mode)) return {};
+  ModelSpec spec;
+  spec.name = model.name;
+  spec.backend = model.backend;
+  spec.path = model.path;
+  spec.options = model.options;
+  return backend.check(spec, serve_options_for(model, &info)).message();
+}
+
 // Every problem with the values of `model`, in field order.
-std::vector<FieldError> check_model(const ModelConfig& model) {
+std::vector<FieldError> check_model(const ModelConfig& model, const BackendCatalog& catalog) {
   std::vector<FieldError> errors;
   auto fail = [&](std::string field, std::string message) {
     if (!message.empty()) errors.push_back({std::move(field), std::move(message)});
@@ -109,16 +162,22 @@ std::vector<FieldError> check_model(const ModelConfig& model) {
     fail("name",
          "expected letters, digits, '.', '_' and '-' (not '.' or '..'), got '" + model.name + "'");
   }
+  std::shared_ptr<Backend> backend;
   if (model.backend.empty()) {
-    fail("backend", "is required (llama or sim)");
-  } else if (model.backend != "llama" && model.backend != "sim") {
-    fail("backend", "expected llama or sim, got '" + model.backend + "'");
+    fail("backend", "is required (" + alternatives(catalog) + ")");
+  } else if (auto found = catalog.find(model.backend); found.ok()) {
+    backend = *found;
+  } else {
+    fail("backend", "expected " + alternatives(catalog) + ", got '" + model.backend + "'");
   }
-  if (model.backend == "llama" && model.path.empty()) {
-    fail("path", "is required for backend 'llama'");
+  if (backend && backend->info().needs_path && model.path.empty()) {
+    fail("path", "is required for backend '" + model.backend + "'");
   }
-  if (model.mode != "exclusive" && model.mode != "batched") {
+  if (!is_mode(model.mode)) {
     fail("mode", "expected exclusive or batched, got '" + model.mode + "'");
+  } else if (backend && model.mode == "batched" && !backend->info().batching) {
+    fail("mode", "backend '" + model.backend + "' has no batched mode: expected exclusive, got '" +
+                     model.mode + "'");
   }
   if (!range_error(model.max_instances, kMaxInstancesRange).empty()) {
     fail("instances", "expected [min, max] with max >= 1, got " + instances_text(model));
@@ -130,7 +189,7 @@ std::vector<FieldError> check_model(const ModelConfig& model) {
   fail("threads", range_error(model.threads, kThreadsRange));
   fail("max_queue", range_error(model.max_queue, kMaxQueueRange));
   fail("timeout_ms", range_error(model.timeout_ms, kTimeoutRange));
-  fail("options", check_backend_options(model).message());
+  if (backend) fail("options", check_options(*backend, model));
   return errors;
 }
 
@@ -361,7 +420,7 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
 
 // One [[model]] table (the index-th, from 0); `first_line_of` maps the names
 // seen so far to their line, to refuse duplicates.
-void parse_model(const toml::table& table, std::size_t index,
+void parse_model(const toml::table& table, std::size_t index, const BackendCatalog& catalog,
                  std::map<std::string, std::uint32_t>* first_line_of, ServerConfig* config,
                  Diagnostics& diag) {
   std::string where = "[[model]] #" + std::to_string(index + 1);
@@ -388,7 +447,15 @@ void parse_model(const toml::table& table, std::size_t index,
       {"name", [&](const toml::node& n) { return read_string(n, &model.name); }},
       {"backend", [&](const toml::node& n) { return read_string(n, &model.backend); }},
       {"path", [&](const toml::node& n) { return read_string(n, &model.path); }},
-      {"mode", [&](const toml::node& n) { return read_string(n, &model.mode); }},
+      {"mode",
+       [&](const toml::node& n) {
+         std::string mode;
+         if (std::string e = read_string(n, &mode); !e.empty()) return e;
+         // Empty is "the backend's default" in a ModelConfig, not a word a file may write.
+         if (mode.empty()) return std::string("expected exclusive or batched, got ''");
+         model.mode = std::move(mode);
+         return std::string();
+       }},
       {"instances", [&](const toml::node& n) { return read_instances(n, &model); }},
       {"slots", [&](const toml::node& n) { return read_int(n, kSlotsRange, &model.slots); }},
       {"context", [&](const toml::node& n) { return read_int(n, kContextRange, &model.context); }},
@@ -401,10 +468,15 @@ void parse_model(const toml::table& table, std::size_t index,
       {"options", options},
   };
   const SectionKeys keys = read_section(table, where, readers, diag);
+  if (model.mode.empty()) {  // the backend's default, named in the config read back
+    if (auto backend = catalog.find(model.backend); backend.ok()) {
+      model.mode = (*backend)->info().batching ? "batched" : "exclusive";
+    }
+  }
 
   // A key the parser already refused is not reported again (its field holds the
   // default); a required key that is missing is reported at the table's header.
-  for (const FieldError& e : check_model(model)) {
+  for (const FieldError& e : check_model(model, catalog)) {
     if (keys.failed.contains(e.field) || (e.field == "options" && bad_option)) continue;
     auto line = keys.lines.find(e.field);
     diag.add(line == keys.lines.end() ? line_of(table) : line->second,
@@ -431,7 +503,7 @@ std::size_t default_handler_threads(const std::vector<ModelConfig>& models) {
   constexpr std::size_t kCeiling = 4096;
   std::size_t n = kRepository;
   for (const ModelConfig& m : models) {
-    const bool batched = m.backend == "llama" && m.mode == "batched";
+    const bool batched = serve_options(m).mode == ServeOptions::Mode::kBatched;
     n += (batched ? m.slots : m.max_instances) + m.max_queue;
     if (n >= kCeiling) return kCeiling;
   }
@@ -442,7 +514,8 @@ bool is_log_level(std::string_view level) {
   return level == "error" || level == "warn" || level == "info" || level == "debug";
 }
 
-Result<ServerConfig> parse_config(std::string_view toml, const std::string& source) {
+Result<ServerConfig> parse_config(std::string_view toml, const std::string& source,
+                                  const BackendCatalog& catalog) {
   Diagnostics diag(source);
   toml::table root;
   try {
@@ -472,7 +545,7 @@ Result<ServerConfig> parse_config(std::string_view toml, const std::string& sour
       for (std::size_t i = 0; i < array->size(); ++i) {
         const toml::node& element = *array->get(i);
         if (const auto* table = element.as_table()) {
-          parse_model(*table, i, &first_line_of, &config, diag);
+          parse_model(*table, i, catalog, &first_line_of, &config, diag);
         } else {
           diag.add(line_of(element), "key 'model': expected an array of tables ([[model]]), got " +
                                          type_name(element) + " in it");
@@ -487,7 +560,7 @@ Result<ServerConfig> parse_config(std::string_view toml, const std::string& sour
   return config;
 }
 
-Result<ServerConfig> load_config_file(const std::string& path) {
+Result<ServerConfig> load_config_file(const std::string& path, const BackendCatalog& catalog) {
   auto cannot_read = [&](int error) {
     return not_found_error("cannot read config file '" + path +
                            "': " + std::generic_category().message(error));
@@ -502,17 +575,22 @@ Result<ServerConfig> load_config_file(const std::string& path) {
   std::size_t n = 0;
   while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
   if (std::ferror(file.get())) return cannot_read(errno);  // EISDIR for a directory
-  return parse_config(text, path);
+  return parse_config(text, path, catalog);
 }
 
-Status validate_model(const ModelConfig& model) {
-  const std::vector<FieldError> errors = check_model(model);
+Status validate_model(const ModelConfig& model, const BackendCatalog& catalog) {
+  const std::vector<FieldError> errors = check_model(model, catalog);
   if (errors.empty()) return {};
   std::string text = model.name.empty() ? "model (unnamed)" : "model '" + model.name + "'";
   for (std::size_t i = 0; i < errors.size(); ++i) {
     text.append(i == 0 ? ": " : "; ").append(about_key("", errors[i].field, errors[i].message));
   }
   return invalid_argument_error(std::move(text));
+}
+
+ServeOptions serve_options(const ModelConfig& model, const BackendCatalog& catalog) {
+  auto backend = catalog.find(model.backend);
+  return serve_options_for(model, backend.ok() ? &(*backend)->info() : nullptr);
 }
 
 }  // namespace modelpool::server

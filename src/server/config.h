@@ -22,9 +22,10 @@
 //
 //   [[model]]
 //   name = "default"              # required, unique, [A-Za-z0-9._-]+
-//   backend = "llama"             # required: llama | sim
-//   path = "/models/small.gguf"   # llama: required
-//   mode = "batched"              # llama: exclusive | batched (default batched)
+//   backend = "..."               # required: a registered backend (`modelpool backends`)
+//   path = "/models/small.gguf"   # required when the backend loads a file (needs_path)
+//   mode = "batched"              # exclusive | batched (backends that batch); default:
+//                                 # batched where the backend batches, else exclusive
 //   instances = [1, 1]            # [min, max] (or one integer: fixed size)
 //   slots = 8                     # batched: sequences per context
 //   context = 2048                # KV tokens of a context (batched: shared by its slots)
@@ -32,9 +33,12 @@
 //   max_queue = 64                # waiters beyond this get 429
 //   timeout_ms = 60000            # deadline of a request (a request may ask for less)
 //   warmup = true
-//   [model.options]               # backend options: strings, numbers, booleans
-//   service_ms = 0                # sim: service time; llama: prefill_chunk,
-//                                 # fault_step_delay_ms (tests)
+//   [model.options]               # the backend's options (strings, numbers, booleans),
+//   service_ms = 0                # checked against its schema (BackendInfo::options)
+//
+// Backends are known through a BackendCatalog (backend.h), default_catalog()
+// unless the caller passes one: the backend's name, whether it needs a path
+// or batches, its option schema and its Backend::check all come from there.
 //
 // Unknown keys, wrong types and impossible values are refused with the file,
 // line and key in the message. Ranges: port 1..65535; max_body_bytes,
@@ -51,6 +55,8 @@
 #include <string_view>
 #include <vector>
 
+#include "modelpool/backend.h"
+#include "modelpool/model.h"
 #include "modelpool/status.h"
 
 namespace modelpool::server {
@@ -59,7 +65,9 @@ struct ModelConfig {
   std::string name;
   std::string backend;
   std::string path;
-  std::string mode = "batched";
+  // "exclusive" or "batched"; empty: the backend's default (batched where
+  // BackendInfo::batching, else exclusive). parse_config fills it in.
+  std::string mode;
   std::size_t min_instances = 1;
   std::size_t max_instances = 1;
   std::size_t slots = 8;
@@ -106,15 +114,24 @@ bool is_log_level(std::string_view level);
 // problem, every problem found on a line of its own, in file order:
 //   models.toml:3: [server]: unknown key 'prot' (known: api_key, ...)
 //   models.toml:12: [[model]] 'default': key 'slots': expected a positive integer, got -3
-Result<ServerConfig> parse_config(std::string_view toml, const std::string& source);
+// Backends, their options and their rules are those of `catalog`.
+Result<ServerConfig> parse_config(std::string_view toml, const std::string& source,
+                                  const BackendCatalog& catalog = default_catalog());
 
 // Reads and parses a file. kNotFound when it cannot be read.
-Result<ServerConfig> load_config_file(const std::string& path);
+Result<ServerConfig> load_config_file(const std::string& path,
+                                      const BackendCatalog& catalog = default_catalog());
 
 // Checks one model entry on its own (used by parse_config and by the
-// repository load endpoint): required keys, known backend and mode, sizes.
+// repository load endpoint): required keys, a backend of `catalog`, the mode
+// and path it allows, sizes, its options (schema, then Backend::check).
 // kInvalidArgument naming the model and each bad field:
 //   model 'm': key 'slots': expected a positive integer, got 0; key 'mode': ...
-Status validate_model(const ModelConfig& model);
+Status validate_model(const ModelConfig& model, const BackendCatalog& catalog = default_catalog());
+
+// The serving settings of `model`, as Backend::open and Backend::check take
+// them; an empty mode is the backend's default (from `catalog`).
+ServeOptions serve_options(const ModelConfig& model,
+                           const BackendCatalog& catalog = default_catalog());
 
 }  // namespace modelpool::server

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "server/backend_options.h"
+#include "modelpool/options.h"
 
 #include <gtest/gtest.h>
 
@@ -450,6 +450,124 @@ TEST(ConfigTest, ValidateModelNamesTheModelAndTheField) {
             "got 0");
 }
 
+// A backend of the tests' own: the config knows backends only through the
+// catalog it is given.
+class FakeBackend final : public Backend {
+ public:
+  FakeBackend()
+      : info_{"fake",
+              "a backend for config tests",
+              static_cast<Capabilities>(Capability::kInfer),
+              /*needs_path=*/true,
+              /*batching=*/false,
+              {OptionSpec::integer("depth", 1, 8, "2", "how deep"),
+               OptionSpec::boolean("strict", false, "one instance only")}} {}
+  const BackendInfo& info() const override { return info_; }
+  Status check(const ModelSpec& spec, const ServeOptions& serve) const override {
+    auto strict = spec.options.find("strict");
+    if (strict != spec.options.end() && strict->second == "true" && serve.max_instances > 1) {
+      return invalid_argument_error("option 'strict' needs one instance, got " +
+                                    std::to_string(serve.max_instances));
+    }
+    return {};
+  }
+  Result<std::shared_ptr<const Weights>> load(const ModelSpec&, const ProgressFn&) override {
+    return internal_error("not loaded in config tests");
+  }
+  Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights>,
+                                                const ModelSpec&) override {
+    return internal_error("not loaded in config tests");
+  }
+
+ private:
+  const BackendInfo info_;
+};
+
+BackendCatalog fake_catalog() {
+  BackendCatalog catalog;
+  catalog.add(std::make_shared<FakeBackend>());
+  return catalog;
+}
+
+// Parses `toml` against `catalog`, expecting one diagnostic at `line` with `needle`.
+void expect_refused_by(const BackendCatalog& catalog, const std::string& toml, int line,
+                       const std::string& needle) {
+  SCOPED_TRACE("config:\n" + toml);
+  Result<ServerConfig> parsed = parse_config(toml, "models.toml", catalog);
+  ASSERT_FALSE(parsed.ok());
+  const std::vector<std::string> diagnostics = diagnostics_of(parsed.status().message());
+  ASSERT_EQ(diagnostics.size(), 1u) << parsed.status().message();
+  EXPECT_EQ(diagnostics[0].rfind("models.toml:" + std::to_string(line) + ": ", 0), 0u)
+      << diagnostics[0];
+  EXPECT_TRUE(contains(diagnostics[0], needle)) << "want '" << needle << "' in\n" << diagnostics[0];
+}
+
+TEST(ConfigTest, KnowsBackendsOnlyThroughTheCatalog) {
+  const BackendCatalog catalog = fake_catalog();
+  const std::string fake = "[[model]]\nname = \"m\"\nbackend = \"fake\"\n";
+  expect_refused_by(catalog, "[[model]]\nname = \"m\"\nbackend = \"sim\"\n", 3,
+                    "key 'backend': expected fake, got 'sim'");
+  expect_refused_by(catalog, "[[model]]\nname = \"m\"\n", 1, "key 'backend': is required (fake)");
+  expect_refused_by(catalog, fake, 1, "key 'path': is required for backend 'fake'");
+  expect_refused_by(catalog, fake + "path = \"/x\"\nmode = \"batched\"\n", 5,
+                    "key 'mode': backend 'fake' has no batched mode: expected exclusive, got "
+                    "'batched'");
+  expect_refused_by(catalog, fake + "path = \"/x\"\n[model.options]\ndepth = 9\n", 5,
+                    "fake model 'm': option 'depth' = '9': expected an integer in [1, 8]");
+  expect_refused_by(catalog, fake + "path = \"/x\"\n[model.options]\ndeep = 1\n", 5,
+                    "unknown option 'deep' (known: depth, strict)");
+  // Backend::check sees the serving settings: two instances break its rule.
+  expect_refused_by(catalog,
+                    fake + "path = \"/x\"\ninstances = 2\n[model.options]\nstrict = true\n", 6,
+                    "option 'strict' needs one instance, got 2");
+
+  Result<ServerConfig> parsed =
+      parse_config(fake + "path = \"/x\"\n[model.options]\nstrict = true\n", "m.toml", catalog);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->models.at(0).mode, "exclusive");  // the backend does not batch
+
+  ModelConfig m;
+  m.name = "m";
+  m.backend = "fake";
+  EXPECT_TRUE(contains(validate_model(m, catalog).message(), "key 'path'"));
+  m.path = "/x";
+  EXPECT_TRUE(validate_model(m, catalog).ok()) << validate_model(m, catalog).message();
+  EXPECT_FALSE(validate_model(m).ok());  // the default catalog has no "fake"
+}
+
+TEST(ConfigTest, ModeDefaultsToWhatTheBackendDoes) {
+  EXPECT_EQ(parse_ok(sim_model("")).models.at(0).mode, "exclusive");
+  expect_refused(sim_model("mode = \"batched\"\n"), 4,
+                 "key 'mode': backend 'sim' has no batched mode");
+  EXPECT_EQ(parse_ok(sim_model("mode = \"exclusive\"\n")).models.at(0).mode, "exclusive");
+  expect_refused(sim_model("mode = \"\"\n"), 4,
+                 "key 'mode': expected exclusive or batched, got ''");
+}
+
+TEST(ConfigTest, ServeOptionsCarryTheModelsSettings) {
+  ModelConfig m = valid_model();
+  m.min_instances = 0;
+  m.max_instances = 3;
+  m.slots = 4;
+  m.context = 512;
+  m.threads = 2;
+  m.max_queue = 7;
+  m.warmup = false;
+  ServeOptions serve = serve_options(m);
+  EXPECT_EQ(serve.mode, ServeOptions::Mode::kBatched);  // empty: the backend's default
+  EXPECT_EQ(serve.min_instances, 0u);
+  EXPECT_EQ(serve.max_instances, 3u);
+  EXPECT_EQ(serve.slots, 4u);
+  EXPECT_EQ(serve.context, 512u);
+  EXPECT_EQ(serve.threads, 2u);
+  EXPECT_EQ(serve.max_queue, 7u);
+  EXPECT_FALSE(serve.warmup);
+  m.mode = "exclusive";
+  EXPECT_EQ(serve_options(m).mode, ServeOptions::Mode::kExclusive);
+  m.mode.clear();
+  EXPECT_EQ(serve_options(m, fake_catalog()).mode, ServeOptions::Mode::kExclusive);
+}
+
 }  // namespace
 }  // namespace modelpool::server
 
@@ -499,6 +617,11 @@ std::set<std::string> known_keys(const std::string& message) {
   return keys;
 }
 
+std::string readme_text() {
+  std::ifstream in(MODELPOOL_SOURCE_DIR "/README.md");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 TEST(ReadmeTest, TablesListEveryConfigKey) {
   auto server = parse_config("[server]\nzzz = 1\n", "models.toml");
   ASSERT_FALSE(server.ok());
@@ -508,14 +631,27 @@ TEST(ReadmeTest, TablesListEveryConfigKey) {
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(readme_keys("[[model]]"), known_keys(model.status().message()));
 
-  for (const std::string backend : {"llama", "sim"}) {
-    ModelConfig c;
-    c.name = "m";
-    c.backend = backend;
-    c.options = {{"zzz", "1"}};
-    const Status s = check_backend_options(c);
-    ASSERT_FALSE(s.ok()) << backend;
-    EXPECT_EQ(readme_keys(backend + " options"), known_keys(s.message())) << backend;
+  // Each backend's table is its schema, as `modelpool backends --markdown`
+  // prints it, and the config refuses an unknown option naming the same keys.
+  const std::string readme = readme_text();
+  for (const std::shared_ptr<Backend>& backend : default_catalog().list()) {
+    const BackendInfo& info = backend->info();
+    SCOPED_TRACE(info.name);
+    EXPECT_TRUE(check_schema(info.options).ok()) << check_schema(info.options).message();
+    std::set<std::string> names;
+    for (const OptionSpec& spec : info.options) names.insert(spec.name);
+    EXPECT_EQ(readme_keys(info.name + " options"), names);
+    EXPECT_TRUE(contains(readme, option_table_markdown(info.name, info.options)))
+        << "README.md is behind the schema; regenerate its table with `modelpool backends "
+           "--markdown`:\n"
+        << option_table_markdown(info.name, info.options);
+
+    const std::string path = info.needs_path ? "path = \"/m\"\n" : "";
+    auto refused = parse_config("[[model]]\nname = \"m\"\nbackend = \"" + info.name + "\"\n" +
+                                    path + "[model.options]\nzzz = 1\n",
+                                "models.toml");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(known_keys(refused.status().message()), names) << refused.status().message();
   }
 }
 

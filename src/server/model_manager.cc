@@ -10,19 +10,6 @@ ServedModel::ServedModel(ModelConfig config, std::unique_ptr<Model> model)
 
 void ServedModel::shutdown(std::chrono::milliseconds timeout) { model_->shutdown(timeout).ignore(); }
 
-ServeOptions serve_options(const ModelConfig& c) {
-  ServeOptions o;
-  o.mode = c.mode == "exclusive" ? ServeOptions::Mode::kExclusive : ServeOptions::Mode::kBatched;
-  o.min_instances = c.min_instances;
-  o.max_instances = c.max_instances;
-  o.slots = c.slots;
-  o.context = c.context;
-  o.threads = c.threads;
-  o.max_queue = c.max_queue;
-  o.warmup = c.warmup;
-  return o;
-}
-
 ModelManager::ModelManager(std::vector<ModelConfig> configured, const BackendCatalog& catalog)
     : catalog_(catalog),
       registry_(
@@ -53,10 +40,7 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
   spec.backend = c.backend;
   spec.path = c.path;
   spec.options = c.options;
-  ServeOptions serve = serve_options(c);
-  // `mode` defaults to batched; a backend without batching runs a pool (the
-  // config check refuses an explicit mode it cannot honour).
-  if (!(*backend)->info().batching) serve.mode = ServeOptions::Mode::kExclusive;
+  const ServeOptions serve = serve_options(c, catalog_);
   if (Status s = (*backend)->check(spec, serve); !s.ok()) return s;
   auto model = (*backend)->open(registry_, spec, serve);
   if (!model.ok()) return model.status();
@@ -64,7 +48,7 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
 }
 
 Status ModelManager::load(const ModelConfig& config) {
-  if (Status s = validate_model(config); !s.ok()) return s;
+  if (Status s = validate_model(config, catalog_); !s.ok()) return s;
   {
     std::lock_guard lock(mu_);
     Entry& e = entries_[config.name];

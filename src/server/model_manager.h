@@ -41,8 +41,6 @@ class ServedModel {
   const std::unique_ptr<Model> model_;
 };
 
-// The serving settings a config's [[model]] table gives (model.h).
-ServeOptions serve_options(const ModelConfig& config);
 
 struct ModelState {
   std::string name;

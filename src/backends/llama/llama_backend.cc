@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "backends/common/option_reader.h"
 #include "backends/llama/exclusive_context.h"
 
 namespace modelpool::llama {
@@ -16,26 +15,46 @@ std::size_t machine_cores() {
 
 namespace {
 
-struct ContextOptions {
-  std::int64_t context = 2048;
-  std::int64_t threads = 0;
-  std::int64_t batch = 512;
-};
+const BackendInfo& llama_info() {
+  static const BackendInfo info{
+      "llama",
+      "GGUF language models through llama.cpp",
+      Capability::kGenerate | Capability::kInfer,
+      /*needs_path=*/true,
+      /*batching=*/true,
+      {
+          OptionSpec::integer("batch", 1, 1 << 16, "512",
+                              "most tokens one decoding call takes (llama n_batch; batched mode "
+                              "raises it to `slots`)"),
+          OptionSpec::integer(
+              "prefill_chunk", 1, 1 << 16, "64",
+              "batched: prompt tokens per waiting sequence and step while others decode"),
+          OptionSpec::integer(
+              "fault_step_delay_ms", 0, 600'000, "0",
+              "fault injection for tests (batched): every decoding step also sleeps this long"),
+      }};
+  return info;
+}
 
-Result<ContextOptions> read_options(const ModelSpec& spec) {
-  ContextOptions o;
-  OptionReader r(spec.options, "llama model '" + spec.name + "'");
-  r.get("context", &o.context, 16, 1 << 22);
-  r.get("threads", &o.threads, 0, 1024);
-  r.get("batch", &o.batch, 1, 1 << 16);
-  if (Status s = r.finish(); !s.ok()) return s;
-  if (o.threads == 0) o.threads = static_cast<std::int64_t>(machine_cores());
-  return o;
+Result<OptionValues> read_options(const ModelSpec& spec) {
+  return resolve(llama_info().options, spec.options, "llama model '" + spec.name + "'");
+}
+
+// The rules between options and serving settings (LlamaBackend::check).
+Status check_rules(const ModelSpec& spec, const OptionValues& values, const ServeOptions& serve) {
+  if (values.integer("fault_step_delay_ms") > 0 && serve.mode != ServeOptions::Mode::kBatched) {
+    return invalid_argument_error("llama model '" + spec.name +
+                                  "': option 'fault_step_delay_ms' applies to mode 'batched' only");
+  }
+  return {};
 }
 
 }  // namespace
 
 Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve) {
+  auto values = read_options(spec);
+  if (!values.ok()) return values.status();
+  if (Status s = check_rules(spec, *values, serve); !s.ok()) return s;
   LlmOptions o;
   o.mode = serve.mode == ServeOptions::Mode::kExclusive ? LlmMode::kExclusive : LlmMode::kBatched;
   o.instances = std::max<std::size_t>(1, serve.max_instances);
@@ -43,29 +62,20 @@ Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve)
   o.context = serve.context;
   o.threads = serve.threads;
   o.max_queue = serve.max_queue;
-  OptionReader r(spec.options, "llama model '" + spec.name + "'");
-  auto prefill_chunk = static_cast<std::int64_t>(o.prefill_chunk);
-  std::int64_t step_delay_ms = o.step_delay.count();
-  r.get("prefill_chunk", &prefill_chunk, 1, 1 << 16);
-  r.get("fault_step_delay_ms", &step_delay_ms, 0, 600000);
-  if (Status s = r.finish(); !s.ok()) return s;
-  if (step_delay_ms > 0 && o.mode != LlmMode::kBatched) {
-    return invalid_argument_error("llama model '" + spec.name +
-                                  "': option 'fault_step_delay_ms' applies to mode 'batched' only");
-  }
-  o.prefill_chunk = static_cast<std::size_t>(prefill_chunk);
-  o.step_delay = std::chrono::milliseconds(step_delay_ms);
+  o.batch = static_cast<std::size_t>(values->integer("batch"));
+  o.prefill_chunk = static_cast<std::size_t>(values->integer("prefill_chunk"));
+  o.step_delay = std::chrono::milliseconds(values->integer("fault_step_delay_ms"));
   return o;
 }
 
 Status LlamaBackend::check(const ModelSpec& spec, const ServeOptions& serve) const {
-  return llm_options(spec, serve).status();
+  auto values = read_options(spec);
+  if (!values.ok()) return values.status();
+  return check_rules(spec, *values, serve);
 }
 
 const BackendInfo& LlamaBackend::info() const {
-  static const BackendInfo info{"llama", "GGUF language models through llama.cpp",
-                                Capability::kGenerate | Capability::kInfer, true, true, {}};
-  return info;
+  return llama_info();
 }
 
 Result<std::shared_ptr<const Weights>> LlamaBackend::load(const ModelSpec& spec,
@@ -78,13 +88,15 @@ Result<std::shared_ptr<const Weights>> LlamaBackend::load(const ModelSpec& spec,
 
 Result<std::unique_ptr<Instance>> LlamaBackend::instantiate(std::shared_ptr<const Weights> weights,
                                                             const ModelSpec& spec) {
-  auto o = read_options(spec);
+  // One context as an exclusive model's default serving settings make it.
+  ServeOptions serve;
+  serve.mode = ServeOptions::Mode::kExclusive;
+  auto o = llm_options(spec, serve);
   if (!o.ok()) return o.status();
   auto w = std::dynamic_pointer_cast<const LlamaWeights>(weights);
   if (!w) return invalid_argument_error("llama model '" + spec.name + "': weights are not llama weights");
-  auto c = ExclusiveContext::create(std::move(w), static_cast<std::size_t>(o->context),
-                                    static_cast<std::size_t>(o->threads),
-                                    static_cast<std::size_t>(o->batch),
+  const std::size_t threads = o->threads == 0 ? machine_cores() : o->threads;
+  auto c = ExclusiveContext::create(std::move(w), o->context, threads, o->batch,
                                     std::make_shared<ComputeGate>(1));
   if (!c.ok()) return c.status();
   return std::unique_ptr<Instance>(std::move(*c));

@@ -1,12 +1,14 @@
 // The llama backend: GGUF models through llama.cpp.
 //
-// load() maps the model file once (LlamaWeights); instantiate() makes an
-// exclusive context over it. Options (ModelSpec::options):
-//   context  KV-cache tokens of a context (default 2048)
-//   threads  compute threads of a context (default: the cores)
-//   batch    most tokens per decoding call (default 512)
-// LlmService (include/modelpool/llm.h) builds on the same pieces and adds
-// batched mode and the generation API.
+// load() maps the model file once (LlamaWeights); open() serves an
+// LlmService (llm_service.h: batched or exclusive mode, the generation API);
+// instantiate() makes one exclusive context as default serving settings
+// would (ServeOptions: 2048 tokens, every core).
+//
+// Options (ModelSpec::options) are its schema, published in info().options
+// (`modelpool backends` lists them): batch, prefill_chunk and
+// fault_step_delay_ms. A context's size and threads are serving settings
+// (ServeOptions::context, ::threads), not options.
 #pragma once
 
 #include "backends/llama/llm_service.h"
@@ -30,8 +32,8 @@ class LlamaBackend final : public Backend {
 };
 
 // The LlmService settings of a served model: the serving settings plus the
-// backend's options (prefill_chunk, fault_step_delay_ms). kInvalidArgument
-// naming a bad or unknown option.
+// backend's options, read through its schema, and checked as
+// LlamaBackend::check does. kInvalidArgument naming a bad or unknown option.
 Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve);
 
 // The machine's cores, for "0 threads means all of them".

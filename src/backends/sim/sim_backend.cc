@@ -11,8 +11,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "backends/common/option_reader.h"
-
 namespace modelpool {
 namespace {
 
@@ -146,39 +144,69 @@ class SimInstance final : public Instance {
 
 }  // namespace
 
+namespace {
+
+constexpr double kMaxMb = 1 << 20;
+constexpr double kMaxMs = 3'600'000;
+constexpr double kNoMax = OptionSpec::kUnbounded;
+
+const BackendInfo& sim_info() {
+  static const BackendInfo info{
+      "sim",
+      "a synthetic model with real memory and service time, for tests and benchmarks",
+      static_cast<Capabilities>(Capability::kInfer),
+      /*needs_path=*/false,
+      /*batching=*/false,
+      {
+          OptionSpec::integer("load_ms", 0, kMaxMs, "0", "time loading the weights takes"),
+          OptionSpec::integer("weights_mb", 0, kMaxMb, "0",
+                              "weight memory, allocated and touched once per model"),
+          OptionSpec::boolean("share_weights", true,
+                              "`false`: every instance copies the weights (the naive pool)"),
+          OptionSpec::integer("instance_mb", 0, kMaxMb, "0", "memory each instance allocates"),
+          OptionSpec::number("service_ms", 0, kMaxMs, "0", "time one run takes"),
+          OptionSpec::choice("service", {"sleep", "cpu"}, "sleep",
+                             "`sleep` (instances overlap freely) or `cpu` (burns that much CPU "
+                             "time)"),
+          OptionSpec::boolean("fail_load", false, "fault injection: loading fails"),
+          OptionSpec::integer("fail_create", -1, kNoMax, "0",
+                              "fault injection: the first N instances fail to create (-1: all)"),
+          OptionSpec::integer("fail_run_every", 0, kNoMax, "0",
+                              "fault injection: every Nth run fails"),
+          OptionSpec::integer("throw_run_every", 0, kNoMax, "0",
+                              "fault injection: every Nth run throws"),
+          OptionSpec::integer("hang_run_every", 0, kNoMax, "0",
+                              "fault injection: every Nth run blocks until stopped"),
+          OptionSpec::integer("fail_check_every", 0, kNoMax, "0",
+                              "fault injection: every Nth health check fails"),
+      }};
+  return info;
+}
+
+}  // namespace
+
 Result<SimConfig> SimConfig::from_options(const ModelSpec& spec) {
+  auto v = resolve(sim_info().options, spec.options, "sim model '" + spec.name + "'");
+  if (!v.ok()) return v.status();
   SimConfig c;
-  OptionReader r(spec.options, "sim model '" + spec.name + "'");
-  constexpr std::int64_t kMaxMb = 1 << 20;
-  std::int64_t load_ms = 0, weights_mb = 0, instance_mb = 0;
-  double service_ms = 0;
-  std::string service = "sleep";
-  std::string fail_create = "0";
-  r.get("load_ms", &load_ms, 0, 3'600'000);
-  r.get("weights_mb", &weights_mb, 0, kMaxMb);
-  r.get("instance_mb", &instance_mb, 0, kMaxMb);
-  r.get("share_weights", &c.share_weights);
-  r.get("service_ms", &service_ms, 0, 3'600'000);
-  r.get("service", &service, {"sleep", "cpu"});
-  r.get("fail_load", &c.fail_load);
-  r.get("fail_create", &c.fail_create, -1, INT64_MAX);
-  r.get("fail_run_every", &c.fail_run_every, 0, INT64_MAX);
-  r.get("throw_run_every", &c.throw_run_every, 0, INT64_MAX);
-  r.get("hang_run_every", &c.hang_run_every, 0, INT64_MAX);
-  r.get("fail_check_every", &c.fail_check_every, 0, INT64_MAX);
-  if (Status s = r.finish(); !s.ok()) return s;
-  c.load_time = std::chrono::milliseconds(load_ms);
-  c.weights_bytes = static_cast<std::size_t>(weights_mb) * kMiB;
-  c.instance_bytes = static_cast<std::size_t>(instance_mb) * kMiB;
-  c.service_time = std::chrono::microseconds(static_cast<std::int64_t>(service_ms * 1000));
-  c.service = service == "cpu" ? Service::kCpu : Service::kSleep;
+  c.load_time = std::chrono::milliseconds(v->integer("load_ms"));
+  c.weights_bytes = static_cast<std::size_t>(v->integer("weights_mb")) * kMiB;
+  c.instance_bytes = static_cast<std::size_t>(v->integer("instance_mb")) * kMiB;
+  c.share_weights = v->boolean("share_weights");
+  c.service_time =
+      std::chrono::microseconds(static_cast<std::int64_t>(v->number("service_ms") * 1000));
+  c.service = v->string("service") == "cpu" ? Service::kCpu : Service::kSleep;
+  c.fail_load = v->boolean("fail_load");
+  c.fail_create = v->integer("fail_create");
+  c.fail_run_every = v->integer("fail_run_every");
+  c.throw_run_every = v->integer("throw_run_every");
+  c.hang_run_every = v->integer("hang_run_every");
+  c.fail_check_every = v->integer("fail_check_every");
   return c;
 }
 
 const BackendInfo& SimBackend::info() const {
-  static const BackendInfo info{"sim", "a synthetic model with real memory and service time, for tests and benchmarks",
-                                static_cast<Capabilities>(Capability::kInfer), false, false, {}};
-  return info;
+  return sim_info();
 }
 
 Result<std::shared_ptr<const Weights>> SimBackend::load(const ModelSpec& spec,

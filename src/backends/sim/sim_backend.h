@@ -9,18 +9,12 @@
 // CPU-bound model: instances compete for cores). A run echoes its inputs as
 // outputs (same names, shapes, datatypes).
 //
-// Options (ModelSpec::options, all optional):
-//   load_ms, weights_mb, instance_mb   integers >= 0 (default 0)
-//   share_weights                      true | false (default true)
-//   service_ms                         number >= 0 (default 0)
-//   service                            sleep | cpu (default sleep)
-// Failure injection, counted per model (across its instances):
-//   fail_load        true: load() fails
-//   fail_create      N: the first N instantiations fail; -1: all of them
-//   fail_run_every   N: every Nth run returns kInternal
-//   throw_run_every  N: every Nth run throws std::runtime_error
-//   hang_run_every   N: every Nth run blocks until stopped, then kCancelled
-//   fail_check_every N: every Nth check() fails
+// Options (ModelSpec::options, all optional) are its schema, published in
+// info().options with types, ranges, defaults and a line each (`modelpool
+// backends` lists them): sizes and timings (load_ms, weights_mb,
+// instance_mb, share_weights, service_ms, service) and failure injection,
+// counted per model across its instances (fail_load, fail_create,
+// fail_run_every, throw_run_every, hang_run_every, fail_check_every).
 #pragma once
 
 #include <chrono>
@@ -48,7 +42,8 @@ struct SimConfig {
   std::int64_t hang_run_every = 0;
   std::int64_t fail_check_every = 0;
 
-  // Parses ModelSpec options; kInvalidArgument names a bad or unknown key.
+  // Reads spec.options through the sim schema (SimBackend::info().options);
+  // kInvalidArgument names a bad or unknown key.
   static Result<SimConfig> from_options(const ModelSpec& spec);
 };
 
