@@ -135,6 +135,10 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
   po.max_queue = options.max_queue;
   po.eager = true;
   InstanceFactory factory;
+  struct ContextSizes {
+    std::atomic<std::size_t> total{0}, kv{0};
+  };
+  std::shared_ptr<ContextSizes> exclusive_sizes;  // exclusive mode
   if (options.mode == LlmMode::kBatched) {
     // A step carries one token of every slot, so it takes at least `slots`.
     BatchEngineOptions eo{options.slots, options.context, threads,
@@ -166,6 +170,10 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
     }
     auto next_meter = std::make_shared<std::atomic<std::size_t>>(0);
     auto meters = svc->meters_;
+    // What a context costs, as the contexts report it when they are made
+    // (every context of a model has the same size).
+    auto sizes = std::make_shared<ContextSizes>();
+    exclusive_sizes = sizes;
     factory = [=]() -> Result<std::unique_ptr<Instance>> {
       std::shared_ptr<const LlamaWeights> w = weights;
       if (options.separate_loads) {
@@ -178,6 +186,8 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
       auto meter = meters[next_meter->fetch_add(1) % meters.size()];
       auto c = ExclusiveContext::create(w, options.context, per_context, options.batch, gate, meter);
       if (!c.ok()) return c.status();
+      sizes->total.store((*c)->buffers().total());
+      sizes->kv.store((*c)->buffers().kv_bytes);
       return std::unique_ptr<Instance>(std::move(*c));
     };
     po.min_instances = po.max_instances = options.instances;
@@ -189,13 +199,9 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
   if (!pool.ok()) return pool.status();
   svc->pool_ = std::move(*pool);
   if (Status s = svc->pool_->wait_ready(); !s.ok()) return s;
-  if (options.mode == LlmMode::kExclusive) {
-    Result<Lease> probe = svc->pool_->try_acquire();
-    if (probe.ok()) {
-      const auto& c = static_cast<const ExclusiveContext&>(probe->instance());
-      info.context_bytes = c.buffers().total();
-      info.kv_bytes = c.buffers().kv_bytes;
-    }
+  if (exclusive_sizes) {
+    info.context_bytes = exclusive_sizes->total.load();
+    info.kv_bytes = exclusive_sizes->kv.load();
   }
   return std::unique_ptr<LlmService>(std::move(svc));
 }
