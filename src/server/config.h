@@ -99,7 +99,7 @@ struct ServerConfig {
 
 // The handler threads `models` need so that no request that a model would
 // take (run or queue) waits for a thread: a handler blocks for its whole
-// request, so each model may hold as many as it runs at once (batched llama:
+// request, so each model may hold as many as it runs at once (batched mode:
 // slots; otherwise max_instances) plus max_queue. The sum, plus 4 for
 // repository loads and unloads, at least 16 and at most 4096 (a thread
 // each; set handler_threads for more). Models loaded at run time that the
