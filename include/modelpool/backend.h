@@ -38,6 +38,7 @@ namespace modelpool {
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 
+class Executor;
 class Model;
 class Registry;
 struct GenerationRequest;
@@ -284,9 +285,10 @@ class Backend {
                                               const ServeOptions& serve);
 };
 
-// The backends a program knows, by name: filled at the composition root
-// (the CLI, a test's main) with one add() per engine, read by everything
-// else.
+// The backends and executors (executor.h) a program knows, by name: filled
+// at the composition root (the CLI, a test's main) with one add() per engine
+// and one add_executor() per executor, read by everything else. The "thread"
+// executor is always there.
 //
 //   BackendCatalog catalog;
 //   catalog.add(std::make_shared<SimBackend>());
@@ -296,6 +298,8 @@ class Backend {
 // any thread after.
 class BackendCatalog {
  public:
+  BackendCatalog();
+
   // Registers `backend` under its info().name. REQUIRES: a new name.
   void add(std::shared_ptr<Backend> backend);
   // The backend named `name`, or kNotFound listing the known names.
@@ -305,8 +309,18 @@ class BackendCatalog {
   // "llama, sim": the known names, for messages.
   std::string names() const;
 
+  // Registers `executor` under its name(). REQUIRES: a new name.
+  void add_executor(std::shared_ptr<Executor> executor);
+  // The executor named `name`, or kNotFound listing the known names.
+  Result<std::shared_ptr<Executor>> find_executor(std::string_view name) const;
+  // Every executor, by name.
+  std::vector<std::shared_ptr<Executor>> executors() const;
+  // "process, thread": the known executor names, for messages.
+  std::string executor_names() const;
+
  private:
   std::map<std::string, std::shared_ptr<Backend>, std::less<>> backends_;
+  std::map<std::string, std::shared_ptr<Executor>, std::less<>> executors_;
 };
 
 // The process's catalog, for code that has no other way to reach one (the

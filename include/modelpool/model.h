@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -46,6 +47,25 @@ struct ServeOptions {
   std::size_t threads = 0;      // compute threads for the whole model; 0: the cores
   std::size_t max_queue = 64;   // waiters beyond this get kQueueFull
   bool warmup = true;
+  // Where instances run: "thread" (in the server process) or "process"
+  // (each in a supervised worker process; see process/process_model.h).
+  std::string isolation = "thread";
+  // isolation = "process": how workers are supervised.
+  struct Process {
+    // A worker that answers no heartbeat for 4 intervals is killed.
+    std::chrono::milliseconds heartbeat_interval{250};
+    // A request still running this long after its deadline, or after it
+    // was cancelled, kills its worker (a hung engine).
+    std::chrono::milliseconds hang_grace{2000};
+    // This many workers in a row that die before finishing a request: the
+    // model is crash-looping and turns unready.
+    std::size_t crash_loop_limit = 5;
+    // Restart delay after such deaths: doubling from 100 ms up to this.
+    std::chrono::milliseconds restart_backoff_max{10000};
+    // Shared memory between the server and each worker; half for inputs,
+    // half for outputs. Only pages a payload touched are resident.
+    std::size_t arena_bytes = std::size_t{256} << 20;
+  } process;
 };
 
 // What a kInfer run cost, for metrics and the access log.
@@ -55,6 +75,25 @@ struct InferStats {
   // Set when the model generated text to answer (an LLM behind KServe
   // infer): its tokens and timings.
   std::optional<GenerationResult> generation;
+};
+
+// isolation = "process": the worker processes of a model and what
+// happened to them, cumulative since the model was opened.
+struct WorkerStats {
+  std::vector<int> pids;  // workers running now
+  std::uint64_t started = 0;   // processes started, first ones included
+  std::uint64_t restarts = 0;  // started to replace one that died
+  // Workers that died unasked, by cause: a signal's name ("SIGKILL") or
+  // "exit N".
+  std::map<std::string, std::uint64_t> crashes;
+  std::uint64_t heartbeat_kills = 0;  // killed for missing heartbeats
+  std::uint64_t hang_kills = 0;       // killed for overrunning a deadline or a cancel
+  // Requests: answered by a worker; run again on another worker after
+  // theirs died before answering; failed because their worker died.
+  std::uint64_t succeeded = 0;
+  std::uint64_t retried = 0;
+  std::uint64_t failed_by_crash = 0;
+  std::string last_exit;  // how the last worker that died ended, with its pid
 };
 
 // A model's state now, for metrics, health and the dashboard: one
@@ -68,6 +107,10 @@ struct ModelStats {
   // How long a batching loop with work has not finished a step (zero when
   // idle or keeping up): the heartbeat liveness probes read.
   std::chrono::milliseconds stalled_for{0};
+  // Why the model cannot serve now although it is loaded (a crash loop);
+  // empty when it can. Readiness probes report it.
+  std::string unready_reason;
+  std::optional<WorkerStats> workers;  // isolation = "process"
 };
 
 class Model {

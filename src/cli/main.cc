@@ -11,9 +11,15 @@
 #include "cli/loadgen_command.h"
 #include "cli/mkmodel_command.h"
 #include "cli/serve_command.h"
+#include "process/worker_main.h"
 
 int main(int argc, char** argv) {
   modelpool::cli::register_builtin_backends(modelpool::default_catalog());
+  // `modelpool worker ...`: a worker process the server started (isolation
+  // = "process"); not a command for people, so not in --help.
+  if (auto code = modelpool::process::run_worker_command(modelpool::default_catalog(), argc - 1, argv + 1)) {
+    return *code;
+  }
   CLI::App app{"modelpool: serve machine-learning models to many callers within a memory budget"};
   app.name("modelpool");
   app.require_subcommand(1);

@@ -3,6 +3,8 @@
 // every Instance-based backend serves through.
 #include "modelpool/model.h"
 
+#include "modelpool/executor.h"
+
 #include <cstdio>
 #include <exception>
 
@@ -51,6 +53,38 @@ Result<GenerationResult> Model::generate(const GenerationRequest&, Deadline, std
   return unsupported(Capability::kGenerate);
 }
 Result<std::size_t> Model::count_tokens(std::string_view) const { return unsupported(Capability::kGenerate); }
+
+Result<std::unique_ptr<Model>> ThreadExecutor::open(Backend& backend, Registry& registry, const ModelSpec& spec,
+                                                    const ServeOptions& serve) {
+  return backend.open(registry, spec, serve);
+}
+
+BackendCatalog::BackendCatalog() { add_executor(std::make_shared<ThreadExecutor>()); }
+
+void BackendCatalog::add_executor(std::shared_ptr<Executor> executor) {
+  std::string name(executor->name());
+  executors_.emplace(std::move(name), std::move(executor));
+}
+
+Result<std::shared_ptr<Executor>> BackendCatalog::find_executor(std::string_view name) const {
+  auto it = executors_.find(name);
+  if (it == executors_.end()) {
+    return not_found_error("unknown isolation '" + std::string(name) + "' (known: " + executor_names() + ")");
+  }
+  return it->second;
+}
+
+std::vector<std::shared_ptr<Executor>> BackendCatalog::executors() const {
+  std::vector<std::shared_ptr<Executor>> out;
+  for (const auto& [name, e] : executors_) out.push_back(e);
+  return out;
+}
+
+std::string BackendCatalog::executor_names() const {
+  std::string out;
+  for (const auto& [name, e] : executors_) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
 
 void BackendCatalog::add(std::shared_ptr<Backend> backend) {
   std::string name(backend->name());

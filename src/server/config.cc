@@ -130,6 +130,12 @@ ServeOptions serve_options_for(const ModelConfig& model, const BackendInfo* info
   serve.threads = model.threads;
   serve.max_queue = model.max_queue;
   serve.warmup = model.warmup;
+  serve.isolation = model.isolation;
+  serve.process.heartbeat_interval = std::chrono::milliseconds(model.heartbeat_ms);
+  serve.process.hang_grace = std::chrono::milliseconds(model.hang_grace_ms);
+  serve.process.crash_loop_limit = model.crash_loop_limit;
+  serve.process.restart_backoff_max = std::chrono::milliseconds(model.restart_backoff_max_ms);
+  serve.process.arena_bytes = model.arena_mb << 20;
   return serve;
 }
 
@@ -189,6 +195,17 @@ std::vector<FieldError> check_model(const ModelConfig& model, const BackendCatal
   fail("threads", range_error(model.threads, kThreadsRange));
   fail("max_queue", range_error(model.max_queue, kMaxQueueRange));
   fail("timeout_ms", range_error(model.timeout_ms, kTimeoutRange));
+  if (auto executor = catalog.find_executor(model.isolation); !executor.ok()) {
+    fail("isolation", "expected " + catalog.executor_names() + ", got '" + model.isolation + "'");
+  } else if (model.has_process_table && model.isolation != "process") {
+    fail("process", "[model.process] applies to isolation = \"process\" only, and isolation is '" +
+                        model.isolation + "'");
+  }
+  fail("process", range_error(model.heartbeat_ms, kPositive));
+  fail("process", range_error(model.hang_grace_ms, kPositive));
+  fail("process", range_error(model.crash_loop_limit, kPositive));
+  fail("process", range_error(model.restart_backoff_max_ms, kPositive));
+  fail("process", range_error(model.arena_mb, IntRange{1, 1 << 20}));
   if (backend) fail("options", check_options(*backend, model));
   return errors;
 }
@@ -443,6 +460,21 @@ void parse_model(const toml::table& table, std::size_t index, const BackendCatal
     }
     return std::string();
   };
+  const auto process = [&](const toml::node& n) {
+    const auto* t = n.as_table();
+    if (t == nullptr) return "expected a table ([model.process]), got " + type_name(n);
+    model.has_process_table = true;
+    const std::map<std::string_view, Reader> keys = {
+        {"heartbeat_ms", [&](const toml::node& v) { return read_int(v, kPositive, &model.heartbeat_ms); }},
+        {"hang_grace_ms", [&](const toml::node& v) { return read_int(v, kPositive, &model.hang_grace_ms); }},
+        {"crash_loop_limit", [&](const toml::node& v) { return read_int(v, kPositive, &model.crash_loop_limit); }},
+        {"restart_backoff_max_ms",
+         [&](const toml::node& v) { return read_int(v, kPositive, &model.restart_backoff_max_ms); }},
+        {"arena_mb", [&](const toml::node& v) { return read_int(v, IntRange{1, 1 << 20}, &model.arena_mb); }},
+    };
+    read_section(*t, where + " [model.process]", keys, diag);
+    return std::string();
+  };
   const std::map<std::string_view, Reader> readers = {
       {"name", [&](const toml::node& n) { return read_string(n, &model.name); }},
       {"backend", [&](const toml::node& n) { return read_string(n, &model.backend); }},
@@ -465,7 +497,9 @@ void parse_model(const toml::table& table, std::size_t index, const BackendCatal
       {"timeout_ms",
        [&](const toml::node& n) { return read_int(n, kTimeoutRange, &model.timeout_ms); }},
       {"warmup", [&](const toml::node& n) { return read_bool(n, &model.warmup); }},
+      {"isolation", [&](const toml::node& n) { return read_string(n, &model.isolation); }},
       {"options", options},
+      {"process", process},
   };
   const SectionKeys keys = read_section(table, where, readers, diag);
   if (model.mode.empty()) {  // the backend's default, named in the config read back
@@ -504,7 +538,9 @@ std::size_t default_handler_threads(const std::vector<ModelConfig>& models) {
   std::size_t n = kRepository;
   for (const ModelConfig& m : models) {
     const bool batched = serve_options(m).mode == ServeOptions::Mode::kBatched;
-    n += (batched ? m.slots : m.max_instances) + m.max_queue;
+    // A batched model in process isolation runs `slots` in each worker.
+    const std::size_t engines = m.isolation == "process" ? m.max_instances : 1;
+    n += (batched ? m.slots * engines : m.max_instances) + m.max_queue;
     if (n >= kCeiling) return kCeiling;
   }
   return std::clamp(n, kFloor, kCeiling);

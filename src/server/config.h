@@ -33,8 +33,16 @@
 //   max_queue = 64                # waiters beyond this get 429
 //   timeout_ms = 60000            # deadline of a request (a request may ask for less)
 //   warmup = true
+//   isolation = "thread"          # thread | process: each instance in a supervised
+//                                 # worker process (process/process_model.h)
 //   [model.options]               # the backend's options (strings, numbers, booleans),
 //   service_ms = 0                # checked against its schema (BackendInfo::options)
+//   [model.process]               # isolation = "process" only; all optional
+//   heartbeat_ms = 250            # a worker silent for 4 heartbeats is killed
+//   hang_grace_ms = 2000          # a request this long past its deadline or cancel kills its worker
+//   crash_loop_limit = 5          # workers in a row dying before finishing a request: unready
+//   restart_backoff_max_ms = 10000  # restart delay cap (doubling from 100 ms) and crash-loop cool-down
+//   arena_mb = 256                # shared memory per worker, half inputs, half outputs
 //
 // Backends are known through a BackendCatalog (backend.h), default_catalog()
 // unless the caller passes one: the backend's name, whether it needs a path
@@ -77,6 +85,15 @@ struct ModelConfig {
   std::int64_t timeout_ms = 60000;
   bool warmup = true;
   std::map<std::string, std::string> options;  // numbers and booleans as text
+  // An executor of the catalog: "thread" (default) or "process".
+  std::string isolation = "thread";
+  // [model.process], with isolation = "process" only.
+  bool has_process_table = false;
+  std::int64_t heartbeat_ms = 250;
+  std::int64_t hang_grace_ms = 2000;
+  std::size_t crash_loop_limit = 5;
+  std::int64_t restart_backoff_max_ms = 10000;
+  std::size_t arena_mb = 256;
 };
 
 struct ServerConfig {
