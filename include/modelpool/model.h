@@ -46,6 +46,9 @@ struct ServeOptions {
   std::size_t threads = 0;      // compute threads for the whole model; 0: the cores
   std::size_t max_queue = 64;   // waiters beyond this get kQueueFull
   bool warmup = true;
+  // Where instances run: "thread" (in the server process) or "process"
+  // (each in a supervised worker process; see process/process_model.h).
+  std::string isolation = "thread";
 };
 
 // What a kInfer run cost, for metrics and the access log.
