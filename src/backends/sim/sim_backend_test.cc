@@ -173,7 +173,8 @@ TEST(SimBackendTest, ProcessFaultOptionsAreReadAndCheckedAgainstTheirRanges) {
   EXPECT_NE(refused({{"crash_probability", "1.5"}})
                 .find("'crash_probability' = '1.5': expected a number in [0, 1]"),
             std::string::npos);
-  EXPECT_NE(refused({{"crash_probability", "-0.1"}}).find("'crash_probability'"), std::string::npos);
+  EXPECT_NE(refused({{"crash_probability", "-0.1"}}).find("'crash_probability'"),
+            std::string::npos);
   EXPECT_NE(refused({{"crash_seed", "-3"}}).find("'crash_seed' = '-3'"), std::string::npos);
   EXPECT_NE(refused({{"leak_mb_per_run", "-1"}}).find("'leak_mb_per_run' = '-1'"),
             std::string::npos);
@@ -289,7 +290,9 @@ void run_until_killed(const ModelSpec& spec, int instances, int runs, Sink& sink
   auto weights = backend.load(spec, nullptr);
   if (!weights.ok()) std::_Exit(4);
   std::vector<std::unique_ptr<Instance>> pool;
-  for (int i = 0; i < instances; ++i) pool.push_back(std::move(backend.instantiate(*weights, spec).value()));
+  for (int i = 0; i < instances; ++i) {
+    pool.push_back(std::move(backend.instantiate(*weights, spec).value()));
+  }
   for (int n = 1; n <= runs; ++n) {
     Status s = pool[static_cast<std::size_t>(n - 1) % pool.size()]->run(one_input(), sink, {});
     std::fprintf(stderr, "run %d returned %s\n", n, s.ok() ? "ok" : s.to_string().c_str());
@@ -301,8 +304,8 @@ void run_until_killed(const ModelSpec& spec, int instances, int runs, Sink& sink
 TEST(SimBackendDeathTest, TheNthRunAcrossInstancesKillsTheProcessBeforeAnyOutput) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   NoOutputSink no_output;
-  // Runs 1 and 2 on two instances; run 2 dies. (The first run would write
-  // its echo: only the crashing run is checked against any output.)
+  // Runs 1 and 2 on two instances; run 2 dies. Run 1 echoes into a sink
+  // that keeps it; run 2's sink ends the test if it is given anything.
   CollectSink first;
   EXPECT_EXIT(
       {
@@ -319,12 +322,12 @@ TEST(SimBackendDeathTest, TheNthRunAcrossInstancesKillsTheProcessBeforeAnyOutput
       },
       testing::KilledBySignal(SIGSEGV), "run 1 ok\n$");
   // SIGSEGV by default; the others as asked.
-  EXPECT_EXIT(run_until_killed(sim({{"crash_after", "1"}, {"crash_signal", "SIGABRT"}}), 1, 5,
-                               no_output),
-              testing::KilledBySignal(SIGABRT), "^$");
-  EXPECT_EXIT(run_until_killed(sim({{"crash_after", "1"}, {"crash_signal", "SIGBUS"}}), 1, 5,
-                               no_output),
-              testing::KilledBySignal(SIGBUS), "^$");
+  EXPECT_EXIT(
+      run_until_killed(sim({{"crash_after", "1"}, {"crash_signal", "SIGABRT"}}), 1, 5, no_output),
+      testing::KilledBySignal(SIGABRT), "^$");
+  EXPECT_EXIT(
+      run_until_killed(sim({{"crash_after", "1"}, {"crash_signal", "SIGBUS"}}), 1, 5, no_output),
+      testing::KilledBySignal(SIGBUS), "^$");
 }
 
 TEST(SimBackendDeathTest, AStreamedCrashWritesTheOutputsFirst) {
@@ -338,11 +341,11 @@ TEST(SimBackendDeathTest, ACrashProbabilityKillsSomeRun) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   NoOutputSink no_output;
   // Probability 1: the first run.
-  EXPECT_EXIT(run_until_killed(sim({{"crash_probability", "1"}, {"crash_signal", "SIGKILL"}}), 1,
-                               5, no_output),
+  EXPECT_EXIT(run_until_killed(sim({{"crash_probability", "1"}, {"crash_signal", "SIGKILL"}}), 1, 5,
+                               no_output),
               testing::KilledBySignal(SIGKILL), "^$");
-  // One half, a random seed: surviving 64 runs has odds of 2^-64. A sink
-  // that does not write keeps the echo of the runs that live out of it.
+  // One half, a random seed: surviving 64 runs has odds of 2^-64. The runs
+  // that live echo into a sink that drops it.
   struct Quiet final : Sink {
     bool write(Tensor) override { return true; }
   } quiet;
