@@ -1,15 +1,21 @@
 #include "backends/sim/sim_backend.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace modelpool {
 namespace {
@@ -42,15 +48,47 @@ class TouchedMemory {
   unsigned char* data_ = nullptr;
 };
 
+// SplitMix64's output function: a good 64-bit mix of `x`.
+std::uint64_t mix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 class SimWeights final : public Weights {
  public:
   // Without sharing, every instance holds its own copy and the shared part
   // is empty, like a pool that loads the model once per instance.
   explicit SimWeights(const SimConfig& config)
-      : config(config), memory_(config.share_weights ? config.weights_bytes : 0) {}
+      : config(config),
+        crash_seed(config.crash_seed != 0
+                       ? config.crash_seed
+                       : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()),
+        memory_(config.share_weights ? config.weights_bytes : 0) {}
+  // The leaked memory is not counted: a leaking engine does not know it.
   std::size_t bytes() const override { return memory_.bytes(); }
 
+  // Whether run number `n` (from 1) kills the process. The PRNG is a
+  // counter-based one (the seed's stream at position n), so runs racing on
+  // several instances need no lock and a seed replays the same runs.
+  bool crashes_on(std::int64_t n) const {
+    if (config.crash_after > 0 && n == config.crash_after) return true;
+    if (config.crash_probability <= 0) return false;
+    const std::uint64_t draw = mix64(crash_seed ^ mix64(static_cast<std::uint64_t>(n)));
+    const double uniform = static_cast<double>(draw >> 11) * 0x1.0p-53;  // [0, 1)
+    return uniform < config.crash_probability;
+  }
+
+  // leak_mb_per_run: memory kept until the weights go.
+  void leak(std::size_t bytes) const {
+    auto memory = std::make_unique<TouchedMemory>(bytes);
+    std::lock_guard lock(leak_mu_);
+    leaked_.push_back(std::move(memory));
+  }
+
   const SimConfig config;
+  const std::uint64_t crash_seed;
   // Failure-injection counters: test state, not model state.
   mutable std::atomic<std::int64_t> creates{0};
   mutable std::atomic<std::int64_t> runs{0};
@@ -58,9 +96,33 @@ class SimWeights final : public Weights {
 
  private:
   TouchedMemory memory_;
+  mutable std::mutex leak_mu_;
+  mutable std::vector<std::unique_ptr<TouchedMemory>> leaked_;  // guarded by leak_mu_
 };
 
 bool every(std::int64_t n, std::int64_t count) { return n > 0 && count % n == 0; }
+
+// Dies by `sig` as a crashing engine would: the default action, whatever
+// handler the process installed (a sanitizer's, a crash reporter's), and no
+// core file.
+[[noreturn]] void crash_now(int sig) {
+  prctl(PR_SET_DUMPABLE, 0);
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+  // Unreachable: the default action of each crash_signal ends the process.
+  std::_Exit(128 + sig);
+}
+
+// hang_ignores_stop: a run that never returns.
+[[noreturn]] void hang_forever() {
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
 
 double thread_cpu_seconds() {
   timespec ts{};
@@ -80,29 +142,45 @@ class SimInstance final : public Instance {
   Status run(const Request& request, Sink& sink, std::stop_token stop) override {
     const SimConfig& c = weights_->config;
     const std::int64_t n = weights_->runs.fetch_add(1) + 1;
-    if (every(c.throw_run_every, n)) throw std::runtime_error("sim: injected throw on run " + std::to_string(n));
-    if (every(c.fail_run_every, n)) return internal_error("sim: injected failure on run " + std::to_string(n));
-    if (every(c.hang_run_every, n)) {
-      wait(stop, std::chrono::hours(24 * 365));
-      return cancelled_error("sim: hung run stopped");
+    if (c.leak_bytes_per_run > 0) weights_->leak(c.leak_bytes_per_run);
+    const bool crash = weights_->crashes_on(n);
+    if (crash && !c.crash_streamed) crash_now(c.crash_signal);
+    if (!crash) {
+      if (every(c.throw_run_every, n)) {
+        throw std::runtime_error("sim: injected throw on run " + std::to_string(n));
+      }
+      if (every(c.fail_run_every, n)) {
+        return internal_error("sim: injected failure on run " + std::to_string(n));
+      }
+      if (every(c.hang_run_every, n)) {
+        if (c.hang_ignores_stop) hang_forever();
+        wait(stop, std::chrono::hours(24 * 365));
+        return cancelled_error("sim: hung run stopped");
+      }
     }
     if (c.service == SimConfig::Service::kSleep) {
       wait(stop, c.service_time);
     } else {
       burn_cpu(stop, std::chrono::duration<double>(c.service_time).count());
     }
-    if (stop.stop_requested()) return cancelled_error("sim: run stopped");
+    if (stop.stop_requested() && !crash) return cancelled_error("sim: run stopped");
     // The echo: each output shares its input's bytes (Tensor::data is a
     // shared view), so a payload of any size is not copied.
     for (const Tensor& input : request.inputs) {
-      if (!sink.write(input)) return cancelled_error("sim: consumer gone");
+      if (!sink.write(input)) {
+        if (crash) break;
+        return cancelled_error("sim: consumer gone");
+      }
     }
+    if (crash) crash_now(c.crash_signal);  // crash_streamed: after the outputs
     return {};
   }
 
+  // Touching leaked memory is work (about a millisecond per 10 MiB), not
+  // for an I/O thread.
   bool quick() const override {
     const SimConfig& c = weights_->config;
-    return c.service_time.count() == 0 && c.hang_run_every == 0;
+    return c.service_time.count() == 0 && c.hang_run_every == 0 && c.leak_bytes_per_run == 0;
   }
 
   Status check() override {
@@ -176,9 +254,28 @@ const BackendInfo& sim_info() {
           OptionSpec::integer("throw_run_every", 0, kNoMax, "0",
                               "fault injection: every Nth run throws"),
           OptionSpec::integer("hang_run_every", 0, kNoMax, "0",
-                              "fault injection: every Nth run blocks until stopped"),
+                              "fault injection: every Nth run blocks until stopped (for good with "
+                              "`hang_ignores_stop`)"),
           OptionSpec::integer("fail_check_every", 0, kNoMax, "0",
                               "fault injection: every Nth health check fails"),
+          OptionSpec::integer("leak_mb_per_run", 0, kMaxMb, "0",
+                              "fault injection: every run leaks that many MiB (resident)"),
+          OptionSpec::boolean("hang_ignores_stop", false,
+                              "fault injection: a hung run ignores its stop too (needs isolation "
+                              "`process`)"),
+          OptionSpec::integer("crash_after", 0, kNoMax, "0",
+                              "fault injection: the Nth run kills the process (needs isolation "
+                              "`process`)"),
+          OptionSpec::number("crash_probability", 0, 1, "0",
+                             "fault injection: each run kills the process with this probability "
+                             "(needs isolation `process`)"),
+          OptionSpec::integer("crash_seed", 0, kNoMax, "0",
+                              "the seed of `crash_probability`'s draws (0: a random seed)"),
+          OptionSpec::choice("crash_signal", {"SIGSEGV", "SIGABRT", "SIGKILL", "SIGBUS"}, "SIGSEGV",
+                             "the signal a crash raises (no core file is written)"),
+          OptionSpec::boolean("crash_streamed", false,
+                              "a crashing run writes its outputs first (a crash after output "
+                              "started)"),
       }};
   return info;
 }
@@ -202,7 +299,37 @@ Result<SimConfig> SimConfig::from_options(const ModelSpec& spec) {
   c.throw_run_every = v->integer("throw_run_every");
   c.hang_run_every = v->integer("hang_run_every");
   c.fail_check_every = v->integer("fail_check_every");
+  c.leak_bytes_per_run = static_cast<std::size_t>(v->integer("leak_mb_per_run")) * kMiB;
+  c.hang_ignores_stop = v->boolean("hang_ignores_stop");
+  c.crash_after = v->integer("crash_after");
+  c.crash_probability = v->number("crash_probability");
+  c.crash_seed = static_cast<std::uint64_t>(v->integer("crash_seed"));
+  const std::string& sig = v->string("crash_signal");
+  c.crash_signal = sig == "SIGABRT"   ? SIGABRT
+                   : sig == "SIGKILL" ? SIGKILL
+                   : sig == "SIGBUS"  ? SIGBUS
+                                      : SIGSEGV;
+  c.crash_streamed = v->boolean("crash_streamed");
   return c;
+}
+
+std::string_view SimConfig::needs_process_isolation() const {
+  if (crash_after > 0) return "crash_after";
+  if (crash_probability > 0) return "crash_probability";
+  if (hang_ignores_stop) return "hang_ignores_stop";
+  return {};
+}
+
+Status SimBackend::check(const ModelSpec& spec, const ServeOptions& serve) const {
+  auto config = SimConfig::from_options(spec);
+  if (!config.ok()) return config.status();
+  const std::string_view option = config->needs_process_isolation();
+  if (option.empty() || serve.isolation == "process") return {};
+  const std::string what = option == "hang_ignores_stop"
+                               ? "wedges the process it runs in (only killing it ends the run)"
+                               : "kills the process it runs in";
+  return invalid_argument_error("sim option '" + std::string(option) + "' " + what +
+                                ": it needs isolation = \"process\"");
 }
 
 const BackendInfo& SimBackend::info() const {

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -70,6 +75,7 @@ TEST(SimBackendTest, OnlyAnInstantRunThatCannotHangIsQuick) {
   EXPECT_FALSE(instance_of(backend, sim({{"service_ms", "1"}}))->quick());
   EXPECT_FALSE(instance_of(backend, sim({{"service_ms", "1"}, {"service", "cpu"}}))->quick());
   EXPECT_FALSE(instance_of(backend, sim({{"hang_run_every", "5"}}))->quick());
+  EXPECT_FALSE(instance_of(backend, sim({{"leak_mb_per_run", "1"}}))->quick());
 }
 
 TEST(SimBackendTest, CpuServiceBurnsCpuTime) {
@@ -127,6 +133,224 @@ TEST(SimBackendTest, AHungRunEndsWhenStopped) {
   });
   CollectSink sink;
   EXPECT_EQ(inst->run({}, sink, stop.get_token()).code(), StatusCode::kCancelled);
+}
+
+TEST(SimBackendTest, ProcessFaultOptionsAreReadAndCheckedAgainstTheirRanges) {
+  auto c = SimConfig::from_options(sim({{"crash_after", "3"},
+                                        {"crash_probability", "0.25"},
+                                        {"crash_seed", "42"},
+                                        {"crash_signal", "SIGKILL"},
+                                        {"crash_streamed", "true"},
+                                        {"leak_mb_per_run", "8"},
+                                        {"hang_ignores_stop", "true"}}));
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->crash_after, 3);
+  EXPECT_EQ(c->crash_probability, 0.25);
+  EXPECT_EQ(c->crash_seed, 42u);
+  EXPECT_EQ(c->crash_signal, SIGKILL);
+  EXPECT_TRUE(c->crash_streamed);
+  EXPECT_EQ(c->leak_bytes_per_run, 8u << 20);
+  EXPECT_TRUE(c->hang_ignores_stop);
+
+  auto defaults = SimConfig::from_options(sim({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->crash_after, 0);
+  EXPECT_EQ(defaults->crash_probability, 0);
+  EXPECT_EQ(defaults->crash_signal, SIGSEGV);
+  EXPECT_FALSE(defaults->crash_streamed);
+  EXPECT_EQ(defaults->leak_bytes_per_run, 0u);
+  EXPECT_FALSE(defaults->hang_ignores_stop);
+  EXPECT_EQ(defaults->needs_process_isolation(), "");
+  for (const char* sig : {"SIGSEGV", "SIGABRT", "SIGBUS"}) {
+    EXPECT_TRUE(SimConfig::from_options(sim({{"crash_signal", sig}})).ok()) << sig;
+  }
+
+  auto refused = [](std::map<std::string, std::string> options) {
+    return SimConfig::from_options(sim(std::move(options))).status().message();
+  };
+  EXPECT_NE(refused({{"crash_after", "-1"}}).find("'crash_after' = '-1': expected an integer >= 0"),
+            std::string::npos);
+  EXPECT_NE(refused({{"crash_probability", "1.5"}})
+                .find("'crash_probability' = '1.5': expected a number in [0, 1]"),
+            std::string::npos);
+  EXPECT_NE(refused({{"crash_probability", "-0.1"}}).find("'crash_probability'"),
+            std::string::npos);
+  EXPECT_NE(refused({{"crash_seed", "-3"}}).find("'crash_seed' = '-3'"), std::string::npos);
+  EXPECT_NE(refused({{"leak_mb_per_run", "-1"}}).find("'leak_mb_per_run' = '-1'"),
+            std::string::npos);
+  EXPECT_NE(refused({{"crash_signal", "SIGTERM"}})
+                .find("'crash_signal' = 'SIGTERM': expected one of SIGSEGV SIGABRT SIGKILL SIGBUS"),
+            std::string::npos);
+  EXPECT_NE(refused({{"crash_streamed", "yes"}}).find("'crash_streamed' = 'yes'"),
+            std::string::npos);
+  EXPECT_NE(refused({{"hang_ignores_stop", "1"}}).find("'hang_ignores_stop' = '1'"),
+            std::string::npos);
+}
+
+// A crash kills the whole process: in the server's own it would take every
+// model down, so only a model in worker processes may ask for one.
+TEST(SimBackendTest, FaultsThatKillTheProcessNeedProcessIsolation) {
+  SimBackend backend;
+  ServeOptions in_thread;
+  ASSERT_EQ(in_thread.isolation, "thread");
+  ServeOptions in_process;
+  in_process.isolation = "process";
+
+  Status s = backend.check(sim({{"crash_after", "1"}}), in_thread);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "sim option 'crash_after' kills the process it runs in: it needs isolation = "
+            "\"process\"");
+  s = backend.check(sim({{"crash_probability", "0.01"}}), in_thread);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'crash_probability' kills the process"), std::string::npos);
+  s = backend.check(sim({{"hang_run_every", "3"}, {"hang_ignores_stop", "true"}}), in_thread);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'hang_ignores_stop'"), std::string::npos);
+  EXPECT_NE(s.message().find("it needs isolation = \"process\""), std::string::npos);
+
+  for (const auto& options : std::vector<std::map<std::string, std::string>>{
+           {{"crash_after", "1"}},
+           {{"crash_probability", "1"}, {"crash_seed", "9"}, {"crash_signal", "SIGKILL"}},
+           {{"crash_after", "2"}, {"crash_streamed", "true"}},
+           {{"hang_run_every", "3"}, {"hang_ignores_stop", "true"}}}) {
+    EXPECT_TRUE(backend.check(sim(options), in_process).ok()) << options.begin()->first;
+  }
+  // What the server survives in its own process stays allowed there, as do
+  // crash settings that crash nothing.
+  EXPECT_TRUE(backend
+                  .check(sim({{"leak_mb_per_run", "4"},
+                              {"hang_run_every", "3"},
+                              {"crash_signal", "SIGBUS"},
+                              {"crash_streamed", "true"}}),
+                         in_thread)
+                  .ok());
+  // The schema comes first.
+  EXPECT_NE(backend.check(sim({{"crash_after", "x"}}), in_process).message().find("'crash_after'"),
+            std::string::npos);
+}
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size_pages = 0;
+  std::size_t resident_pages = 0;
+  statm >> size_pages >> resident_pages;
+  return resident_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// A leaking engine: each run's memory stays resident, unreported by bytes(),
+// until the weights go.
+TEST(SimBackendTest, ALeakingModelGrowsResidentMemoryWithEveryRun) {
+  SimBackend backend;
+  std::shared_ptr<const Weights> weights;
+  auto inst = instance_of(backend, sim({{"leak_mb_per_run", "32"}}), &weights);
+  const double before = static_cast<double>(resident_bytes());
+  CollectSink sink;
+  ASSERT_TRUE(inst->run({}, sink, {}).ok());
+  ASSERT_TRUE(inst->run({}, sink, {}).ok());
+  const double after = static_cast<double>(resident_bytes());
+  EXPECT_GT((after - before) / (1024.0 * 1024.0), 60);  // 2 x 32 MiB
+  EXPECT_EQ(weights->bytes(), 0u);
+  EXPECT_EQ(inst->bytes(), 0u);
+  inst.reset();
+  weights.reset();
+  EXPECT_LT(static_cast<double>(resident_bytes()), after - 60.0 * 1024 * 1024);
+}
+
+// Death tests: each statement runs in a child process, whose stderr the
+// expectation matches.
+
+Request one_input() {
+  Request r;
+  r.inputs.push_back({"text", "BYTES", {1}, Buffer::copy("hello")});
+  return r;
+}
+
+// Says on stderr what it was given: the only way out of a death test.
+class StderrSink final : public Sink {
+ public:
+  bool write(Tensor output) override {
+    std::fprintf(stderr, "sink saw '%s'\n", output.name.c_str());
+    std::fflush(stderr);
+    return true;
+  }
+};
+
+// Must never be given anything: exits with code 3 if it is, which no
+// KilledBySignal matches.
+class NoOutputSink final : public Sink {
+ public:
+  bool write(Tensor) override { std::_Exit(3); }
+};
+
+// Runs `spec` on `instances` instances in turn, saying on stderr which runs
+// returned; exits with code 0 if none killed it in `runs` runs.
+void run_until_killed(const ModelSpec& spec, int instances, int runs, Sink& sink) {
+  SimBackend backend;
+  auto weights = backend.load(spec, nullptr);
+  if (!weights.ok()) std::_Exit(4);
+  std::vector<std::unique_ptr<Instance>> pool;
+  for (int i = 0; i < instances; ++i) {
+    pool.push_back(std::move(backend.instantiate(*weights, spec).value()));
+  }
+  for (int n = 1; n <= runs; ++n) {
+    Status s = pool[static_cast<std::size_t>(n - 1) % pool.size()]->run(one_input(), sink, {});
+    std::fprintf(stderr, "run %d returned %s\n", n, s.ok() ? "ok" : s.to_string().c_str());
+    std::fflush(stderr);
+  }
+  std::_Exit(0);
+}
+
+TEST(SimBackendDeathTest, TheNthRunAcrossInstancesKillsTheProcessBeforeAnyOutput) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  NoOutputSink no_output;
+  // Runs 1 and 2 on two instances; run 2 dies. Run 1 echoes into a sink
+  // that keeps it; run 2's sink ends the test if it is given anything.
+  CollectSink first;
+  EXPECT_EXIT(
+      {
+        SimBackend backend;
+        const ModelSpec spec = sim({{"crash_after", "2"}});
+        auto weights = backend.load(spec, nullptr);
+        auto a = backend.instantiate(*weights, spec);
+        auto b = backend.instantiate(*weights, spec);
+        if (!(*a)->run(one_input(), first, {}).ok() || first.outputs.size() != 1) std::_Exit(5);
+        std::fprintf(stderr, "run 1 ok\n");
+        std::fflush(stderr);
+        (void)(*b)->run(one_input(), no_output, {});
+        std::_Exit(0);
+      },
+      testing::KilledBySignal(SIGSEGV), "run 1 ok\n$");
+  // SIGSEGV by default; the others as asked.
+  EXPECT_EXIT(
+      run_until_killed(sim({{"crash_after", "1"}, {"crash_signal", "SIGABRT"}}), 1, 5, no_output),
+      testing::KilledBySignal(SIGABRT), "^$");
+  EXPECT_EXIT(
+      run_until_killed(sim({{"crash_after", "1"}, {"crash_signal", "SIGBUS"}}), 1, 5, no_output),
+      testing::KilledBySignal(SIGBUS), "^$");
+}
+
+TEST(SimBackendDeathTest, AStreamedCrashWritesTheOutputsFirst) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  StderrSink sink;
+  EXPECT_EXIT(run_until_killed(sim({{"crash_after", "1"}, {"crash_streamed", "true"}}), 1, 5, sink),
+              testing::KilledBySignal(SIGSEGV), "^sink saw 'text'\n$");
+}
+
+TEST(SimBackendDeathTest, ACrashProbabilityKillsSomeRun) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  NoOutputSink no_output;
+  // Probability 1: the first run.
+  EXPECT_EXIT(run_until_killed(sim({{"crash_probability", "1"}, {"crash_signal", "SIGKILL"}}), 1, 5,
+                               no_output),
+              testing::KilledBySignal(SIGKILL), "^$");
+  // One half, a random seed: surviving 64 runs has odds of 2^-64. The runs
+  // that live echo into a sink that drops it.
+  struct Quiet final : Sink {
+    bool write(Tensor) override { return true; }
+  } quiet;
+  EXPECT_EXIT(run_until_killed(sim({{"crash_probability", "0.5"}}), 2, 64, quiet),
+              testing::KilledBySignal(SIGSEGV), "");
 }
 
 // Shared weights count once in PSS; copied weights count once per instance.
