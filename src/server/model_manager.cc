@@ -1,5 +1,7 @@
 #include "server/model_manager.h"
 
+#include "modelpool/executor.h"
+
 #include <algorithm>
 
 
@@ -42,7 +44,9 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
   spec.options = c.options;
   const ServeOptions serve = serve_options(c, catalog_);
   if (Status s = (*backend)->check(spec, serve); !s.ok()) return s;
-  auto model = (*backend)->open(registry_, spec, serve);
+  auto executor = catalog_.find_executor(serve.isolation);
+  if (!executor.ok()) return executor.status();
+  auto model = (*executor)->open(**backend, registry_, spec, serve);
   if (!model.ok()) return model.status();
   return std::make_shared<ServedModel>(c, std::move(*model));
 }

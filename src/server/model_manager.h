@@ -1,8 +1,9 @@
 // ModelManager: the models a server serves, by name, loaded and unloaded at
 // run time without disturbing the others.
 //
-// A ServedModel is a Model (model.h) opened by the backend its config names,
-// found in the backend catalog: the manager knows no engine by name. Loading
+// A ServedModel is a Model (model.h) opened by the backend its config names
+// with the executor its `isolation` names (executor.h), both found in the
+// backend catalog: the manager knows no engine or executor by name. Loading
 // is slow and happens off the caller's lock; while a model loads its state is
 // "LOADING" and requests to it get 503; requests to other models go on.
 #pragma once
