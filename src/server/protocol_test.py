@@ -657,6 +657,18 @@ for name, body, want, needle in (
     status, resp = infer(body)
     check(status == want and needle in error_of(resp), "%s: %s %r" % (name, status, resp[:300]))
 
+# The README's example, as written, against this server.
+readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../README.md")).read()
+example = re.search(r"```python\n(.*?)```", readme, re.S)
+check(example is not None and "shared_memory" in example.group(1), "README: no client shared memory example")
+if example:
+    printed = []
+    try:
+        exec(example.group(1).replace("127.0.0.1:8080", "127.0.0.1:%d" % port), {"print": printed.append})
+    except Exception as e:  # noqa: BLE001 - any failure of the example is the finding
+        printed.append(e)
+    check(printed[-1:] == [42], "README shared memory example printed %r" % printed)
+
 # Unregister one, an unknown one (a no-op, as Triton), then all.
 status, resp = request(port, "POST", "/v2/systemsharedmemory/region/in/unregister")
 check(status == 200, "unregister in: %s %r" % (status, resp))
