@@ -78,8 +78,8 @@ void Api::system_shared_memory(std::shared_ptr<Exchange> ex, const std::string& 
 
   if (method != http::verb::post) return respond_method_not_allowed(*ex, path, "POST");
   if (!options_.allow_client_shm) {
-    return ex->respond(http::status::not_implemented,
-                       error_body(ErrorFormat::kKServe, kShmDisabled, "not_implemented_error", 501));
+    return ex->respond(http::status::not_implemented, error_body(ErrorFormat::kKServe, kShmDisabled,
+                                                                 "not_implemented_error", 501));
   }
   // shm_open, mmap and munmap are system calls on a file system: off the
   // I/O thread.
@@ -87,11 +87,12 @@ void Api::system_shared_memory(std::shared_ptr<Exchange> ex, const std::string& 
     if (action == "register") {
       Result<RegisterBody> body = register_body(ex->body());
       if (!body.ok()) {
-        return respond_error(*ex, invalid_argument_error("shared memory region '" + name + "': " +
-                                                         body.status().message()));
+        return respond_error(*ex, invalid_argument_error("shared memory region '" + name +
+                                                         "': " + body.status().message()));
       }
-      const Status s = shm_regions_.register_region(name, body->key, static_cast<std::uint64_t>(body->offset),
-                                                    static_cast<std::uint64_t>(body->byte_size));
+      const Status s =
+          shm_regions_.register_region(name, body->key, static_cast<std::uint64_t>(body->offset),
+                                       static_cast<std::uint64_t>(body->byte_size));
       if (!s.ok()) return respond_error(*ex, s);
     } else {
       // Triton's unregister has an empty body; {} is taken as empty too.

@@ -49,6 +49,7 @@ Result<std::optional<ShmParameters>> shm_parameters_from_json(const boost::json:
 // The slice `p` names in `regions`; errors are the registry's, prefixed with
 // `at`. `regions` null (client shared memory off): kInvalidArgument
 // kShmDisabled.
-Result<ShmSlice> resolve_shm(const ShmRegistry* regions, const ShmParameters& p, const std::string& at);
+Result<ShmSlice> resolve_shm(const ShmRegistry* regions, const ShmParameters& p,
+                             const std::string& at);
 
 }  // namespace modelpool::server

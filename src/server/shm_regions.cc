@@ -32,7 +32,9 @@ void ShmSlice::write(std::string_view bytes) const {
 
 namespace {
 
-std::string errno_text(int e) { return std::strerror(e); }
+std::string errno_text(int e) {
+  return std::strerror(e);
+}
 
 // Closes a descriptor when it goes out of scope.
 struct Fd {
@@ -44,8 +46,8 @@ struct Fd {
 
 }  // namespace
 
-Status ShmRegistry::register_region(const std::string& name, const std::string& key, std::uint64_t offset,
-                                    std::uint64_t byte_size) {
+Status ShmRegistry::register_region(const std::string& name, const std::string& key,
+                                    std::uint64_t offset, std::uint64_t byte_size) {
   const std::string region = "shared memory region '" + name + "'";
   if (name.empty()) return invalid_argument_error("shared memory region name: required");
   if (key.size() < 2 || key[0] != '/' || key.find('/', 1) != std::string::npos) {
@@ -53,7 +55,8 @@ Status ShmRegistry::register_region(const std::string& name, const std::string& 
                                   "' is not a POSIX shared memory name: '/' followed by a name "
                                   "without '/' (an object in /dev/shm)");
   }
-  if (byte_size == 0) return invalid_argument_error(region + ": byte_size: expected an integer >= 1");
+  if (byte_size == 0)
+    return invalid_argument_error(region + ": byte_size: expected an integer >= 1");
   {
     std::lock_guard lock(mu_);
     if (regions_.contains(name)) return invalid_argument_error(region + " already in manager");
@@ -62,7 +65,8 @@ Status ShmRegistry::register_region(const std::string& name, const std::string& 
   // The slow part, outside the lock.
   Fd fd{shm_open(key.c_str(), O_RDWR, 0)};
   if (fd.fd < 0) {
-    return internal_error("Unable to open shared memory region: '" + key + "': " + errno_text(errno));
+    return internal_error("Unable to open shared memory region: '" + key +
+                          "': " + errno_text(errno));
   }
   struct stat st {};
   if (fstat(fd.fd, &st) != 0 || st.st_size < 0) {
@@ -70,8 +74,9 @@ Status ShmRegistry::register_region(const std::string& name, const std::string& 
   }
   const auto object_size = static_cast<std::uint64_t>(st.st_size);
   if (offset > object_size || byte_size > object_size - offset) {
-    return invalid_argument_error("failed to register " + region + ": offset " + std::to_string(offset) +
-                                  " + byte_size " + std::to_string(byte_size) + " is past the end of '" + key +
+    return invalid_argument_error("failed to register " + region + ": offset " +
+                                  std::to_string(offset) + " + byte_size " +
+                                  std::to_string(byte_size) + " is past the end of '" + key +
                                   "' (" + std::to_string(object_size) + " bytes)");
   }
   const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
@@ -83,7 +88,8 @@ Status ShmRegistry::register_region(const std::string& name, const std::string& 
   void* base = mmap(nullptr, mapped->map_length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd,
                     static_cast<off_t>(map_offset));
   if (base == MAP_FAILED) {
-    return internal_error("failed to register " + region + ": mmap of '" + key + "': " + errno_text(errno));
+    return internal_error("failed to register " + region + ": mmap of '" + key +
+                          "': " + errno_text(errno));
   }
   mapped->base = base;
   mapped->data = static_cast<char*>(base) + lead;
@@ -108,7 +114,8 @@ void ShmRegistry::unregister(const std::string& name) {
 }
 
 void ShmRegistry::unregister_all() {
-  std::map<std::string, std::shared_ptr<const Region>> gone;  // destroyed after the lock is released
+  std::map<std::string, std::shared_ptr<const Region>>
+      gone;  // destroyed after the lock is released
   std::lock_guard lock(mu_);
   gone.swap(regions_);
 }
@@ -124,23 +131,26 @@ std::vector<ShmRegionStatus> ShmRegistry::status() const {
 Result<ShmRegionStatus> ShmRegistry::status(const std::string& name) const {
   std::lock_guard lock(mu_);
   auto it = regions_.find(name);
-  if (it == regions_.end()) return not_found_error("Unable to find system shared memory region: '" + name + "'");
+  if (it == regions_.end())
+    return not_found_error("Unable to find system shared memory region: '" + name + "'");
   return it->second->status;
 }
 
-Result<ShmSlice> ShmRegistry::slice(const std::string& name, std::uint64_t offset, std::uint64_t byte_size) const {
+Result<ShmSlice> ShmRegistry::slice(const std::string& name, std::uint64_t offset,
+                                    std::uint64_t byte_size) const {
   std::shared_ptr<const Region> region;
   {
     std::lock_guard lock(mu_);
     auto it = regions_.find(name);
-    if (it == regions_.end()) return not_found_error("Unable to find shared memory region: '" + name + "'");
+    if (it == regions_.end())
+      return not_found_error("Unable to find shared memory region: '" + name + "'");
     region = it->second;
   }
   const std::uint64_t size = region->status.byte_size;
   if (offset > size || byte_size > size - offset) {
-    return invalid_argument_error("shared memory region '" + name + "': offset " + std::to_string(offset) +
-                                  " + byte_size " + std::to_string(byte_size) + " is past its end (" +
-                                  std::to_string(size) + " bytes)");
+    return invalid_argument_error(
+        "shared memory region '" + name + "': offset " + std::to_string(offset) + " + byte_size " +
+        std::to_string(byte_size) + " is past its end (" + std::to_string(size) + " bytes)");
   }
   ShmSlice s;
   s.data_ = region->data + offset;

@@ -117,7 +117,8 @@ class ShmRegistry {
   // kNotFound "Unable to find shared memory region: 'r'" (Triton's words);
   // kInvalidArgument naming the region, the range and the region's size
   // when the range does not lie within it. byte_size may be 0.
-  Result<ShmSlice> slice(const std::string& name, std::uint64_t offset, std::uint64_t byte_size) const;
+  Result<ShmSlice> slice(const std::string& name, std::uint64_t offset,
+                         std::uint64_t byte_size) const;
 
   // Regions registered now.
   std::size_t size() const;

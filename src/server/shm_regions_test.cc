@@ -17,7 +17,9 @@ namespace {
 
 using test_support::ClientShm;
 
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
 // Whether the page holding `p` is mapped in this process (mincore fails
 // with ENOMEM on an unmapped page).
@@ -69,14 +71,15 @@ TEST(ShmRegistryTest, RefusesARangePastTheObjectNamingTheRegion) {
   ClientShm client(4096);
   ShmRegistry regions;
   expect_error(regions.register_region("r", client.key(), 0, 4097), StatusCode::kInvalidArgument,
-               "failed to register shared memory region 'r': offset 0 + byte_size 4097 is past the end of '" +
+               "failed to register shared memory region 'r': offset 0 + byte_size 4097 is past the "
+               "end of '" +
                    client.key() + "' (4096 bytes)");
   expect_error(regions.register_region("r", client.key(), 4000, 97), StatusCode::kInvalidArgument,
                "offset 4000 + byte_size 97 is past the end");
   expect_error(regions.register_region("r", client.key(), 5000, 1), StatusCode::kInvalidArgument,
                "offset 5000 + byte_size 1 is past the end");
-  expect_error(regions.register_region("r", client.key(), UINT64_MAX, 2), StatusCode::kInvalidArgument,
-               "is past the end");
+  expect_error(regions.register_region("r", client.key(), UINT64_MAX, 2),
+               StatusCode::kInvalidArgument, "is past the end");
   expect_error(regions.register_region("r", client.key(), 0, 0), StatusCode::kInvalidArgument,
                "byte_size: expected an integer >= 1");
   EXPECT_EQ(regions.size(), 0u);
@@ -89,11 +92,14 @@ TEST(ShmRegistryTest, RefusesBadKeysAndObjectsThatDoNotExist) {
   ShmRegistry regions;
   expect_error(regions.register_region("r", "no_slash", 0, 1), StatusCode::kInvalidArgument,
                "shared memory region 'r': key 'no_slash' is not a POSIX shared memory name");
-  expect_error(regions.register_region("r", "/a/b", 0, 1), StatusCode::kInvalidArgument, "key '/a/b'");
+  expect_error(regions.register_region("r", "/a/b", 0, 1), StatusCode::kInvalidArgument,
+               "key '/a/b'");
   expect_error(regions.register_region("r", "/", 0, 1), StatusCode::kInvalidArgument, "key '/'");
-  expect_error(regions.register_region("", "/x", 0, 1), StatusCode::kInvalidArgument, "name: required");
-  expect_error(regions.register_region("r", "/modelpool_test_no_such_object", 0, 1), StatusCode::kInternal,
-               "Unable to open shared memory region: '/modelpool_test_no_such_object': No such file");
+  expect_error(regions.register_region("", "/x", 0, 1), StatusCode::kInvalidArgument,
+               "name: required");
+  expect_error(
+      regions.register_region("r", "/modelpool_test_no_such_object", 0, 1), StatusCode::kInternal,
+      "Unable to open shared memory region: '/modelpool_test_no_such_object': No such file");
 }
 
 TEST(ShmRegistryTest, ADuplicateNameIsRefusedAndTheFirstStays) {
@@ -132,8 +138,10 @@ TEST(ShmRegistryTest, ASliceMustLieWithinTheRegion) {
   expect_error(regions.slice("r", 60, 41).status(), StatusCode::kInvalidArgument,
                "offset 60 + byte_size 41 is past its end");
   // No wrap-around.
-  expect_error(regions.slice("r", 50, UINT64_MAX).status(), StatusCode::kInvalidArgument, "is past its end");
-  expect_error(regions.slice("r", UINT64_MAX, 2).status(), StatusCode::kInvalidArgument, "is past its end");
+  expect_error(regions.slice("r", 50, UINT64_MAX).status(), StatusCode::kInvalidArgument,
+               "is past its end");
+  expect_error(regions.slice("r", UINT64_MAX, 2).status(), StatusCode::kInvalidArgument,
+               "is past its end");
 }
 
 // A request holding a region that is unregistered meanwhile keeps reading
@@ -200,7 +208,9 @@ TEST(ShmRegistryTest, IsSafeToUseFromManyThreads) {
       for (int i = 0; i < 200; ++i) {
         const Status s = regions.register_region(name, client.key(), 0, 4096);
         if (!s.ok() && !contains(s.message(), "already in manager")) ++bad;
-        if (Result<ShmSlice> x = regions.slice(name, 10, 10); x.ok() && x->buffer() != std::string(10, 'q')) ++bad;
+        if (Result<ShmSlice> x = regions.slice(name, 10, 10);
+            x.ok() && x->buffer() != std::string(10, 'q'))
+          ++bad;
         regions.status();
         if (i % 3 == 0) regions.unregister(name);
       }

@@ -19,7 +19,9 @@ using namespace std::chrono_literals;
 using test_support::ClientShm;
 namespace json = boost::json;
 
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
 // Reads a JSON request's inputs as the server does, with `regions`.
 Result<std::vector<Tensor>> read_inputs(const std::string& request, const ShmRegistry* regions) {
@@ -35,8 +37,9 @@ Result<std::vector<Tensor>> read_inputs(const std::string& request, const ShmReg
 // and, when given, `extra` fields.
 std::string one_input(std::string_view datatype, std::string_view shape, std::string_view params,
                       std::string_view extra = "") {
-  return R"({"inputs":[{"name":"x","datatype":")" + std::string(datatype) + R"(","shape":)" + std::string(shape) +
-         R"(,"parameters":)" + std::string(params) + std::string(extra) + "}]}";
+  return R"({"inputs":[{"name":"x","datatype":")" + std::string(datatype) + R"(","shape":)" +
+         std::string(shape) + R"(,"parameters":)" + std::string(params) + std::string(extra) +
+         "}]}";
 }
 
 void expect_refused(const Status& s, StatusCode code, std::string_view needle) {
@@ -58,7 +61,9 @@ TEST(ShmTensorsTest, AnInputViewsItsRegionWithoutACopy) {
   const float values[4] = {1.5f, -2.0f, 3.25f, 0.0f};
   std::memcpy(f.region() + 16, values, sizeof(values));
   auto inputs = read_inputs(
-      one_input("FP32", "[2,2]", R"({"shared_memory_region":"r","shared_memory_offset":16,"shared_memory_byte_size":16})"),
+      one_input(
+          "FP32", "[2,2]",
+          R"({"shared_memory_region":"r","shared_memory_offset":16,"shared_memory_byte_size":16})"),
       &f.regions);
   ASSERT_TRUE(inputs.ok()) << inputs.status().to_string();
   const Tensor& x = (*inputs)[0];
@@ -67,8 +72,9 @@ TEST(ShmTensorsTest, AnInputViewsItsRegionWithoutACopy) {
   f.region()[16] = 7;
   EXPECT_EQ(x.data.data()[0], 7);
   // Offset defaults to 0; 2.0 is an integer.
-  inputs = read_inputs(one_input("UINT8", "[64]", R"({"shared_memory_region":"r","shared_memory_byte_size":64.0})"),
-                       &f.regions);
+  inputs = read_inputs(
+      one_input("UINT8", "[64]", R"({"shared_memory_region":"r","shared_memory_byte_size":64.0})"),
+      &f.regions);
   ASSERT_TRUE(inputs.ok()) << inputs.status().to_string();
   EXPECT_EQ((*inputs)[0].data.size(), 64u);
 }
@@ -77,18 +83,22 @@ TEST(ShmTensorsTest, BytesInputsAreCheckedLikeBinaryOnes) {
   Fixture f;
   const std::string packed = encode_bytes_element("hi") + encode_bytes_element("");
   std::memcpy(f.region(), packed.data(), packed.size());
-  auto ok = read_inputs(one_input("BYTES", "[2]", R"({"shared_memory_region":"r","shared_memory_byte_size":10})"),
-                        &f.regions);
+  auto ok = read_inputs(
+      one_input("BYTES", "[2]", R"({"shared_memory_region":"r","shared_memory_byte_size":10})"),
+      &f.regions);
   ASSERT_TRUE(ok.ok()) << ok.status().to_string();
   EXPECT_EQ((*ok)[0].data, packed);
   expect_refused(
-      read_inputs(one_input("BYTES", "[3]", R"({"shared_memory_region":"r","shared_memory_byte_size":10})"),
-                  &f.regions)
+      read_inputs(
+          one_input("BYTES", "[3]", R"({"shared_memory_region":"r","shared_memory_byte_size":10})"),
+          &f.regions)
           .status(),
-      StatusCode::kInvalidArgument, "input 'x': shared_memory_byte_size 10 does not hold shape [3] of BYTES");
+      StatusCode::kInvalidArgument,
+      "input 'x': shared_memory_byte_size 10 does not hold shape [3] of BYTES");
   expect_refused(
-      read_inputs(one_input("BYTES", "[4]", R"({"shared_memory_region":"r","shared_memory_byte_size":12})"),
-                  &f.regions)
+      read_inputs(
+          one_input("BYTES", "[4]", R"({"shared_memory_region":"r","shared_memory_byte_size":12})"),
+          &f.regions)
           .status(),
       StatusCode::kInvalidArgument, "it cannot hold 4 4-byte lengths");
 }
@@ -103,31 +113,41 @@ TEST(ShmTensorsTest, EveryBadRangeIsRefusedNamingTheInputAndTheRegion) {
   };
   const std::vector<Case> cases = {
       // offset beyond the region
-      {R"({"shared_memory_region":"r","shared_memory_offset":65,"shared_memory_byte_size":0})", "[0]",
-       StatusCode::kInvalidArgument,
+      {R"({"shared_memory_region":"r","shared_memory_offset":65,"shared_memory_byte_size":0})",
+       "[0]", StatusCode::kInvalidArgument,
        "input 'x': shared memory region 'r': offset 65 + byte_size 0 is past its end (64 bytes)"},
       // offset + size beyond
-      {R"({"shared_memory_region":"r","shared_memory_offset":60,"shared_memory_byte_size":8})", "[2]",
-       StatusCode::kInvalidArgument, "input 'x': shared memory region 'r': offset 60 + byte_size 8 is past its end"},
+      {R"({"shared_memory_region":"r","shared_memory_offset":60,"shared_memory_byte_size":8})",
+       "[2]", StatusCode::kInvalidArgument,
+       "input 'x': shared memory region 'r': offset 60 + byte_size 8 is past its end"},
       {R"({"shared_memory_region":"r","shared_memory_offset":9223372036854775807,"shared_memory_byte_size":8})",
        "[2]", StatusCode::kInvalidArgument, "is past its end"},
       // size against shape
-      {R"({"shared_memory_region":"r","shared_memory_byte_size":12})", "[4]", StatusCode::kInvalidArgument,
-       "input 'x': shared_memory_byte_size 12 does not match shape [4] of FP32, which takes 16 bytes (4 x 4)"},
+      {R"({"shared_memory_region":"r","shared_memory_byte_size":12})", "[4]",
+       StatusCode::kInvalidArgument,
+       "input 'x': shared_memory_byte_size 12 does not match shape [4] of FP32, which takes 16 "
+       "bytes (4 x 4)"},
       {R"({"shared_memory_region":"r","shared_memory_byte_size":16})", "[1000000000000]",
-       StatusCode::kInvalidArgument, "shared_memory_byte_size 16 does not match shape [1000000000000] of FP32"},
+       StatusCode::kInvalidArgument,
+       "shared_memory_byte_size 16 does not match shape [1000000000000] of FP32"},
       // negative and wrong-typed parameters
-      {R"({"shared_memory_region":"r","shared_memory_offset":-1,"shared_memory_byte_size":4})", "[1]",
-       StatusCode::kInvalidArgument, "input 'x': parameters.shared_memory_offset: expected an integer >= 0, got -1"},
-      {R"({"shared_memory_region":"r","shared_memory_offset":"8","shared_memory_byte_size":4})", "[1]",
-       StatusCode::kInvalidArgument, "parameters.shared_memory_offset: expected an integer >= 0, got \"8\""},
-      {R"({"shared_memory_region":"r","shared_memory_byte_size":-4})", "[1]", StatusCode::kInvalidArgument,
+      {R"({"shared_memory_region":"r","shared_memory_offset":-1,"shared_memory_byte_size":4})",
+       "[1]", StatusCode::kInvalidArgument,
+       "input 'x': parameters.shared_memory_offset: expected an integer >= 0, got -1"},
+      {R"({"shared_memory_region":"r","shared_memory_offset":"8","shared_memory_byte_size":4})",
+       "[1]", StatusCode::kInvalidArgument,
+       "parameters.shared_memory_offset: expected an integer >= 0, got \"8\""},
+      {R"({"shared_memory_region":"r","shared_memory_byte_size":-4})", "[1]",
+       StatusCode::kInvalidArgument,
        "parameters.shared_memory_byte_size: expected an integer >= 0, got -4"},
-      {R"({"shared_memory_region":"r","shared_memory_byte_size":4.5})", "[1]", StatusCode::kInvalidArgument,
+      {R"({"shared_memory_region":"r","shared_memory_byte_size":4.5})", "[1]",
+       StatusCode::kInvalidArgument,
        "parameters.shared_memory_byte_size: expected an integer >= 0, got 4.5"},
-      {R"({"shared_memory_region":7,"shared_memory_byte_size":4})", "[1]", StatusCode::kInvalidArgument,
+      {R"({"shared_memory_region":7,"shared_memory_byte_size":4})", "[1]",
+       StatusCode::kInvalidArgument,
        "parameters.shared_memory_region: expected the name of a registered region, got 7"},
-      {R"({"shared_memory_region":"","shared_memory_byte_size":4})", "[1]", StatusCode::kInvalidArgument,
+      {R"({"shared_memory_region":"","shared_memory_byte_size":4})", "[1]",
+       StatusCode::kInvalidArgument,
        "parameters.shared_memory_region: expected the name of a registered region"},
       // a region without a size, a size or an offset without a region
       {R"({"shared_memory_region":"r"})", "[1]", StatusCode::kInvalidArgument,
@@ -138,24 +158,30 @@ TEST(ShmTensorsTest, EveryBadRangeIsRefusedNamingTheInputAndTheRegion) {
        "parameters.shared_memory_offset without shared_memory_region"},
       // two sources at once
       {R"({"shared_memory_region":"r","shared_memory_byte_size":4,"binary_data_size":4})", "[1]",
-       StatusCode::kInvalidArgument, "input 'x': both binary_data_size and shared_memory_region: give one"},
+       StatusCode::kInvalidArgument,
+       "input 'x': both binary_data_size and shared_memory_region: give one"},
       // an unknown region (Triton: NOT_FOUND)
-      {R"({"shared_memory_region":"nope","shared_memory_byte_size":4})", "[1]", StatusCode::kNotFound,
-       "input 'x': Unable to find shared memory region: 'nope'"},
+      {R"({"shared_memory_region":"nope","shared_memory_byte_size":4})", "[1]",
+       StatusCode::kNotFound, "input 'x': Unable to find shared memory region: 'nope'"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.params);
-    expect_refused(read_inputs(one_input("FP32", c.shape, c.params), &f.regions).status(), c.code, c.needle);
+    expect_refused(read_inputs(one_input("FP32", c.shape, c.params), &f.regions).status(), c.code,
+                   c.needle);
   }
   // Region and data both set.
-  expect_refused(read_inputs(one_input("FP32", "[1]", R"({"shared_memory_region":"r","shared_memory_byte_size":4})",
-                                       R"(,"data":[1.0])"),
-                             &f.regions)
-                     .status(),
-                 StatusCode::kInvalidArgument, "input 'x': both data and shared_memory_region: give one");
+  expect_refused(
+      read_inputs(
+          one_input("FP32", "[1]", R"({"shared_memory_region":"r","shared_memory_byte_size":4})",
+                    R"(,"data":[1.0])"),
+          &f.regions)
+          .status(),
+      StatusCode::kInvalidArgument, "input 'x': both data and shared_memory_region: give one");
   // Client shared memory off: no registry.
   expect_refused(
-      read_inputs(one_input("FP32", "[1]", R"({"shared_memory_region":"r","shared_memory_byte_size":4})"), nullptr)
+      read_inputs(
+          one_input("FP32", "[1]", R"({"shared_memory_region":"r","shared_memory_byte_size":4})"),
+          nullptr)
           .status(),
       StatusCode::kInvalidArgument, "input 'x': " + std::string(kShmDisabled));
 }
@@ -169,10 +195,11 @@ TEST(ShmTensorsTest, AHundredMegabyteInputReachesTheInstanceWithoutACopy) {
   ASSERT_TRUE(regions.register_region("big", client.key(), 4096, kSize).ok());
   const char* region = regions.slice("big", 0, 0)->data();
   // The JSON body is tiny: the element bound is the region's size, not it.
-  auto inputs = read_inputs(one_input("UINT8", "[" + std::to_string(kSize) + "]",
-                                      R"({"shared_memory_region":"big","shared_memory_byte_size":)" +
-                                          std::to_string(kSize) + "}"),
-                            &regions);
+  auto inputs =
+      read_inputs(one_input("UINT8", "[" + std::to_string(kSize) + "]",
+                            R"({"shared_memory_region":"big","shared_memory_byte_size":)" +
+                                std::to_string(kSize) + "}"),
+                  &regions);
   ASSERT_TRUE(inputs.ok()) << inputs.status().to_string();
   EXPECT_EQ((*inputs)[0].data.data(), region);
 
@@ -204,7 +231,10 @@ Result<OutputChoice> choose(const std::string& request, const ShmRegistry* regio
 }
 
 std::vector<Tensor> outputs_y(std::string bytes) {
-  return {Tensor{"y", "INT32", {static_cast<std::int64_t>(bytes.size() / 4)}, Buffer::adopt(std::move(bytes))}};
+  return {Tensor{"y",
+                 "INT32",
+                 {static_cast<std::int64_t>(bytes.size() / 4)},
+                 Buffer::adopt(std::move(bytes))}};
 }
 
 TEST(ShmTensorsTest, AnOutputIsWrittenIntoItsRegionAndComesBackWithoutData) {
@@ -228,8 +258,9 @@ TEST(ShmTensorsTest, AnOutputIsWrittenIntoItsRegionAndComesBackWithoutData) {
   EXPECT_EQ(y.at("datatype"), "INT32");
   EXPECT_EQ(json::serialize(y.at("shape")), "[3]");
   EXPECT_FALSE(y.contains("data"));
-  EXPECT_EQ(json::serialize(y.at("parameters")),
-            R"({"shared_memory_region":"r","shared_memory_offset":8,"shared_memory_byte_size":12})");
+  EXPECT_EQ(
+      json::serialize(y.at("parameters")),
+      R"({"shared_memory_region":"r","shared_memory_offset":8,"shared_memory_byte_size":12})");
 }
 
 TEST(ShmTensorsTest, SharedMemoryOutputsIgnoreTheBinaryDefaultAndMixWithOthers) {
@@ -259,7 +290,8 @@ TEST(ShmTensorsTest, AnOutputTooLargeForItsRegionIsRefusedAndNothingIsWritten) {
   outputs.push_back(Tensor{"z", "INT8", {2}, Buffer::copy("zz")});
   auto response = write_infer_response({}, outputs, *choice);
   expect_refused(response.status(), StatusCode::kInvalidArgument,
-                 "output 'y': shared memory region 'r': shared_memory_byte_size 8 should be at least 12 bytes to "
+                 "output 'y': shared memory region 'r': shared_memory_byte_size 8 should be at "
+                 "least 12 bytes to "
                  "hold the results");
   EXPECT_EQ(f.region()[0], 0);  // z, which fits, was not written either
   EXPECT_EQ(f.region()[32], 0);
@@ -268,29 +300,45 @@ TEST(ShmTensorsTest, AnOutputTooLargeForItsRegionIsRefusedAndNothingIsWritten) {
 TEST(ShmTensorsTest, BadOutputParametersAreRefusedByName) {
   Fixture f;
   const std::string p = R"({"outputs":[{"name":"y","parameters":)";
-  expect_refused(choose(p + R"({"binary_data":true,"shared_memory_region":"r","shared_memory_byte_size":4}}]})",
-                        &f.regions)
-                     .status(),
-                 StatusCode::kInvalidArgument, "output 'y': both binary_data and shared_memory_region: give one");
-  expect_refused(choose(p + R"({"shared_memory_region":"nope","shared_memory_byte_size":4}}]})", &f.regions).status(),
-                 StatusCode::kNotFound, "output 'y': Unable to find shared memory region: 'nope'");
   expect_refused(
-      choose(p + R"({"shared_memory_region":"r","shared_memory_offset":61,"shared_memory_byte_size":4}}]})",
-             &f.regions)
+      choose(
+          p + R"({"binary_data":true,"shared_memory_region":"r","shared_memory_byte_size":4}}]})",
+          &f.regions)
           .status(),
-      StatusCode::kInvalidArgument, "output 'y': shared memory region 'r': offset 61 + byte_size 4 is past its end");
-  expect_refused(choose(p + R"({"shared_memory_region":"r"}}]})", &f.regions).status(), StatusCode::kInvalidArgument,
-                 "output 'y': parameters.shared_memory_byte_size: required with shared_memory_region");
-  expect_refused(choose(p + R"({"shared_memory_region":"r","shared_memory_byte_size":"4"}}]})", &f.regions).status(),
-                 StatusCode::kInvalidArgument, "parameters.shared_memory_byte_size: expected an integer >= 0");
-  expect_refused(choose(p + R"({"classification":2}}]})", &f.regions).status(), StatusCode::kInvalidArgument,
+      StatusCode::kInvalidArgument,
+      "output 'y': both binary_data and shared_memory_region: give one");
+  expect_refused(
+      choose(p + R"({"shared_memory_region":"nope","shared_memory_byte_size":4}}]})", &f.regions)
+          .status(),
+      StatusCode::kNotFound, "output 'y': Unable to find shared memory region: 'nope'");
+  expect_refused(
+      choose(
+          p + R"({"shared_memory_region":"r","shared_memory_offset":61,"shared_memory_byte_size":4}}]})",
+          &f.regions)
+          .status(),
+      StatusCode::kInvalidArgument,
+      "output 'y': shared memory region 'r': offset 61 + byte_size 4 is past its end");
+  expect_refused(
+      choose(p + R"({"shared_memory_region":"r"}}]})", &f.regions).status(),
+      StatusCode::kInvalidArgument,
+      "output 'y': parameters.shared_memory_byte_size: required with shared_memory_region");
+  expect_refused(
+      choose(p + R"({"shared_memory_region":"r","shared_memory_byte_size":"4"}}]})", &f.regions)
+          .status(),
+      StatusCode::kInvalidArgument, "parameters.shared_memory_byte_size: expected an integer >= 0");
+  expect_refused(choose(p + R"({"classification":2}}]})", &f.regions).status(),
+                 StatusCode::kInvalidArgument,
                  "output 'y': parameters.classification: not supported by this server");
-  expect_refused(choose(p + R"({"shared_memory_region":"r","shared_memory_byte_size":4}}]})", nullptr).status(),
-                 StatusCode::kInvalidArgument, "output 'y': " + std::string(kShmDisabled));
+  expect_refused(
+      choose(p + R"({"shared_memory_region":"r","shared_memory_byte_size":4}}]})", nullptr)
+          .status(),
+      StatusCode::kInvalidArgument, "output 'y': " + std::string(kShmDisabled));
   // binary_data false says nothing against a region.
-  EXPECT_TRUE(choose(p + R"({"binary_data":false,"shared_memory_region":"r","shared_memory_byte_size":4}}]})",
-                     &f.regions)
-                  .ok());
+  EXPECT_TRUE(
+      choose(
+          p + R"({"binary_data":false,"shared_memory_region":"r","shared_memory_byte_size":4}}]})",
+          &f.regions)
+          .ok());
 }
 
 }  // namespace
