@@ -46,6 +46,7 @@ struct ServeArgs {
   std::string api_key_file;
   std::string log_level;
   bool allow_unready_models = false;
+  bool allow_client_shm = false;
   bool no_access_log = false;
 };
 
@@ -187,6 +188,7 @@ int serve(const ServeArgs& args) {
   if (args.port >= 0) config.port = static_cast<std::uint16_t>(args.port);
   if (args.allow_unready_models) config.allow_unready_models = true;
   if (args.no_access_log) config.access_log = false;
+  if (args.allow_client_shm) config.allow_client_shm = true;
   auto key = api_key_of(args, config);
   if (!key.ok()) {
     std::fprintf(stderr, "modelpool serve: %s\n", key.status().message().c_str());
@@ -218,6 +220,10 @@ int serve(const ServeArgs& args) {
   api_options.stall_threshold = std::chrono::milliseconds(config.stall_timeout_ms);
   api_options.handler_threads =
       config.handler_threads > 0 ? config.handler_threads : server::default_handler_threads(config.models);
+  api_options.allow_client_shm = config.allow_client_shm;
+  if (config.allow_client_shm) {
+    spdlog::info("client shared memory on: clients may register POSIX shm objects this user can open");
+  }
   auto api = std::make_unique<server::Api>(models, api_options);
   server::HttpOptions http_options;
   http_options.host = config.host;
@@ -326,6 +332,9 @@ void add_serve_command(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   cmd->add_flag("--allow-unready-models", args->allow_unready_models,
                 "Keep serving the other models when one fails to load (default: exit 1)");
+  cmd->add_flag("--allow-client-shm", args->allow_client_shm,
+                "Serve Triton's system shared memory: clients register their POSIX shm objects for tensors "
+                "(default: off, register answers 501)");
   cmd->add_flag("--no-access-log", args->no_access_log, "No access log line per request");
   cmd->callback([args, exit_code] { *exit_code = serve(*args); });
 }

@@ -8,7 +8,11 @@
 //            /v2/models/{m}/ready, POST /v2/models/{m}/infer (each model
 //            route also under /v2/models/{m}/versions/1/...; the only
 //            version is "1", another is a 404 naming it),
-//            POST /v2/repository/index, /v2/repository/models/{m}/load|unload
+//            POST /v2/repository/index, /v2/repository/models/{m}/load|unload,
+//            Triton's system shared memory (below):
+//            GET /v2/systemsharedmemory[/region/{r}]/status,
+//            POST /v2/systemsharedmemory/region/{r}/register,
+//            POST /v2/systemsharedmemory[/region/{r}]/unregister
 //   GET /metrics (Prometheus text; families in metrics_snapshot.h)
 //   GET /metrics.json: the same snapshot as JSON, every number as /metrics
 //            has it:
@@ -41,8 +45,28 @@
 // "binary_data_output" or an output's "binary_data" says so (then
 // application/octet-stream with Inference-Header-Content-Length); "outputs"
 // also selects which outputs come back. Sizes that do not add up and
-// parameters this server does not implement (shared memory,
-// classification) are 400s naming them. binary_tensors.h has the rules.
+// parameters this server does not implement (classification) are 400s naming
+// them. binary_tensors.h has the rules.
+//
+// Client shared memory (Triton's system_shared_memory extension), only with
+// ApiOptions::allow_client_shm (serve --allow-client-shm); otherwise
+// register and unregister answer 501 saying how to enable it, status lists
+// nothing and infer refuses shared-memory parameters (400).
+//   register   body {"key": "/shm_name", "offset": N (default 0),
+//              "byte_size": N}: maps the range of the client's POSIX shm
+//              object (shm_regions.h). 200 {}; 400 bad or missing field
+//              (named), name already registered, range past the object's
+//              end; 500 the object cannot be opened (as Triton).
+//   unregister one region or, without a name, all; an unknown name is a
+//              no-op (200 {}, as Triton). A region in use by a request is
+//              unmapped when that request ends.
+//   status     200 [{"name", "key", "offset", "byte_size"}, ...]; a named
+//              region that is not registered: 404.
+// Infer inputs and outputs name regions with the parameters
+// shared_memory_region, shared_memory_offset, shared_memory_byte_size
+// (tensor_json.h, binary_tensors.h); an input's data views the mapping (no
+// copy), an output is copied into it once. "system_shared_memory" is listed
+// in GET /v2's "extensions" when it is on.
 //
 // Errors name the bad field or value, in each API's shape (ErrorFormat in
 // exchange.h): on /v2 KServe's {"error": "message"}, elsewhere OpenAI's
@@ -67,6 +91,7 @@
 #include "server/handler_pool.h"
 #include "server/metrics_snapshot.h"
 #include "server/model_manager.h"
+#include "server/shm_regions.h"
 
 namespace modelpool::server {
 
@@ -78,6 +103,8 @@ struct ApiOptions {
   // Most threads running handlers that block (ServerConfig::handler_threads,
   // default_handler_threads).
   std::size_t handler_threads = 16;
+  // Serve client shared memory (see above); off: 501 on register.
+  bool allow_client_shm = false;
 };
 
 class Api {
@@ -136,6 +163,10 @@ class Api {
   void answer_infer(Exchange& ex, ServedModel& model, const InferCall& call, Result<InferStats> result,
                     CollectSink& sink);
   void repository(std::shared_ptr<Exchange> ex, const std::string& path);
+  // /v2/systemsharedmemory/... (shm_api.cc).
+  void system_shared_memory(std::shared_ptr<Exchange> ex, const std::string& path);
+  // The regions infer may use: null when client shared memory is off.
+  const ShmRegistry* shm_regions() const { return options_.allow_client_shm ? &shm_regions_ : nullptr; }
   // Counts how the request to `model` that ended with `status` ended for its
   // client (model metrics, and the cut-off count).
   Outcome account(ServedModel& model, const Exchange& ex, const Status& status);
@@ -151,6 +182,10 @@ class Api {
   // The process's PSS, read every second on the sampler's own thread:
   // reading smaps_rollup walks every mapping, too slow for an I/O thread.
   PssSampler pss_{std::chrono::seconds(1)};
+  // The clients' registered shared-memory regions (empty unless
+  // allow_client_shm). Destroyed after handlers_, so no request in flight
+  // still uses it; a mapping a request holds lives until the request ends.
+  ShmRegistry shm_regions_;
   // Last: destroyed first, so its jobs finish while the rest still lives.
   HandlerPool handlers_;
 };

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "server/request_fields.h"
+#include "server/shm_parameters.h"
 #include "server/tensor_json.h"
 
 namespace modelpool::server {
@@ -47,7 +48,7 @@ Result<InferBody> split_infer_body(const Buffer& body,
 }
 
 Result<std::vector<Tensor>> inputs_from_json(const json::object& request, const InferBody& body,
-                                             std::int64_t max_elements) {
+                                             std::int64_t max_elements, const ShmRegistry* shm) {
   const json::value* inputs = request.if_contains("inputs");
   if (!inputs || !inputs->is_array() || inputs->as_array().empty()) {
     return invalid_argument_error("inputs: required non-empty array");
@@ -56,7 +57,7 @@ Result<std::vector<Tensor>> inputs_from_json(const json::object& request, const 
   std::vector<Tensor> tensors;
   tensors.reserve(inputs->as_array().size());
   for (std::size_t i = 0; i < inputs->as_array().size(); ++i) {
-    auto t = tensor_from_json(inputs->as_array()[i], i, max_elements, rest ? &*rest : nullptr);
+    auto t = tensor_from_json(inputs->as_array()[i], i, max_elements, rest ? &*rest : nullptr, shm);
     if (!t.ok()) return t.status();
     tensors.push_back(std::move(*t));
   }
@@ -70,7 +71,8 @@ Result<std::vector<Tensor>> inputs_from_json(const json::object& request, const 
   return tensors;
 }
 
-Result<OutputChoice> output_choice_from_json(const json::object& request, Parameters* parameters) {
+Result<OutputChoice> output_choice_from_json(const json::object& request, Parameters* parameters,
+                                             const ShmRegistry* shm) {
   OutputChoice choice;
   if (Status s = parameters->read_bool("binary_data_output", &choice.binary_by_default); !s.ok())
     return s;
@@ -89,7 +91,7 @@ Result<OutputChoice> output_choice_from_json(const json::object& request, Parame
     const json::value* name = o->if_contains("name");
     if (name == nullptr || !name->is_string())
       return invalid_argument_error(where + ".name: required string");
-    OutputChoice::Wanted wanted{std::string(name->get_string()), std::nullopt};
+    OutputChoice::Wanted wanted{std::string(name->get_string()), std::nullopt, std::nullopt};
     for (const OutputChoice::Wanted& w : *choice.outputs) {
       if (w.name == wanted.name)
         return invalid_argument_error("outputs: '" + w.name + "' is asked for twice");
@@ -99,7 +101,7 @@ Result<OutputChoice> output_choice_from_json(const json::object& request, Parame
       if (!params->is_object())
         return invalid_argument_error(at + ": parameters: expected an object");
       Fields p(params->as_object());
-      p.only({"binary_data"}, at + ": parameters.");
+      p.only({"binary_data", kShmRegion, kShmOffset, kShmByteSize}, at + ": parameters.");
       if (!p.status().ok()) return p.status();
       if (const json::value* b = params->as_object().if_contains("binary_data");
           b && !b->is_null()) {
@@ -107,21 +109,47 @@ Result<OutputChoice> output_choice_from_json(const json::object& request, Parame
           return invalid_argument_error(at + ": parameters.binary_data: expected true or false");
         wanted.binary = b->get_bool();
       }
+      auto shm_params = shm_parameters_from_json(params->as_object(), at);
+      if (!shm_params.ok()) return shm_params.status();
+      if (shm_params->has_value()) {
+        if (wanted.binary.value_or(false)) {
+          return invalid_argument_error(at + ": both binary_data and " + kShmRegion + ": give one");
+        }
+        // Resolved now: the request owns the mapping until it ends.
+        auto slice = resolve_shm(shm, **shm_params, at);
+        if (!slice.ok()) return slice.status();
+        wanted.shm = std::move(*slice);
+      }
     }
     choice.outputs->push_back(std::move(wanted));
   }
   return choice;
 }
 
+namespace {
+
+// A shared-memory output as the response names it: no "data"; where its
+// bytes went, and how many.
+json::object tensor_to_shm_json(const Tensor& t, const ShmSlice& shm) {
+  json::object o = tensor_to_json(t, true);
+  o["parameters"] = json::object{{kShmRegion, shm.region()},
+                                 {kShmOffset, shm.offset()},
+                                 {kShmByteSize, t.data.size()}};
+  return o;
+}
+
+}  // namespace
+
 Result<InferResponse> write_infer_response(json::object head, const std::vector<Tensor>& outputs,
                                            const OutputChoice& choice) {
   struct Chosen {
     const Tensor* tensor;
     bool binary;
+    const ShmSlice* shm;  // null: in the body
   };
   std::vector<Chosen> chosen;
   if (!choice.outputs) {
-    for (const Tensor& t : outputs) chosen.push_back({&t, choice.binary_by_default});
+    for (const Tensor& t : outputs) chosen.push_back({&t, choice.binary_by_default, nullptr});
   } else {
     for (const OutputChoice::Wanted& w : *choice.outputs) {
       const Tensor* found = nullptr;
@@ -134,13 +162,28 @@ Result<InferResponse> write_infer_response(json::object head, const std::vector<
         return invalid_argument_error("outputs: the model produced no output '" + w.name +
                                       "' (it produced " + (names.empty() ? "none" : names) + ")");
       }
-      chosen.push_back({found, w.binary.value_or(choice.binary_by_default)});
+      const ShmSlice* shm = w.shm ? &*w.shm : nullptr;
+      chosen.push_back({found, shm == nullptr && w.binary.value_or(choice.binary_by_default), shm});
+    }
+  }
+  // Every shared-memory output must fit before any is written.
+  for (const Chosen& c : chosen) {
+    if (c.shm != nullptr && c.tensor->data.size() > c.shm->size()) {
+      return invalid_argument_error(
+          "output '" + c.tensor->name + "': shared memory region '" + c.shm->region() + "': " + kShmByteSize +
+          " " + std::to_string(c.shm->size()) + " should be at least " + std::to_string(c.tensor->data.size()) +
+          " bytes to hold the results");
     }
   }
   json::array out;
   std::size_t binary_bytes = 0;
   bool any_binary = false;
   for (const Chosen& c : chosen) {
+    if (c.shm != nullptr) {
+      c.shm->write(c.tensor->data.view());
+      out.push_back(tensor_to_shm_json(*c.tensor, *c.shm));
+      continue;
+    }
     out.push_back(tensor_to_json(*c.tensor, c.binary));
     if (c.binary) binary_bytes += c.tensor->data.size();
     any_binary = any_binary || c.binary;

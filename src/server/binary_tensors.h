@@ -25,8 +25,22 @@
 // binary output has "parameters": {"binary_data_size": K} and no "data", then
 // those outputs' bytes in the header's order; it is sent as
 // application/octet-stream with `Inference-Header-Content-Length` set to the
-// header's length. Any other output parameter (shared memory,
-// classification) is refused by name rather than ignored.
+// header's length.
+//
+// Shared memory (Triton's system_shared_memory; shm_regions.h,
+// shm_parameters.h). An input may take its data from a registered region
+// instead (tensor_json.h). An output asked for with "parameters":
+// {"shared_memory_region": R, "shared_memory_offset": O,
+// "shared_memory_byte_size": S} is written into bytes [O, O + S) of R after
+// the run (one copy) and comes back without "data", with "parameters":
+// {"shared_memory_region": R, "shared_memory_offset": O,
+// "shared_memory_byte_size": the bytes written}; neither binary_data_output
+// nor binary_data applies to it (binary_data: true with a region is a 400).
+// The region is resolved when the request is read, so unregistering it
+// meanwhile does not stop the write. An output larger than S is a 400 naming
+// the output, the region and both sizes, and then nothing is written.
+// Any other output parameter (classification) is refused by name rather than
+// ignored.
 #pragma once
 
 #include <boost/json.hpp>
@@ -39,6 +53,7 @@
 
 #include "modelpool/backend.h"
 #include "modelpool/buffer.h"
+#include "server/shm_regions.h"
 
 namespace modelpool::server {
 
@@ -60,26 +75,43 @@ Result<InferBody> split_infer_body(const Buffer& body,
                                    std::optional<std::string_view> header_length);
 
 // The request's "inputs" (a non-empty array) as tensors, binary ones viewing
-// `body.binary`; every binary byte must be taken. `max_elements` bounds each
-// input's element count (tensor_json.h).
+// `body.binary`, shared-memory ones viewing their region in `shm` (null:
+// client shared memory is off); every binary byte must be taken.
+// `max_elements` bounds each JSON or binary input's element count
+// (tensor_json.h).
 Result<std::vector<Tensor>> inputs_from_json(const boost::json::object& request,
-                                             const InferBody& body, std::int64_t max_elements);
+                                             const InferBody& body, std::int64_t max_elements,
+                                             const ShmRegistry* shm = nullptr);
 
 // What the request asked of its outputs.
 struct OutputChoice {
   struct Wanted {
     std::string name;
     std::optional<bool> binary;  // nullopt: the request's default
+    std::optional<ShmSlice> shm;  // where to write it; owns the region's mapping
   };
   bool binary_by_default = false;              // the request parameter binary_data_output
   std::optional<std::vector<Wanted>> outputs;  // "outputs"; nullopt: every output
+
+  // Whether some output is to be written into shared memory.
+  bool writes_shm() const {
+    if (outputs) {
+      for (const Wanted& w : *outputs) {
+        if (w.shm) return true;
+      }
+    }
+    return false;
+  }
 };
 
 // Reads "outputs" from `request` and the request parameter
 // binary_data_output from `parameters`, which then loses it (it is the
-// server's, not the model's). kInvalidArgument naming the field.
+// server's, not the model's), resolving shared-memory outputs in `shm` (null:
+// client shared memory is off, and such an output is a 400). kInvalidArgument
+// naming the field; kNotFound naming an unregistered region.
 Result<OutputChoice> output_choice_from_json(const boost::json::object& request,
-                                             Parameters* parameters);
+                                             Parameters* parameters,
+                                             const ShmRegistry* shm = nullptr);
 
 // A response body and how to send it.
 struct InferResponse {
@@ -90,8 +122,9 @@ struct InferResponse {
 };
 
 // `head` (model_name, id...) with "outputs" added as `choice` says, then the
-// binary outputs' bytes. kInvalidArgument naming an output asked for that
-// is not among `outputs`.
+// binary outputs' bytes; shared-memory outputs are written into their
+// regions. kInvalidArgument naming an output asked for that is not among
+// `outputs`, or one larger than its region's range.
 Result<InferResponse> write_infer_response(boost::json::object head,
                                            const std::vector<Tensor>& outputs,
                                            const OutputChoice& choice);

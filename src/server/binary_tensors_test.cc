@@ -155,9 +155,14 @@ TEST(BinaryTensorsTest, OtherInputParametersAndDataWithASizeAreRefused) {
                               "x"),
                  "input 'x': both data and binary_data_size: give one");
   expect_refused(read_request(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],)"
-                              R"("parameters":{"shared_memory_region":"r"}}]})",
+                              R"("parameters":{"classification":1}}]})",
                               ""),
-                 "input 'x': parameters.shared_memory_region: not supported by this server");
+                 "input 'x': parameters.classification: not supported by this server");
+  // Shared memory on a server without --allow-client-shm (no registry).
+  expect_refused(read_request(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],)"
+                              R"("parameters":{"shared_memory_region":"r","shared_memory_byte_size":1}}]})",
+                              ""),
+                 "input 'x': client shared memory is disabled: start the server with --allow-client-shm");
 }
 
 // A response as a client reads it: the JSON header and the bytes after it.
@@ -235,8 +240,8 @@ TEST(BinaryTensorsTest, OutputChoicesTheServerDoesNotImplementAreRefused) {
   };
   refused(R"({"outputs":[{"name":"y","parameters":{"classification":3}}]})", {},
           "output 'y': parameters.classification: not supported by this server");
-  refused(R"({"outputs":[{"name":"y","parameters":{"shared_memory_region":"r"}}]})", {},
-          "output 'y': parameters.shared_memory_region: not supported");
+  refused(R"({"outputs":[{"name":"y","parameters":{"shared_memory_region":"r","shared_memory_byte_size":4}}]})",
+          {}, "output 'y': client shared memory is disabled: start the server with --allow-client-shm");
   refused(R"({"outputs":[{"name":"y","parameters":{"binary_data":1}}]})", {},
           "output 'y': parameters.binary_data: expected true or false");
   refused(R"({"outputs":[{"name":"y"},{"name":"y"}]})", {}, "outputs: 'y' is asked for twice");

@@ -395,6 +395,7 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
       {"allow_unready_models",
        [&](const toml::node& n) { return read_bool(n, &config->allow_unready_models); }},
       {"access_log", [&](const toml::node& n) { return read_bool(n, &config->access_log); }},
+      {"allow_client_shm", [&](const toml::node& n) { return read_bool(n, &config->allow_client_shm); }},
       {"log_level",
        [&](const toml::node& n) {
          std::string level;

@@ -19,6 +19,9 @@
 //                                 # does not read; past it the stream is cancelled
 //   write_timeout_ms = 30000      # a write the client does not take for this
 //                                 # long ends the connection
+//   allow_client_shm = false      # or --allow-client-shm: serve Triton's system
+//                                 # shared memory (clients register their POSIX
+//                                 # shm objects; the server maps them)
 //
 //   [[model]]
 //   name = "default"              # required, unique, [A-Za-z0-9._-]+
@@ -111,6 +114,9 @@ struct ServerConfig {
   std::size_t handler_threads = 0;  // 0: not set, default_handler_threads(models)
   std::size_t stream_buffer_bytes = 1 << 20;
   std::int64_t write_timeout_ms = 30000;
+  // Off by default: a client that may register regions makes the server map
+  // any POSIX shm object its user can open (shm_regions.h).
+  bool allow_client_shm = false;
   std::vector<ModelConfig> models;
 };
 

@@ -95,6 +95,7 @@ stall_timeout_ms = 2500
 handler_threads = 12
 stream_buffer_bytes = 65536
 write_timeout_ms = 750
+allow_client_shm = true
 
 [[model]]
 name = "Qwen2.5-0.5B_instruct"
@@ -133,6 +134,7 @@ service = "cpu"
   EXPECT_EQ(config.handler_threads, 12u);
   EXPECT_EQ(config.stream_buffer_bytes, 65536u);
   EXPECT_EQ(config.write_timeout_ms, 750);
+  EXPECT_TRUE(config.allow_client_shm);
   ASSERT_EQ(config.models.size(), 2u);
 
   const ModelConfig& llama = config.models[0];
@@ -194,6 +196,7 @@ TEST(ConfigTest, OmittedKeysKeepTheDefaults) {
   EXPECT_EQ(empty.max_body_bytes, defaults.max_body_bytes);
   EXPECT_EQ(empty.read_timeout_ms, defaults.read_timeout_ms);
   EXPECT_EQ(empty.drain_timeout_ms, defaults.drain_timeout_ms);
+  EXPECT_FALSE(empty.allow_client_shm);  // off unless asked for
   EXPECT_TRUE(empty.models.empty());
 
   const ServerConfig config =
@@ -257,6 +260,7 @@ TEST(ConfigTest, RefusesWrongTypes) {
                  "[server]: key 'port': expected an integer in 1..65535, got a string");
   expect_refused("[server]\nhost = 1\n", 2, "key 'host': expected a string, got an integer");
   expect_refused("[server]\napi_key = true\n", 2, "key 'api_key': expected a string");
+  expect_refused("[server]\nallow_client_shm = \"yes\"\n", 2, "key 'allow_client_shm': expected");
   expect_refused("[server]\nread_timeout_ms = 1.5\n", 2, "key 'read_timeout_ms'");
   // A name of the wrong type is refused once, not again as "required".
   expect_refused("[[model]]\nname = 3\nbackend = \"sim\"\n", 2,

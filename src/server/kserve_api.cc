@@ -42,10 +42,15 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
   auto method_not_allowed = [&](std::string_view allowed) { respond_method_not_allowed(*ex, path, allowed); };
   if (path == "/v2") {
     if (method != http::verb::get) return method_not_allowed("GET, HEAD");
+    json::array extensions{"model_repository", "binary_tensor_data"};
+    if (options_.allow_client_shm) extensions.push_back("system_shared_memory");
     return ex->respond(http::status::ok,
                        json::serialize(json::object{{"name", "modelpool"},
                                                     {"version", "0.1.0"},
-                                                    {"extensions", json::array{"model_repository", "binary_tensor_data"}}}));
+                                                    {"extensions", std::move(extensions)}}));
+  }
+  if (path == "/v2/systemsharedmemory" || path.rfind("/v2/systemsharedmemory/", 0) == 0) {
+    return system_shared_memory(ex, path);
   }
   if (path.rfind("/v2/repository/", 0) == 0) {
     if (method != http::verb::post) return method_not_allowed("POST");
@@ -76,10 +81,13 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
       }
       std::optional<InferCall> call = parse_infer(*ex, name, model.get());
       if (!call) return;
-      // An idle instance whose run is quick answers here, without a hand-off.
+      // An idle instance whose run is quick answers here, without a hand-off
+      // (unless an output is to be copied into shared memory: any size).
       CollectSink sink;
-      if (auto now = model->model().infer_now(call->request, sink)) {
-        return answer_infer(*ex, *model, *call, std::move(*now), sink);
+      if (!call->outputs.writes_shm()) {
+        if (auto now = model->model().infer_now(call->request, sink)) {
+          return answer_infer(*ex, *model, *call, std::move(*now), sink);
+        }
       }
       return offload([this, ex, model = std::move(model), call = std::move(*call)]() mutable {
         infer(ex, std::move(model), std::move(call));
@@ -124,7 +132,7 @@ std::optional<Api::InferCall> Api::parse_infer(Exchange& ex, const std::string& 
   if (const json::value* id = doc->if_contains("id"); id && id->is_string()) request.id = id->as_string();
   // Every element takes at least one byte of the body.
   const auto max_elements = static_cast<std::int64_t>(ex.body().size());
-  auto inputs = inputs_from_json(*doc, *body, max_elements);
+  auto inputs = inputs_from_json(*doc, *body, max_elements, shm_regions());
   if (!inputs.ok()) return respond_error(ex, inputs.status()), std::nullopt;
   request.inputs = std::move(*inputs);
   std::int64_t timeout = model->config().timeout_ms;
@@ -140,7 +148,7 @@ std::optional<Api::InferCall> Api::parse_infer(Exchange& ex, const std::string& 
     timeout = std::min(timeout, requested);
     request.parameters.erase("timeout_ms");
   }
-  auto choice = output_choice_from_json(*doc, &request.parameters);
+  auto choice = output_choice_from_json(*doc, &request.parameters, shm_regions());
   if (!choice.ok()) return respond_error(ex, choice.status()), std::nullopt;
   call.outputs = std::move(*choice);
   call.deadline = Clock::now() + std::chrono::milliseconds(timeout);

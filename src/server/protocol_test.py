@@ -15,9 +15,15 @@ time, a second SIGTERM exits at once; a model that fails to load stops the
 server; --host takes names; the API key comes from a file or the
 environment; the access log has a line per request; binary tensor data
 (Inference-Header-Content-Length) comes back from the sim echo byte for
-byte, as binary or JSON, and sizes that do not add up are 400s naming why.
+byte, as binary or JSON, and sizes that do not add up are 400s naming why;
+client shared memory (Triton's system_shared_memory, --allow-client-shm):
+regions register, list and unregister, an input read from one region comes
+back from the echo in another, bad ranges are refused, the server keeps no
+mapping after unregister and never removes the client's objects, and without
+the flag register answers 501.
 """
 import json
+from multiprocessing import shared_memory
 import os
 import random
 import re
@@ -507,8 +513,8 @@ for name, header, binary, length, needle in (
         ("header past the body", one(16), b"\0" * 16, "100000", "Inference-Header-Content-Length: 100000 is larger"),
         ("non-integer header", one(16), b"\0" * 16, "12abc", "Inference-Header-Content-Length: '12abc' is not"),
         ("raw body", one(16), b"\0" * 16, "0", "Inference-Header-Content-Length: 0"),
-        ("shared memory", one(0, params={"shared_memory_region": "r"}), b"", None,
-         "parameters.shared_memory_region: not supported")):
+        ("shared memory off", one(0, params={"shared_memory_region": "r", "shared_memory_byte_size": 16}), b"",
+         None, "client shared memory is disabled: start the server with --allow-client-shm")):
     status, _, resp = binary_infer(header, binary, length)
     try:
         message = json.loads(resp).get("error", "")
@@ -519,7 +525,177 @@ status, resp = request(port, "POST", "/v2/models/echo/infer",
                        {"inputs": [{"name": "x", "datatype": "INT8", "shape": [1], "data": [1]}],
                         "outputs": [{"name": "x", "parameters": {"classification": 2}}]})
 check(status == 400 and b"classification: not supported" in resp, "output classification: %s %r" % (status, resp))
+
+# Client shared memory is off without --allow-client-shm: register and
+# unregister say how to turn it on, status lists nothing, /v2 does not offer it.
+for path, body in (("/v2/systemsharedmemory/region/r/register", {"key": "/x", "byte_size": 8}),
+                   ("/v2/systemsharedmemory/region/r/unregister", None),
+                   ("/v2/systemsharedmemory/unregister", None)):
+    status, resp = request(port, "POST", path, body)
+    check(status == 501 and b"start the server with --allow-client-shm" in resp, "%s when off: %s %r" % (path, status, resp))
+status, resp = request(port, "GET", "/v2/systemsharedmemory/status")
+check(status == 200 and json.loads(resp) == [], "shm status when off: %s %r" % (status, resp))
+status, resp = request(port, "GET", "/v2")
+check("system_shared_memory" not in json.loads(resp).get("extensions", []), "GET /v2 offers shm when off: %r" % resp)
 srv.kill()
+
+# ---------------------------------------------------------------- client shared memory
+# The client makes its POSIX shm objects (/dev/shm/NAME, key "/NAME") and
+# registers ranges of them; the echo reads its input from one region and the
+# server writes the output into another.
+
+
+def server_shm_paths(pid):
+    """The /dev/shm objects the server has mapped or open."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            if "/dev/shm/" in line:
+                found.add(line.split("/dev/shm/", 1)[1].split()[0])
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("/dev/shm/"):
+            found.add(target[len("/dev/shm/"):].split()[0])
+    return found
+
+
+def error_of(resp):
+    try:
+        return json.loads(resp).get("error", "")
+    except ValueError:
+        return ""
+
+
+N = 1 << 20
+shm_in = shared_memory.SharedMemory(create=True, size=N + 64)
+shm_out = shared_memory.SharedMemory(create=True, size=N + 16)
+ours = {shm_in.name, shm_out.name}
+srv = Server(ECHO, "--allow-client-shm")
+check(srv.port is not None and srv.wait_ready(), "shm server did not start: " + srv.text()[-2000:])
+port = srv.port
+status, resp = request(port, "GET", "/v2")
+check("system_shared_memory" in json.loads(resp).get("extensions", []), "GET /v2 with shm: %r" % resp)
+register = lambda name, body: request(port, "POST", "/v2/systemsharedmemory/region/%s/register" % name, body)
+status, resp = register("in", {"key": "/" + shm_in.name, "offset": 64, "byte_size": N})
+check(status == 200 and resp == b"", "register in: %s %r" % (status, resp))
+status, resp = register("out", {"key": "/" + shm_out.name, "byte_size": N + 16})  # offset defaults to 0
+check(status == 200, "register out: %s %r" % (status, resp))
+check(server_shm_paths(srv.proc.pid) == ours, "the server maps: %r" % server_shm_paths(srv.proc.pid))
+for name, body, want, needle in (
+        ("in", {"key": "/" + shm_out.name, "byte_size": 8}, 400, "shared memory region 'in' already in manager"),
+        ("big", {"key": "/" + shm_in.name, "offset": 65, "byte_size": N}, 400,
+         "failed to register shared memory region 'big': offset 65 + byte_size %d is past the end" % N),
+        ("k", {"byte_size": 8}, 400, "shared memory region 'k': key: required"),
+        ("k", {"key": 7, "byte_size": 8}, 400, "key: expected a string"),
+        ("k", {"key": "/" + shm_in.name}, 400, "byte_size: required"),
+        ("k", {"key": "/" + shm_in.name, "byte_size": 8, "offset": -1}, 400, "offset: expected an integer in [0,"),
+        ("k", {"key": "/" + shm_in.name, "byte_size": 8, "flags": 1}, 400, "flags: not supported"),
+        ("k", {"key": shm_in.name, "byte_size": 8}, 400, "is not a POSIX shared memory name"),
+        ("k", {"key": "/modelpool_no_such_object", "byte_size": 8}, 500,
+         "Unable to open shared memory region: '/modelpool_no_such_object'")):
+    status, resp = register(name, body)
+    check(status == want and needle in error_of(resp), "register %s %r: %s %r" % (name, body, status, resp))
+
+status, resp = request(port, "GET", "/v2/systemsharedmemory/status")
+regions = sorted(json.loads(resp), key=lambda r: r["name"]) if status == 200 else None
+check(regions == [{"name": "in", "key": "/" + shm_in.name, "offset": 64, "byte_size": N},
+                  {"name": "out", "key": "/" + shm_out.name, "offset": 0, "byte_size": N + 16}],
+      "shm status: %s %r" % (status, resp))
+status, resp = request(port, "GET", "/v2/systemsharedmemory/region/in/status")
+check(status == 200 and [r["name"] for r in json.loads(resp)] == ["in"], "shm status of in: %s %r" % (status, resp))
+status, resp = request(port, "GET", "/v2/systemsharedmemory/region/nope/status")
+check(status == 404 and "Unable to find system shared memory region: 'nope'" in error_of(resp),
+      "status of an unknown region: %s %r" % (status, resp))
+status, _ = request(port, "GET", "/v2/systemsharedmemory/region/in/register")
+check(status == 405, "GET register: %s" % status)
+
+# Input from "in", output into "out" at 16; another output as JSON.
+payload = os.urandom(N)
+shm_in.buf[64:64 + N] = payload
+shm_region = lambda region, size, offset=None: {
+    "shared_memory_region": region, "shared_memory_byte_size": size,
+    **({} if offset is None else {"shared_memory_offset": offset})}
+infer = lambda body: request(port, "POST", "/v2/models/echo/infer", body)
+status, resp = infer({"id": "s1",
+                      "inputs": [{"name": "x", "datatype": "UINT8", "shape": [N], "parameters": shm_region("in", N, 0)},
+                                 {"name": "j", "datatype": "INT32", "shape": [2], "data": [7, -8]}],
+                      "outputs": [{"name": "x", "parameters": shm_region("out", N, 16)}, {"name": "j"}]})
+check(status == 200, "shm infer: %s %r" % (status, resp[:300]))
+if status == 200:
+    outs = {o["name"]: o for o in json.loads(resp)["outputs"]}
+    x = outs.get("x", {})
+    check("data" not in x and x.get("shape") == [N] and x.get("datatype") == "UINT8" and
+          x.get("parameters") == {"shared_memory_region": "out", "shared_memory_offset": 16,
+                                  "shared_memory_byte_size": N},
+          "shm output entry: %r" % x)
+    check(outs.get("j", {}).get("data") == [7, -8], "JSON output beside a shm one: %r" % outs.get("j"))
+    check(bytes(shm_out.buf[16:16 + N]) == payload, "the output region does not hold the input's bytes")
+
+for name, body, want, needle in (
+        ("output too small", {"inputs": [{"name": "x", "datatype": "UINT8", "shape": [N],
+                                          "parameters": shm_region("in", N)}],
+                              "outputs": [{"name": "x", "parameters": shm_region("out", 100)}]}, 400,
+         "output 'x': shared memory region 'out': shared_memory_byte_size 100 should be at least %d bytes" % N),
+        ("input past the region", {"inputs": [{"name": "x", "datatype": "UINT8", "shape": [N],
+                                               "parameters": shm_region("in", N, 1)}]}, 400,
+         "input 'x': shared memory region 'in': offset 1 + byte_size %d is past its end (%d bytes)" % (N, N)),
+        ("size against shape", {"inputs": [{"name": "x", "datatype": "FP32", "shape": [3],
+                                            "parameters": shm_region("in", 8)}]}, 400,
+         "input 'x': shared_memory_byte_size 8 does not match shape [3] of FP32"),
+        ("data and a region", {"inputs": [{"name": "x", "datatype": "INT8", "shape": [1], "data": [1],
+                                           "parameters": shm_region("in", 1)}]}, 400,
+         "input 'x': both data and shared_memory_region: give one"),
+        ("binary and a region", {"inputs": [{"name": "x", "datatype": "INT8", "shape": [1], "data": [1]}],
+                                 "outputs": [{"name": "x", "parameters": {"binary_data": True, **shm_region("out", 1)}}]},
+         400, "output 'x': both binary_data and shared_memory_region: give one"),
+        ("unknown region", {"inputs": [{"name": "x", "datatype": "INT8", "shape": [1],
+                                        "parameters": shm_region("nope", 1)}]}, 404,
+         "input 'x': Unable to find shared memory region: 'nope'")):
+    status, resp = infer(body)
+    check(status == want and needle in error_of(resp), "%s: %s %r" % (name, status, resp[:300]))
+
+# The README's example, as written, against this server.
+readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../README.md")).read()
+example = re.search(r"```python\n(.*?)```", readme, re.S)
+check(example is not None and "shared_memory" in example.group(1), "README: no client shared memory example")
+if example:
+    printed = []
+    try:
+        exec(example.group(1).replace("127.0.0.1:8080", "127.0.0.1:%d" % port), {"print": printed.append})
+    except Exception as e:  # noqa: BLE001 - any failure of the example is the finding
+        printed.append(e)
+    check(printed[-1:] == [42], "README shared memory example printed %r" % printed)
+
+# Unregister one, an unknown one (a no-op, as Triton), then all.
+status, resp = request(port, "POST", "/v2/systemsharedmemory/region/in/unregister")
+check(status == 200, "unregister in: %s %r" % (status, resp))
+status, resp = request(port, "GET", "/v2/systemsharedmemory/status")
+check(status == 200 and [r["name"] for r in json.loads(resp)] == ["out"], "status after unregister: %r" % resp)
+status, resp = request(port, "POST", "/v2/systemsharedmemory/region/nope/unregister")
+check(status == 200, "unregister an unknown region: %s %r" % (status, resp))
+status, resp = infer({"inputs": [{"name": "x", "datatype": "UINT8", "shape": [N], "parameters": shm_region("in", N)}]})
+check(status == 404, "infer with an unregistered region: %s %r" % (status, resp[:200]))
+status, resp = request(port, "POST", "/v2/systemsharedmemory/unregister")
+check(status == 200, "unregister all: %s %r" % (status, resp))
+status, resp = request(port, "GET", "/v2/systemsharedmemory/status")
+check(status == 200 and json.loads(resp) == [], "status after unregister all: %r" % resp)
+# Nothing of the clients' stays mapped or open in the server, and the
+# objects are still the clients' (the server unlinks nothing).
+check(wait_until(lambda: not server_shm_paths(srv.proc.pid), 5),
+      "the server still maps after unregister: %r" % server_shm_paths(srv.proc.pid))
+srv.proc.send_signal(signal.SIGTERM)
+try:
+    srv.proc.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    check(False, "the shm server did not exit on SIGTERM")
+srv.kill()
+check(all(os.path.exists("/dev/shm/" + n) for n in ours), "the server removed a client's shm object")
+for shm in (shm_in, shm_out):
+    shm.close()
+    shm.unlink()
 
 # ---------------------------------------------------------------- drain
 srv = Server(CONFIG % {"drain": 1500, "model": MODEL})

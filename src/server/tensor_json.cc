@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "server/request_fields.h"
+#include "server/shm_parameters.h"
 
 namespace modelpool::server {
 
@@ -209,18 +210,28 @@ json::value non_finite_value(double d) {
 
 namespace {
 
-// "binary_data_size" from an input's "parameters", when it has one; refuses
-// every other parameter by name.
-Result<std::optional<std::int64_t>> binary_data_size(const json::object& input,
-                                                     const std::string& at) {
+// Where an input's bytes come from, by its "parameters": binary data,
+// shared memory, or neither (JSON "data").
+struct InputSource {
+  std::optional<std::int64_t> binary_size;
+  std::optional<ShmParameters> shm;
+};
+
+// Reads an input's "parameters"; refuses every other parameter by name, and
+// both sources at once.
+Result<InputSource> input_source(const json::object& input, const std::string& at) {
   const json::value* params = input.if_contains("parameters");
-  if (params == nullptr || params->is_null()) return std::optional<std::int64_t>();
+  if (params == nullptr || params->is_null()) return InputSource{};
   if (!params->is_object()) return invalid_argument_error(at + ": parameters: expected an object");
   Fields fields(params->as_object());
-  fields.only({"binary_data_size"}, at + ": parameters.");
+  fields.only({"binary_data_size", kShmRegion, kShmOffset, kShmByteSize}, at + ": parameters.");
   if (!fields.status().ok()) return fields.status();
+  InputSource source;
+  auto shm = shm_parameters_from_json(params->as_object(), at);
+  if (!shm.ok()) return shm.status();
+  source.shm = std::move(*shm);
   const json::value* size = params->as_object().if_contains("binary_data_size");
-  if (size == nullptr || size->is_null()) return std::optional<std::int64_t>();
+  if (size == nullptr || size->is_null()) return source;
   std::optional<std::int64_t> k;
   if (size->is_int64()) k = size->get_int64();
   if (size->is_double()) k = exact_integer(size->get_double());
@@ -228,7 +239,11 @@ Result<std::optional<std::int64_t>> binary_data_size(const json::object& input,
     return invalid_argument_error(
         at + ": parameters.binary_data_size: expected an integer >= 0, got " + describe(*size));
   }
-  return k;
+  if (source.shm) {
+    return invalid_argument_error(at + ": both binary_data_size and " + kShmRegion + ": give one");
+  }
+  source.binary_size = k;
+  return source;
 }
 
 // Why `bytes` cannot be the data of `count` BYTES elements (each a 4-byte
@@ -252,10 +267,41 @@ std::string bytes_mismatch(std::string_view bytes, std::int64_t count) {
   return {};
 }
 
+// Completes `t` (name, datatype and shape read; `count` elements) with the
+// shared-memory range `p` names: a view of the mapping, not a copy.
+Result<Tensor> tensor_from_shm(Tensor t, const TypeInfo& type, std::int64_t count, const json::value& shape,
+                               const ShmParameters& p, const json::value* data, const ShmRegistry* shm,
+                               const std::string& at) {
+  if (data != nullptr && !data->is_null())
+    return invalid_argument_error(at + ": both data and " + kShmRegion + ": give one");
+  const std::string size_is = at + ": " + kShmByteSize + " " + std::to_string(p.byte_size);
+  // Every element takes a byte at least (BYTES: 4), so a count above the
+  // size is a mismatch, and below it count * type.size cannot overflow.
+  const auto n = static_cast<std::uint64_t>(count);
+  if (type.kind != TypeInfo::kBytes && (n > p.byte_size || n * type.size != p.byte_size)) {
+    return invalid_argument_error(size_is + " does not match shape " + json::serialize(shape) + " of " +
+                                  t.datatype + ", which takes " +
+                                  (n > p.byte_size ? "more" : std::to_string(n * type.size)) + " bytes (" +
+                                  std::to_string(count) + " x " + std::to_string(type.size) + ")");
+  }
+  Result<ShmSlice> slice = resolve_shm(shm, p, at);
+  if (!slice.ok()) return slice.status();
+  t.data = slice->buffer();
+  if (type.kind == TypeInfo::kBytes) {
+    const std::string why = n > p.byte_size / 4 ? "it cannot hold " + std::to_string(count) + " 4-byte lengths"
+                                                : bytes_mismatch(t.data.view(), count);
+    if (!why.empty()) {
+      return invalid_argument_error(size_is + " does not hold shape " + json::serialize(shape) + " of BYTES: " +
+                                    why);
+    }
+  }
+  return t;
+}
+
 }  // namespace
 
 Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
-                                std::int64_t max_elements, Buffer* binary) {
+                                std::int64_t max_elements, Buffer* binary, const ShmRegistry* shm) {
   const std::string where = "inputs[" + std::to_string(index) + "]";
   const json::object* o = input.if_object();
   if (o == nullptr) return invalid_argument_error(where + ": expected an object");
@@ -267,15 +313,18 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
   if (!name || !name->is_string()) return invalid_argument_error(where + ".name: required string");
   t.name = name->as_string();
   const std::string at = "input '" + t.name + "'";
-  Result<std::optional<std::int64_t>> binary_size = binary_data_size(*o, at);
-  if (!binary_size.ok()) return binary_size.status();
+  Result<InputSource> source = input_source(*o, at);
+  if (!source.ok()) return source.status();
+  const std::optional<std::int64_t>& binary_size = source->binary_size;
+  const std::optional<ShmParameters>& shm_params = source->shm;
+  const bool not_json = binary_size.has_value() || shm_params.has_value();
   if (!datatype || !datatype->is_string())
     return invalid_argument_error(at + ": datatype: required string");
   t.datatype = datatype->as_string();
   const TypeInfo* type = find_type(t.datatype);
   if (type == nullptr) {
     return invalid_argument_error(at + ": datatype '" + t.datatype + "' is not supported" +
-                                  (binary_size->has_value() ? "" : " in JSON"));
+                                  (not_json ? "" : " in JSON"));
   }
   if (!shape || !shape->is_array())
     return invalid_argument_error(at + ": shape: required array of integers");
@@ -302,15 +351,16 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
     }
   }
   const std::int64_t count = empty ? 0 : product;
+  if (shm_params) return tensor_from_shm(std::move(t), *type, count, *shape, *shm_params, data, shm, at);
   if (count > max_elements) {
     return invalid_argument_error(
         at + ": shape " + json::serialize(*shape) + " has " + std::to_string(count) +
         " elements, more than the request could hold (" + std::to_string(max_elements) + ")");
   }
 
-  if (binary_size->has_value()) {
+  if (binary_size.has_value()) {
     // The data is the next K bytes of the binary part: a slice, not a copy.
-    const auto k = static_cast<std::uint64_t>(**binary_size);
+    const auto k = static_cast<std::uint64_t>(*binary_size);
     const std::string size_is = at + ": binary_data_size " + std::to_string(k);
     if (data != nullptr && !data->is_null())
       return invalid_argument_error(at + ": both data and binary_data_size: give one");

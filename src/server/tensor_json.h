@@ -37,6 +37,7 @@
 #include <cstdint>
 
 #include "modelpool/backend.h"
+#include "server/shm_regions.h"
 
 namespace modelpool::server {
 
@@ -50,10 +51,22 @@ namespace modelpool::server {
 // *binary becomes the rest. kInvalidArgument naming the input when K is not
 // what its shape and datatype take (BYTES: K must hold exactly the shape's
 // elements), when K runs past *binary, when binary is null, when the input
-// also has "data", or for any other input parameter (this server implements
-// binary_data_size only).
+// also has "data".
+//
+// `shm` is the server's registered client shared-memory regions, or null
+// when client shared memory is off. An input with "parameters":
+// {"shared_memory_region": R, "shared_memory_offset": O (default 0),
+// "shared_memory_byte_size": S} (shm_parameters.h) and no "data" takes bytes
+// [O, O + S) of region R as its data: a view of the mapping that owns it (no
+// copy), so the region may be unregistered while the tensor lives. Its
+// element count is bounded by S instead of `max_elements`. Errors naming the
+// input: kInvalidArgument when S is not what its shape and datatype take (as
+// K above), when [O, O + S) is not within R, when the input also has "data"
+// or binary_data_size, when `shm` is null; kNotFound when R is not
+// registered. Any other input parameter is kInvalidArgument naming it.
 Result<Tensor> tensor_from_json(const boost::json::value& input, std::size_t index,
-                                std::int64_t max_elements, Buffer* binary = nullptr);
+                                std::int64_t max_elements, Buffer* binary = nullptr,
+                                const ShmRegistry* shm = nullptr);
 // The output as JSON; with `binary` without "data", and with "parameters":
 // {"binary_data_size": its byte size} instead (the bytes go after the JSON).
 boost::json::object tensor_to_json(const Tensor& tensor, bool binary = false);
