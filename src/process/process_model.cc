@@ -335,7 +335,7 @@ class ProcessModel final : public Model {
       WorkerClient& worker = static_cast<Seat&>(lease->instance()).worker();
       CallTrace trace;
       auto r = call(worker, &trace);
-      if (!trace.sent && !r.ok() && !worker.alive()) {  // its worker was already gone: take another seat
+      if (trace.crashed && !trace.sent) {  // its worker was gone before the request reached it
         lease->mark_broken(r.status().message());
         continue;
       }
@@ -345,7 +345,7 @@ class ProcessModel final : public Model {
         return r;
       }
       lease->mark_broken(r.status().message());
-      if (!trace.streamed && !retried) {
+      if (!trace.streamed && !retried && supervisor_->refusal().ok()) {
         retried = true;
         supervisor_->note_retry();
         continue;

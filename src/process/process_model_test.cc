@@ -144,7 +144,7 @@ TEST(ProcessModel, ARequestWhoseWorkerIsKilledRunsAgainOnAnother) {
   ASSERT_TRUE(status.ok()) << status.message();
   EXPECT_EQ(text, "payload");
   WorkerStats w = *model->stats().workers;
-  EXPECT_EQ(w.crashes["signal 9 (SIGKILL)"], 1u);
+  EXPECT_EQ(w.crashes["SIGKILL"], 1u);
   EXPECT_LE(w.retried, 1u);
   EXPECT_EQ(w.failed_by_crash, 0u);
   // The pool is whole again, with a new process.
@@ -229,6 +229,69 @@ TEST(ProcessModel, ACancelledRequestEndsAndItsWorkerServesOn) {
   EXPECT_EQ(done.get().code(), StatusCode::kCancelled);
   EXPECT_EQ(model->stats().workers->pids.at(0), pid) << "a cancel is not a crash";
   EXPECT_TRUE(model->stats().workers->crashes.empty());
+}
+
+}  // namespace
+}  // namespace modelpool::process
+
+namespace modelpool::process {
+namespace {
+
+TEST(ProcessModel, ACrashLoopTurnsTheModelUnreadyThenLetsRequestsTryAgain) {
+  ServeOptions serve = process_serve(1);
+  serve.process.crash_loop_limit = 3;
+  serve.process.restart_backoff_max = 400ms;
+  // Every worker dies on its first request, before finishing it.
+  auto model = open(sim({{"crash_after", "1"}, {"crash_signal", "SIGABRT"}}), serve);
+  ASSERT_TRUE(model);
+  EXPECT_TRUE(model->stats().unready_reason.empty());
+  CollectSink sink;
+  // Each request kills two workers (it is retried once).
+  Status first = model->infer(echo_request("x"), sink, kNoDeadline, {}).status();
+  EXPECT_EQ(first.code(), StatusCode::kModelFailed);
+  EXPECT_NE(first.message().find("SIGABRT"), std::string::npos) << first.message();
+  Status second = model->infer(echo_request("x"), sink, kNoDeadline, {}).status();
+  EXPECT_EQ(second.code(), StatusCode::kModelFailed);
+  ModelStats s = model->stats();
+  EXPECT_NE(s.unready_reason.find("crash-looping"), std::string::npos) << s.unready_reason;
+  EXPECT_NE(s.unready_reason.find("SIGABRT"), std::string::npos) << s.unready_reason;
+  EXPECT_EQ(s.workers->crashes["SIGABRT"], 3u) << "the third death in a row opened the loop";
+  // While unready, requests are refused at once, naming the loop.
+  const Clock::time_point t = Clock::now();
+  Status refused = model->infer(echo_request("x"), sink, kNoDeadline, {}).status();
+  EXPECT_EQ(refused.code(), StatusCode::kModelFailed);
+  EXPECT_NE(refused.message().find("crash-looping"), std::string::npos) << refused.message();
+  EXPECT_LT(Clock::now() - t, 100ms);
+  // After the cool-down a request is let through again (and crashes again).
+  std::this_thread::sleep_for(500ms);
+  Status again = model->infer(echo_request("x"), sink, kNoDeadline, {}).status();
+  EXPECT_EQ(again.code(), StatusCode::kModelFailed);
+  EXPECT_EQ(again.message().find("crash-looping"), std::string::npos) << again.message();
+  EXPECT_GE(model->stats().workers->crashes["SIGABRT"], 4u);
+}
+
+TEST(ProcessModel, AModelThatRecoversFromACrashLoopIsReadyAgain) {
+  ServeOptions serve = process_serve(1);
+  serve.process.crash_loop_limit = 2;
+  serve.process.restart_backoff_max = 300ms;
+  auto model = open(sim({}), serve);
+  ASSERT_TRUE(model);
+  // Two workers in a row killed before they finished any request: a loop.
+  for (std::uint64_t i = 1; i <= 2; ++i) {
+    ASSERT_TRUE(eventually([&] { return model->stats().workers->pids.size() == 1; }));
+    kill(model->stats().workers->pids.at(0), SIGKILL);
+    ASSERT_TRUE(eventually([&] { return model->stats().workers->crashes["SIGKILL"] == i; }));
+  }
+  EXPECT_NE(model->stats().unready_reason.find("2 workers in a row"), std::string::npos)
+      << model->stats().unready_reason;
+  CollectSink sink;
+  EXPECT_EQ(model->infer(echo_request("x"), sink, kNoDeadline, {}).status().code(), StatusCode::kModelFailed);
+  // After the cool-down the next request runs, succeeds, and the model is
+  // ready again.
+  std::this_thread::sleep_for(400ms);
+  Result<InferStats> r = model->infer(echo_request("x"), sink, kNoDeadline, {});
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(model->stats().unready_reason, "");
 }
 
 }  // namespace

@@ -73,12 +73,13 @@ std::int64_t remaining_ns(Deadline deadline) {
 std::string WorkerExit::how() const {
   if (signal == 0) return "exit " + std::to_string(code);
   const char* abbrev = sigabbrev_np(signal);
-  return "signal " + std::to_string(signal) + " (" + (abbrev ? std::string("SIG") + abbrev : "?") + ")";
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
 }
 
 std::string WorkerExit::describe() const {
   std::string out = "worker " + std::to_string(pid) +
-                    (signal != 0 ? " was killed by " + how() : " exited with status " + std::to_string(code));
+                    (signal != 0 ? " was killed by signal " + std::to_string(signal) + " (" + how() + ")"
+                                 : " exited with status " + std::to_string(code));
   if (!cause.empty()) out += " after it " + cause;
   return out;
 }
@@ -358,24 +359,26 @@ void WorkerClient::reap() {
   // this object under it: the last one may be ours, dropped on return.
   const std::shared_ptr<WorkerClient> keep = weak_from_this().lock();
   WorkerExit exit = reap_exit(pid_, pidfd_);
-  std::map<std::uint64_t, std::shared_ptr<Call>> orphans;
   {
     std::lock_guard lock(mu_);
     if (exit.cause.empty()) exit.cause = kill_cause_;
     exit.asked = asked_to_stop_;
-    orphans.swap(calls_);
-    dead_.store(true, std::memory_order_release);
-    const std::string crash = exit.describe();
-    for (auto& [id, call] : orphans) {
-      call->crashed = true;
-      call->crash = crash;
-      call->done = true;
-      call->cv.notify_all();
-    }
-    exited_cv_.notify_all();
+    dead_.store(true, std::memory_order_release);  // no call is added from now on
   }
   channel_.shutdown();
+  // The books first, then the callers: a caller that learns of the crash
+  // finds it counted.
   if (on_exit_) on_exit_(*this, exit);
+  std::lock_guard lock(mu_);
+  const std::string crash = exit.describe();
+  for (auto& [id, call] : calls_) {
+    call->crashed = true;
+    call->crash = crash;
+    call->done = true;
+    call->cv.notify_all();
+  }
+  calls_.clear();
+  exited_cv_.notify_all();
 }
 
 void WorkerClient::send_release(std::uint64_t offset) {
@@ -387,10 +390,12 @@ void WorkerClient::send_release(std::uint64_t offset) {
 
 Result<std::string> WorkerClient::finish_call(const std::shared_ptr<Call>& call, const std::string& message,
                                               std::stop_token stop, CallTrace* trace) {
+  const Status gone = model_failed_error("worker " + std::to_string(pid_) + " is gone");
   {
     std::lock_guard lock(mu_);
     if (!alive()) {
-      return model_failed_error("worker " + std::to_string(pid_) + " is gone");
+      trace->crashed = true;
+      return gone;
     }
     calls_.emplace(call->id, call);
   }
@@ -398,7 +403,8 @@ Result<std::string> WorkerClient::finish_call(const std::shared_ptr<Call>& call,
     std::lock_guard lock(mu_);
     calls_.erase(call->id);
     if (s.code() == StatusCode::kInvalidArgument) return s;
-    return model_failed_error("worker " + std::to_string(pid_) + " is gone");
+    trace->crashed = true;  // its channel is closed: it died, and is not reaped yet
+    return gone;
   }
   trace->sent = true;
   std::stop_callback on_stop(stop, [this, call] {

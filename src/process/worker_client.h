@@ -59,7 +59,7 @@ struct WorkerExit {
   std::string cause;   // why the server killed it, when it did
   bool asked = false;  // the server stopped it on purpose (shutdown, shrink)
 
-  // "signal 9 (SIGKILL)" or "exit 3"; the key of WorkerStats::crashes.
+  // "SIGKILL" or "exit 3": the key of WorkerStats::crashes.
   std::string how() const;
   // "worker 1234 was killed by signal 11 (SIGSEGV)" [+ " after it missed
   // heartbeats for 1.0 s"].
@@ -68,8 +68,8 @@ struct WorkerExit {
 
 // What happened to one call, for the retry rule.
 struct CallTrace {
-  bool sent = false;      // the worker received it
-  bool crashed = false;   // the worker died before answering
+  bool sent = false;      // it reached the worker's channel
+  bool crashed = false;   // the worker died (or was already gone) before answering
   bool streamed = false;  // text had reached the caller's callback by then
 };
 

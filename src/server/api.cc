@@ -139,8 +139,11 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
   if (path == "/v2/health/ready") {
     if (!only(http::verb::get)) return;
     const bool ok = !draining_ && models_.all_ready() && live();
-    return ex->respond(ok ? http::status::ok : http::status::service_unavailable,
-                       boost::json::serialize(boost::json::object{{"ready", ok}}));
+    boost::json::object body{{"ready", ok}};
+    if (!ok && !draining_) {
+      if (std::string why = models_.unready_reason(); !why.empty()) body["reason"] = why;
+    }
+    return ex->respond(ok ? http::status::ok : http::status::service_unavailable, boost::json::serialize(body));
   }
   if (path == "/health") {  // llama-server's
     if (!only(http::verb::get)) return;
@@ -194,6 +197,9 @@ boost::json::object model_card(const ServedModel& m) {
     card["max_model_len"] = tokens;
     card["context_length"] = tokens;
   }
+  const std::string unready = m.model().stats().unready_reason;
+  card["ready"] = unready.empty();
+  if (!unready.empty()) card["unready_reason"] = unready;
   return card;
 }
 
@@ -218,8 +224,9 @@ void Api::health(Exchange& ex) {
   if (!draining_ && models_.all_ready()) {
     return ex.respond(http::status::ok, boost::json::serialize(boost::json::object{{"status", "ok"}}));
   }
-  ex.respond(http::status::service_unavailable,
-             error_body(ErrorFormat::kOpenAI, draining_ ? "Shutting down" : "Loading model", "unavailable_error", 503));
+  std::string why = draining_ ? "Shutting down" : models_.unready_reason();
+  if (why.empty()) why = "Loading model";
+  ex.respond(http::status::service_unavailable, error_body(ErrorFormat::kOpenAI, why, "unavailable_error", 503));
 }
 
 }  // namespace modelpool::server

@@ -102,9 +102,11 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
       if (!m && models_.configured(name) == nullptr) {
         return respond_error(*ex, not_found_error("unknown model '" + name + "'"));
       }
-      const bool ready = m != nullptr && !draining_;
-      return ex->respond(ready ? http::status::ok : http::status::service_unavailable,
-                         json::serialize(json::object{{"name", name}, {"ready", ready}}));
+      const std::string unready = m != nullptr ? m->model().stats().unready_reason : std::string();
+      const bool ready = m != nullptr && !draining_ && unready.empty();
+      json::object body{{"name", name}, {"ready", ready}};
+      if (!unready.empty()) body["reason"] = unready;
+      return ex->respond(ready ? http::status::ok : http::status::service_unavailable, json::serialize(body));
     }
     if (!m) return respond_error(*ex, not_found_error("model '" + name + "' is not loaded"));
     return ex->respond(http::status::ok, json::serialize(model_metadata(*m)));

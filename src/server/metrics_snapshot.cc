@@ -1,5 +1,7 @@
 #include "server/metrics_snapshot.h"
 
+#include "modelpool/memory.h"
+
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -62,6 +64,21 @@ void sample(std::string& out, const char* name, const std::string& model, std::u
   out += "{model=\"" + model + "\"" + more + "} " + std::to_string(value) + "\n";
 }
 
+// `text` as a Prometheus label value: backslash, double quote and newline
+// escaped.
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 void histogram(std::string& out, const char* name, const std::string& model, const HistogramBuckets& h) {
   for (std::size_t i = 0; i < h.bounds_s.size(); ++i) {
     out += std::string(name) + "_bucket{model=\"" + model + "\",le=\"" + prometheus_number(h.bounds_s[i]) +
@@ -114,6 +131,29 @@ void json_model(std::string& out, const ModelSnapshot& m) {
               : "null";
   out += ",\"memory\":{\"weights_bytes\":" + std::to_string(m.weights_bytes) +
          ",\"instance_bytes\":" + std::to_string(m.instance_bytes) + "}";
+  out += ",\"ready\":" + std::string(m.unready_reason.empty() ? "true" : "false");
+  out += ",\"unready_reason\":" + (m.unready_reason.empty() ? std::string("null") : json_string(m.unready_reason));
+  out += ",\"workers\":";
+  if (const std::optional<WorkerStats>& w = m.workers) {
+    out += "{\"pids\":[";
+    for (std::size_t p = 0; p < w->pids.size(); ++p) out += (p ? "," : "") + std::to_string(w->pids[p]);
+    out += "],\"pss_bytes\":" + (m.workers_pss_bytes ? std::to_string(*m.workers_pss_bytes) : "null");
+    out += ",\"started\":" + std::to_string(w->started) + ",\"restarts\":" + std::to_string(w->restarts);
+    out += ",\"crashes\":{";
+    bool first = true;
+    for (const auto& [cause, n] : w->crashes) {
+      out += (first ? "" : ",") + json_string(cause) + ":" + std::to_string(n);
+      first = false;
+    }
+    out += "},\"heartbeat_kills\":" + std::to_string(w->heartbeat_kills) +
+           ",\"hang_kills\":" + std::to_string(w->hang_kills);
+    out += ",\"requests\":{\"succeeded\":" + std::to_string(w->succeeded) +
+           ",\"retried\":" + std::to_string(w->retried) +
+           ",\"failed_by_crash\":" + std::to_string(w->failed_by_crash) + "}";
+    out += ",\"last_exit\":" + (w->last_exit.empty() ? std::string("null") : json_string(w->last_exit)) + "}";
+  } else {
+    out += "null";
+  }
   out += ",\"histograms\":{";
   for (std::size_t h = 0; h < std::size(kHistograms); ++h) {
     out += std::string(h ? "," : "") + "\"" + kHistograms[h].json_name + "\":";
@@ -147,6 +187,17 @@ ModelSnapshot snapshot_model(std::string name, const ModelStats& stats, const Mo
   m.kv = stats.kv;
   m.weights_bytes = stats.weights_bytes;
   m.instance_bytes = stats.instance_bytes;
+  m.unready_reason = stats.unready_reason;
+  m.workers = stats.workers;
+  if (m.workers) {
+    std::size_t pss = 0;
+    bool known = true;
+    for (int pid : m.workers->pids) {
+      Result<std::size_t> bytes = read_pss_bytes(pid);
+      if (bytes.ok()) pss += *bytes; else known = false;  // one that just exited
+    }
+    if (known) m.workers_pss_bytes = pss;
+  }
   for (const HistogramFamily& f : kHistograms) {
     m.*f.buckets = buckets_of((metrics.*f.source).snapshot(), kLatencyBounds);
   }
@@ -198,6 +249,51 @@ std::string render_prometheus(const MetricsSnapshot& snapshot) {
   for (const ModelSnapshot& m : models) sample(out, "modelpool_stream_overflows_total", m.name, m.stream_overflows);
   header(out, "modelpool_weights_bytes", "gauge", "Bytes of the model's weights, loaded once.");
   for (const ModelSnapshot& m : models) sample(out, "modelpool_weights_bytes", m.name, m.weights_bytes);
+  header(out, "modelpool_model_ready", "gauge", "1 when the model can serve; 0 while it cannot (a crash loop).");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_model_ready", m.name, m.unready_reason.empty() ? 1 : 0);
+  header(out, "modelpool_model_unready_info", "gauge", "Why a loaded model cannot serve now; present only then.");
+  for (const ModelSnapshot& m : models) {
+    if (!m.unready_reason.empty()) {
+      sample(out, "modelpool_model_unready_info", m.name, 1, ",reason=\"" + label_value(m.unready_reason) + "\"");
+    }
+  }
+  header(out, "modelpool_worker_processes", "gauge", "Worker processes running (isolation = \"process\").");
+  for (const ModelSnapshot& m : models) {
+    if (m.workers) sample(out, "modelpool_worker_processes", m.name, m.workers->pids.size());
+  }
+  header(out, "modelpool_worker_pss_bytes", "gauge", "Proportional set size of the model's worker processes, summed.");
+  for (const ModelSnapshot& m : models) {
+    if (m.workers_pss_bytes) sample(out, "modelpool_worker_pss_bytes", m.name, *m.workers_pss_bytes);
+  }
+  header(out, "modelpool_worker_restarts_total", "counter", "Worker processes started to replace one that died.");
+  for (const ModelSnapshot& m : models) {
+    if (m.workers) sample(out, "modelpool_worker_restarts_total", m.name, m.workers->restarts);
+  }
+  header(out, "modelpool_worker_crashes_total", "counter",
+         "Worker processes that died unasked, by cause: the signal that killed them, or their exit status.");
+  for (const ModelSnapshot& m : models) {
+    if (!m.workers) continue;
+    for (const auto& [cause, n] : m.workers->crashes) {
+      sample(out, "modelpool_worker_crashes_total", m.name, n, ",cause=\"" + label_value(cause) + "\"");
+    }
+  }
+  header(out, "modelpool_worker_kills_total", "counter",
+         "Workers the server killed: for missing heartbeats, or for running a request past its deadline or cancel.");
+  for (const ModelSnapshot& m : models) {
+    if (!m.workers) continue;
+    sample(out, "modelpool_worker_kills_total", m.name, m.workers->heartbeat_kills, ",reason=\"heartbeat\"");
+    sample(out, "modelpool_worker_kills_total", m.name, m.workers->hang_kills, ",reason=\"hang\"");
+  }
+  header(out, "modelpool_worker_requests_total", "counter",
+         "Requests of process-isolated models: answered (succeeded), run again after their worker died "
+         "(retried), failed because their worker died (failed_by_crash).");
+  for (const ModelSnapshot& m : models) {
+    if (!m.workers) continue;
+    sample(out, "modelpool_worker_requests_total", m.name, m.workers->succeeded, ",outcome=\"succeeded\"");
+    sample(out, "modelpool_worker_requests_total", m.name, m.workers->retried, ",outcome=\"retried\"");
+    sample(out, "modelpool_worker_requests_total", m.name, m.workers->failed_by_crash,
+           ",outcome=\"failed_by_crash\"");
+  }
   header(out, "modelpool_process_pss_bytes", "gauge", "Proportional set size of the server process.");
   out += "modelpool_process_pss_bytes " + std::to_string(snapshot.process_pss_bytes.value_or(0)) + "\n";
   return out;

@@ -28,6 +28,14 @@
 //   modelpool_prompt_tokens_total{model}                  counter
 //   modelpool_stream_overflows_total{model}               counter
 //   modelpool_weights_bytes{model}                        gauge
+//   modelpool_model_ready{model}                          gauge (1 ready, 0 not)
+//   modelpool_model_unready_info{model,reason}            gauge (1; only while unready)
+//   modelpool_worker_processes{model}                     gauge (isolation = "process")
+//   modelpool_worker_pss_bytes{model}                     gauge (summed over the workers)
+//   modelpool_worker_restarts_total{model}                counter
+//   modelpool_worker_crashes_total{model,cause}           counter (cause: SIGKILL, exit 1, ...)
+//   modelpool_worker_kills_total{model,reason}            counter (heartbeat, hang)
+//   modelpool_worker_requests_total{model,outcome}        counter (succeeded, retried, failed_by_crash)
 //   modelpool_process_pss_bytes                           gauge (0: unknown)
 //
 // JSON (the same numbers; the shape is documented in api.h):
@@ -37,6 +45,11 @@
 //                        "queue_length", "instances": {"creating", "idle", "busy",
 //                        "checking", "broken"}, "kv_cache": {"used_cells", "cells"}|null,
 //                        "memory": {"weights_bytes", "instance_bytes"},
+//                        "ready": bool, "unready_reason": "..."|null,
+//                        "workers": {"pids", "pss_bytes", "started", "restarts",
+//                          "crashes": {"SIGKILL": N, ...}, "heartbeat_kills", "hang_kills",
+//                          "requests": {"succeeded", "retried", "failed_by_crash"},
+//                          "last_exit"}|null,
 //                        "histograms": {"queue_wait_seconds": {"le": [...],
 //                          "counts": [...], "count", "sum"}, ...}}}}
 #pragma once
@@ -95,6 +108,12 @@ struct ModelSnapshot {
   // Memory.
   std::size_t weights_bytes = 0;
   std::size_t instance_bytes = 0;
+  // Readiness: empty when the model can serve, else why not (a crash loop).
+  std::string unready_reason;
+  // isolation = "process": its workers, and their summed PSS (none: not
+  // known).
+  std::optional<WorkerStats> workers;
+  std::optional<std::size_t> workers_pss_bytes;
   // Latencies (ModelMetrics' histograms of the same names).
   HistogramBuckets queue_wait;
   HistogramBuckets inference;

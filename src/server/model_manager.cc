@@ -121,12 +121,21 @@ std::vector<std::shared_ptr<ServedModel>> ModelManager::ready_models() const {
 }
 
 bool ModelManager::all_ready() const {
-  std::lock_guard lock(mu_);
-  for (const ModelConfig& c : configured_) {
-    auto it = entries_.find(c.name);
-    if (it == entries_.end() || it->second.state != "READY") return false;
+  {
+    std::lock_guard lock(mu_);
+    for (const ModelConfig& c : configured_) {
+      auto it = entries_.find(c.name);
+      if (it == entries_.end() || it->second.state != "READY") return false;
+    }
   }
-  return true;
+  return unready_reason().empty();
+}
+
+std::string ModelManager::unready_reason() const {
+  for (const auto& m : ready_models()) {  // stats() off the lock
+    if (std::string why = m->model().stats().unready_reason; !why.empty()) return why;
+  }
+  return {};
 }
 
 void ModelManager::shutdown_all(std::chrono::milliseconds timeout) {

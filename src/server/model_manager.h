@@ -71,8 +71,12 @@ class ModelManager {
   // Every configured or loaded model with its state.
   std::vector<ModelState> index() const;
   std::vector<std::shared_ptr<ServedModel>> ready_models() const;
-  // True when every configured model is READY (its minimum instances warm).
+  // True when every configured model is READY (its minimum instances warm)
+  // and none reports a reason it cannot serve (ModelStats::unready_reason).
   bool all_ready() const;
+  // The first loaded model's reason it cannot serve, as "model 'm': ...";
+  // empty when every loaded model can.
+  std::string unready_reason() const;
   // The configuration of a configured model, if any.
   const ModelConfig* configured(const std::string& name) const;
 
