@@ -7,6 +7,9 @@
 #   backends (src/backends): no server or CLI code.
 #   server   (src/server): names no engine (no backend header, no engine
 #            symbol in its library); engines come through the catalog.
+#   process  (src/process, the process executor): core only, like a
+#            backend; no engine, server or CLI code. The server does not
+#            include it either: executors come through the catalog too.
 #
 # Usage: layering_test.sh SOURCE_DIR LIBMODELPOOL_CORE.a LIBMODELPOOL_SERVER.a
 set -u
@@ -30,7 +33,8 @@ check_core_includes() {
   includes_matching 'backends/|server/|cli/|llama|ggml|toml|boost/|CLI/|spdlog' "$@"
 }
 check_backend_includes() { includes_matching 'server/|cli/' "$@"; }
-check_server_includes() { includes_matching 'backends/|llama|ggml' "$@"; }
+check_process_includes() { includes_matching 'backends/|server/|cli/|llama|ggml|toml|boost/|CLI/|spdlog' "$@"; }
+check_server_includes() { includes_matching 'backends/|process/|llama|ggml' "$@"; }
 # An engine named in server code: its C++ namespace or class, or its name as
 # a string (a test's config text may name one; the tests are not the server).
 check_server_names() {
@@ -42,17 +46,21 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf '#include "backends/llama/llm_service.h"\n' > "$tmp/core.cc"
 printf '#include "server/api.h"\n' > "$tmp/backend.cc"
+printf '#include "backends/sim/sim_backend.h"\n' > "$tmp/process.cc"
 printf 'if (spec.backend == "llama") {}\n' > "$tmp/server.cc"
 check_core_includes "$tmp/core.cc" > /dev/null || fail "the core include check misses a planted backend include"
 check_backend_includes "$tmp/backend.cc" > /dev/null || fail "the backend include check misses a planted server include"
 check_server_names "$tmp/server.cc" > /dev/null || fail "the server name check misses a planted engine name"
+check_process_includes "$tmp/process.cc" > /dev/null || fail "the process include check misses a planted backend include"
 
 core_files=$(find "$src/include/modelpool" "$src/src/core" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$')
 backend_files=$(find "$src/src/backends" -name '*.h' -o -name '*.cc')
+process_files=$(find "$src/src/process" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$')
 server_files=$(find "$src/src/server" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$')
 
 if out=$(check_core_includes $core_files); then fail "core includes a higher layer or a library:"; echo "$out"; fi
 if out=$(check_backend_includes $backend_files); then fail "a backend includes server or CLI code:"; echo "$out"; fi
+if out=$(check_process_includes $process_files); then fail "the process executor includes an engine, the server or a library:"; echo "$out"; fi
 if out=$(check_server_includes $server_files); then fail "the server includes an engine:"; echo "$out"; fi
 if out=$(check_server_names $server_files); then fail "the server names an engine:"; echo "$out"; fi
 
@@ -65,5 +73,5 @@ if out=$(grep -E '^(llama_|ggml_|modelpool::llama::|modelpool::SimBackend|modelp
   fail "libmodelpool_server uses an engine's or the CLI's symbols:"; echo "$out"
 fi
 
-[ "$failures" -eq 0 ] && echo "layering: ok (core, backends, server)"
+[ "$failures" -eq 0 ] && echo "layering: ok (core, backends, process, server)"
 exit $((failures > 0))

@@ -43,6 +43,20 @@ MetricsSnapshot hand_built() {
   echo.instances = {1, 2, 0, 0, 1};
   echo.queue_wait = echo.inference = echo.request_duration = echo.time_to_first_token =
       echo.time_per_output_token = two_buckets(0, 0, 0, 0);
+  echo.unready_reason = "model 'echo' is crash-looping: \"3\" in a row\nlast: SIGSEGV";
+  WorkerStats w;
+  w.pids = {101, 102};
+  w.started = 5;
+  w.restarts = 3;
+  w.crashes = {{"SIGKILL", 2}, {"exit 3", 1}};
+  w.heartbeat_kills = 1;
+  w.hang_kills = 1;
+  w.succeeded = 40;
+  w.retried = 2;
+  w.failed_by_crash = 1;
+  w.last_exit = "worker 99 exited with status 3";
+  echo.workers = w;
+  echo.workers_pss_bytes = 7340032;
   MetricsSnapshot s;
   s.models = {llm, echo};
   s.process_pss_bytes = 123456789;
@@ -84,6 +98,14 @@ TEST(MetricsSnapshotTest, PrometheusListsEveryFamilyInOrder) {
       "modelpool_prompt_tokens_total counter",
       "modelpool_stream_overflows_total counter",
       "modelpool_weights_bytes gauge",
+      "modelpool_model_ready gauge",
+      "modelpool_model_unready_info gauge",
+      "modelpool_worker_processes gauge",
+      "modelpool_worker_pss_bytes gauge",
+      "modelpool_worker_restarts_total counter",
+      "modelpool_worker_crashes_total counter",
+      "modelpool_worker_kills_total counter",
+      "modelpool_worker_requests_total counter",
       "modelpool_process_pss_bytes gauge",
   };
   EXPECT_EQ(types, want);
@@ -121,6 +143,32 @@ TEST(MetricsSnapshotTest, PrometheusSamples) {
   }
   // A model without a KV cache has no KV series.
   EXPECT_EQ(text.find("modelpool_kv_cache_cells{model=\"echo\"}"), std::string::npos);
+}
+
+TEST(MetricsSnapshotTest, PrometheusWorkerAndReadinessSamples) {
+  const std::string text = render_prometheus(hand_built());
+  for (const char* line : {
+           "modelpool_model_ready{model=\"default\"} 1",
+           "modelpool_model_ready{model=\"echo\"} 0",
+           // The reason as a label value: quotes and newlines escaped.
+           "modelpool_model_unready_info{model=\"echo\",reason=\"model 'echo' is crash-looping: \\\"3\\\" in a "
+           "row\\nlast: SIGSEGV\"} 1",
+           "modelpool_worker_processes{model=\"echo\"} 2",
+           "modelpool_worker_pss_bytes{model=\"echo\"} 7340032",
+           "modelpool_worker_restarts_total{model=\"echo\"} 3",
+           "modelpool_worker_crashes_total{model=\"echo\",cause=\"SIGKILL\"} 2",
+           "modelpool_worker_crashes_total{model=\"echo\",cause=\"exit 3\"} 1",
+           "modelpool_worker_kills_total{model=\"echo\",reason=\"heartbeat\"} 1",
+           "modelpool_worker_kills_total{model=\"echo\",reason=\"hang\"} 1",
+           "modelpool_worker_requests_total{model=\"echo\",outcome=\"succeeded\"} 40",
+           "modelpool_worker_requests_total{model=\"echo\",outcome=\"retried\"} 2",
+           "modelpool_worker_requests_total{model=\"echo\",outcome=\"failed_by_crash\"} 1",
+       }) {
+    EXPECT_TRUE(has_line(text, line)) << "missing: " << line << "\nin:\n" << text;
+  }
+  // A model in threads has no worker series, and a ready one no reason.
+  EXPECT_EQ(text.find("modelpool_worker_processes{model=\"default\"}"), std::string::npos);
+  EXPECT_EQ(text.find("modelpool_model_unready_info{model=\"default\""), std::string::npos);
   // An unknown PSS is 0, as before the first sample.
   MetricsSnapshot unknown;
   EXPECT_TRUE(has_line(render_prometheus(unknown), "modelpool_process_pss_bytes 0"));
@@ -163,6 +211,25 @@ TEST(MetricsSnapshotTest, JsonHoldsTheSameNumbers) {
   EXPECT_EQ(q.at("count").to_number<int>(), 3);
   EXPECT_EQ(q.at("sum").to_number<double>(), 0.25);
   EXPECT_TRUE(models.at("echo").at("kv_cache").is_null());
+  EXPECT_TRUE(d.at("ready").as_bool());
+  EXPECT_TRUE(d.at("unready_reason").is_null());
+  EXPECT_TRUE(d.at("workers").is_null());
+  const json::object& e = models.at("echo").as_object();
+  EXPECT_FALSE(e.at("ready").as_bool());
+  EXPECT_EQ(e.at("unready_reason").as_string(), "model 'echo' is crash-looping: \"3\" in a row\nlast: SIGSEGV");
+  const json::object& w = e.at("workers").as_object();
+  EXPECT_EQ(w.at("pids").as_array(), (json::array{101, 102}));
+  EXPECT_EQ(w.at("pss_bytes").to_number<int>(), 7340032);
+  EXPECT_EQ(w.at("started").to_number<int>(), 5);
+  EXPECT_EQ(w.at("restarts").to_number<int>(), 3);
+  EXPECT_EQ(w.at("crashes").at("SIGKILL").to_number<int>(), 2);
+  EXPECT_EQ(w.at("crashes").at("exit 3").to_number<int>(), 1);
+  EXPECT_EQ(w.at("heartbeat_kills").to_number<int>(), 1);
+  EXPECT_EQ(w.at("hang_kills").to_number<int>(), 1);
+  EXPECT_EQ(w.at("requests").at("succeeded").to_number<int>(), 40);
+  EXPECT_EQ(w.at("requests").at("retried").to_number<int>(), 2);
+  EXPECT_EQ(w.at("requests").at("failed_by_crash").to_number<int>(), 1);
+  EXPECT_EQ(w.at("last_exit").as_string(), "worker 99 exited with status 3");
   EXPECT_NE(text.find("\"le\":[0.001,1]"), std::string::npos) << text;  // shortest decimals
 
   MetricsSnapshot unknown;
