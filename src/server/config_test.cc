@@ -661,3 +661,36 @@ TEST(ReadmeTest, TablesListEveryConfigKey) {
 
 }  // namespace
 }  // namespace modelpool::server
+
+namespace modelpool::server {
+namespace {
+
+TEST(ConfigTest, IsolationNamesAnExecutorAndTheProcessTableNeedsProcess) {
+  const ServerConfig c = parse_ok(sim_model("isolation = \"process\"\n[model.process]\nheartbeat_ms = 100\n"
+                                            "hang_grace_ms = 500\ncrash_loop_limit = 3\n"
+                                            "restart_backoff_max_ms = 2000\narena_mb = 64\n"));
+  const ServeOptions serve = serve_options(c.models.at(0));
+  EXPECT_EQ(serve.isolation, "process");
+  EXPECT_EQ(serve.process.heartbeat_interval, std::chrono::milliseconds(100));
+  EXPECT_EQ(serve.process.hang_grace, std::chrono::milliseconds(500));
+  EXPECT_EQ(serve.process.crash_loop_limit, 3u);
+  EXPECT_EQ(serve.process.restart_backoff_max, std::chrono::milliseconds(2000));
+  EXPECT_EQ(serve.process.arena_bytes, std::size_t{64} << 20);
+  EXPECT_EQ(serve_options(parse_ok(sim_model("")).models.at(0)).isolation, "thread");
+
+  expect_refused(sim_model("isolation = \"container\"\n"), 4,
+                 "key 'isolation': expected process, thread, got 'container'");
+  expect_refused(sim_model("[model.process]\narena_mb = 8\n"), 4,
+                 "key 'process': [model.process] applies to isolation = \"process\" only");
+  expect_refused(sim_model("isolation = \"process\"\n[model.process]\nheartbeat_ms = 0\n"), 6,
+                 "[model.process]: key 'heartbeat_ms': expected a positive integer, got 0");
+  expect_refused(sim_model("isolation = \"process\"\n[model.process]\nbeat = 1\n"), 6,
+                 "[model.process]: unknown key 'beat' (known: arena_mb, crash_loop_limit, hang_grace_ms, "
+                 "heartbeat_ms, restart_backoff_max_ms)");
+  // A sim fault that kills its process is refused in the server's own.
+  expect_refused(sim_model("[model.options]\ncrash_after = 3\n"), 4, "it needs isolation = \"process\"");
+  parse_ok(sim_model("isolation = \"process\"\n[model.options]\ncrash_after = 3\n"));
+}
+
+}  // namespace
+}  // namespace modelpool::server
