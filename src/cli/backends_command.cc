@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "modelpool/backend.h"
+#include "modelpool/executor.h"
 #include "modelpool/options.h"
 
 namespace modelpool::cli {
@@ -93,6 +94,12 @@ void add_backends_command(CLI::App& app, int* exit_code) {
       if (!out.empty()) out += "\n";
       const BackendInfo& info = backend->info();
       out += *markdown ? option_table_markdown(info.name, info.options) : describe(info);
+    }
+    if (!*markdown) {
+      out += "\nisolation (where instances run; a model's `isolation = \"...\"`):\n";
+      for (const std::shared_ptr<Executor>& executor : default_catalog().executors()) {
+        out += "  " + std::string(executor->name()) + ": " + std::string(executor->summary()) + "\n";
+      }
     }
     std::cout << out;
     *exit_code = 0;

@@ -38,6 +38,7 @@ expect 2 "--backend" -- bench --backend tensorflow
 expect 0 "sim: " -- backends
 expect 0 "fault_step_delay_ms" -- backends
 expect 0 "service  *string  *sleep | cpu" -- backends
+expect 0 "process: each instance in a supervised worker process" -- backends
 expect 2 "--frobnicate" -- backends --frobnicate
 
 # `backends --markdown` prints the README's option tables, word for word.
