@@ -59,57 +59,59 @@ Result<std::unique_ptr<Model>> ThreadExecutor::open(Backend& backend, Registry& 
   return backend.open(registry, spec, serve);
 }
 
-BackendCatalog::BackendCatalog() { add_executor(std::make_shared<ThreadExecutor>()); }
+namespace {
 
-void BackendCatalog::add_executor(std::shared_ptr<Executor> executor) {
-  std::string name(executor->name());
-  executors_.emplace(std::move(name), std::move(executor));
+// The catalog's two maps (backends, executors) read the same way.
+template <typename T>
+using ByName = std::map<std::string, std::shared_ptr<T>, std::less<>>;
+
+template <typename T>
+std::vector<std::shared_ptr<T>> values_of(const ByName<T>& map) {
+  std::vector<std::shared_ptr<T>> out;
+  for (const auto& [name, value] : map) out.push_back(value);
+  return out;
 }
 
-Result<std::shared_ptr<Executor>> BackendCatalog::find_executor(std::string_view name) const {
-  auto it = executors_.find(name);
-  if (it == executors_.end()) {
-    return not_found_error("unknown isolation '" + std::string(name) + "' (known: " + executor_names() + ")");
+template <typename T>
+std::string names_of(const ByName<T>& map) {
+  std::string out;
+  for (const auto& [name, value] : map) out += (out.empty() ? "" : ", ") + name;
+  return out.empty() ? "none registered" : out;
+}
+
+template <typename T>
+Result<std::shared_ptr<T>> find_in(const ByName<T>& map, std::string_view name, std::string_view what) {
+  auto it = map.find(name);
+  if (it == map.end()) {
+    return not_found_error("unknown " + std::string(what) + " '" + std::string(name) + "' (known: " +
+                           names_of(map) + ")");
   }
   return it->second;
 }
 
-std::vector<std::shared_ptr<Executor>> BackendCatalog::executors() const {
-  std::vector<std::shared_ptr<Executor>> out;
-  for (const auto& [name, e] : executors_) out.push_back(e);
-  return out;
-}
+}  // namespace
 
-std::string BackendCatalog::executor_names() const {
-  std::string out;
-  for (const auto& [name, e] : executors_) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
+BackendCatalog::BackendCatalog() { add_executor(std::make_shared<ThreadExecutor>()); }
 
 void BackendCatalog::add(std::shared_ptr<Backend> backend) {
   std::string name(backend->name());
   backends_.emplace(std::move(name), std::move(backend));
 }
-
 Result<std::shared_ptr<Backend>> BackendCatalog::find(std::string_view name) const {
-  auto it = backends_.find(name);
-  if (it == backends_.end()) {
-    return not_found_error("unknown backend '" + std::string(name) + "' (known: " + names() + ")");
-  }
-  return it->second;
+  return find_in(backends_, name, "backend");
 }
+std::vector<std::shared_ptr<Backend>> BackendCatalog::list() const { return values_of(backends_); }
+std::string BackendCatalog::names() const { return names_of(backends_); }
 
-std::vector<std::shared_ptr<Backend>> BackendCatalog::list() const {
-  std::vector<std::shared_ptr<Backend>> out;
-  for (const auto& [name, b] : backends_) out.push_back(b);
-  return out;
+void BackendCatalog::add_executor(std::shared_ptr<Executor> executor) {
+  std::string name(executor->name());
+  executors_.emplace(std::move(name), std::move(executor));
 }
-
-std::string BackendCatalog::names() const {
-  std::string out;
-  for (const auto& [name, b] : backends_) out += (out.empty() ? "" : ", ") + name;
-  return out.empty() ? "none registered" : out;
+Result<std::shared_ptr<Executor>> BackendCatalog::find_executor(std::string_view name) const {
+  return find_in(executors_, name, "isolation");
 }
+std::vector<std::shared_ptr<Executor>> BackendCatalog::executors() const { return values_of(executors_); }
+std::string BackendCatalog::executor_names() const { return names_of(executors_); }
 
 BackendCatalog& default_catalog() {
   static BackendCatalog catalog;

@@ -21,6 +21,16 @@ std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
+Result<std::shared_ptr<SharedArena>> SharedArena::map_arena(int fd, std::size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    const std::string e = errno_text();
+    close(fd);
+    return internal_error("mmap of the arena: " + e);
+  }
+  return std::shared_ptr<SharedArena>(new SharedArena(fd, static_cast<char*>(p), bytes));
+}
+
 Result<std::shared_ptr<SharedArena>> SharedArena::create(std::size_t bytes) {
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   bytes = (std::max<std::size_t>(bytes, 2 * page) + 2 * page - 1) / (2 * page) * (2 * page);
@@ -31,13 +41,7 @@ Result<std::shared_ptr<SharedArena>> SharedArena::create(std::size_t bytes) {
     close(fd);
     return internal_error("arena of " + std::to_string(bytes) + " bytes: " + e);
   }
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) {
-    const std::string e = errno_text();
-    close(fd);
-    return internal_error("mmap of the arena: " + e);
-  }
-  return std::shared_ptr<SharedArena>(new SharedArena(fd, static_cast<char*>(p), bytes));
+  return map_arena(fd, bytes);
 }
 
 Result<std::shared_ptr<SharedArena>> SharedArena::attach(int fd) {
@@ -48,13 +52,7 @@ Result<std::shared_ptr<SharedArena>> SharedArena::attach(int fd) {
     return invalid_argument_error("the arena is not a sealed memfd");
   }
   const auto bytes = static_cast<std::size_t>(st.st_size);
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) {
-    const std::string e = errno_text();
-    close(fd);
-    return internal_error("mmap of the arena: " + e);
-  }
-  return std::shared_ptr<SharedArena>(new SharedArena(fd, static_cast<char*>(p), bytes));
+  return map_arena(fd, bytes);
 }
 
 SharedArena::~SharedArena() {

@@ -54,6 +54,8 @@ class SharedArena {
 
  private:
   SharedArena(int fd, char* base, std::size_t size) : fd_(fd), base_(base), size_(size) {}
+  // Maps `bytes` of `fd`; takes the fd (closed on failure).
+  static Result<std::shared_ptr<SharedArena>> map_arena(int fd, std::size_t bytes);
   int fd_;
   char* base_;
   std::size_t size_;

@@ -388,6 +388,13 @@ void WorkerClient::send_release(std::uint64_t offset) {
   channel_.send(w.bytes()).ignore();
 }
 
+std::shared_ptr<WorkerClient::Call> WorkerClient::new_call() {
+  auto call = std::make_shared<Call>();
+  std::lock_guard lock(mu_);
+  call->id = next_call_++;
+  return call;
+}
+
 Result<std::string> WorkerClient::finish_call(const std::shared_ptr<Call>& call, const std::string& message,
                                               std::stop_token stop, CallTrace* trace) {
   const Status gone = model_failed_error("worker " + std::to_string(pid_) + " is gone");
@@ -427,12 +434,8 @@ Result<std::string> WorkerClient::finish_call(const std::shared_ptr<Call>& call,
 Result<InferStats> WorkerClient::infer(const Request& request, Sink& sink, Deadline deadline, std::stop_token stop,
                                        CallTrace* trace) {
   const Clock::time_point sent_at = Clock::now();
-  auto call = std::make_shared<Call>();
+  std::shared_ptr<Call> call = new_call();
   call->deadline = deadline;
-  {
-    std::lock_guard lock(mu_);
-    call->id = next_call_++;
-  }
   // Inputs: written once into our half of the arena.
   std::vector<TensorRef> refs;
   for (const Tensor& t : request.inputs) {
@@ -525,14 +528,10 @@ Result<InferStats> WorkerClient::infer(const Request& request, Sink& sink, Deadl
 
 Result<GenerationResult> WorkerClient::generate(const GenerationRequest& request, Deadline deadline,
                                                 std::stop_token stop, CallTrace* trace) {
-  auto call = std::make_shared<Call>();
+  std::shared_ptr<Call> call = new_call();
   call->deadline = deadline;
   call->on_text = request.on_text;
   call->on_logprobs = request.on_logprobs;
-  {
-    std::lock_guard lock(mu_);
-    call->id = next_call_++;
-  }
   WireWriter w({.type = MessageType::kGenerate, .call = call->id});
   put(w, request);
   w.i64(remaining_ns(deadline));
@@ -552,11 +551,7 @@ Result<GenerationResult> WorkerClient::generate(const GenerationRequest& request
 }
 
 Result<std::size_t> WorkerClient::count_tokens(std::string_view text) {
-  auto call = std::make_shared<Call>();
-  {
-    std::lock_guard lock(mu_);
-    call->id = next_call_++;
-  }
+  std::shared_ptr<Call> call = new_call();
   WireWriter w({.type = MessageType::kCountTokens, .call = call->id});
   w.str(text);
   CallTrace trace;

@@ -115,6 +115,7 @@ class WorkerClient : public std::enable_shared_from_this<WorkerClient> {
   WorkerClient(pid_t pid, int pidfd, Channel channel, std::shared_ptr<SharedArena> arena,
                ServeOptions::Process settings, ExitFn on_exit);
 
+  std::shared_ptr<Call> new_call();
   // Sends and waits for the reply; cancels on `stop`. The reply message, or
   // the error (a crash fills `trace`).
   Result<std::string> finish_call(const std::shared_ptr<Call>& call, const std::string& message,
