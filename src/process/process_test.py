@@ -138,8 +138,6 @@ isolation = "process"
 instances = 2
 [model.options]
 service_ms = 400
-[model.process]
-heartbeat_ms = 100
 
 [[model]]
 name = "crashy"
@@ -199,7 +197,7 @@ check(srv.metric("modelpool_worker_requests_total", {"model": "steady", "outcome
 victim = srv.pids("steady")[0]
 os.kill(victim, signal.SIGSTOP)
 check(wait_until(lambda: victim not in srv.pids("steady") and not alive(victim), 5), "SIGSTOPped worker not replaced")
-check(srv.metrics("steady")["workers"]["heartbeat_kills"] == 1, "heartbeat kill counted")
+check(srv.metrics("steady")["workers"]["heartbeat_kills"] >= 1, "heartbeat kill counted")
 status, _ = call(port, "POST", "/v2/models/steady/infer", ECHO)
 check(status == 200, "after the replacement: %s" % status)
 
