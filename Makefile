@@ -35,6 +35,7 @@ bench: build
 	bench/llm-memory
 	bench/server-vs-llama-server
 	bench/server-overhead
+	bench/transport
 
 asan: setup
 	@cmake --preset asan >/dev/null
