@@ -15,6 +15,7 @@ arenas are memfds, with no name); afterwards no worker is left in the
 process table (no zombie), after a clean shutdown and after the server is
 SIGKILLed.
 """
+import atexit
 import json
 import os
 import re
@@ -67,6 +68,18 @@ def alive(pid):
     return os.path.exists("/proc/%d" % pid)
 
 
+SERVERS = []
+
+
+@atexit.register
+def kill_servers():
+    """A check that raised must not leave a server (and its workers) running."""
+    for srv in SERVERS:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
 class Server:
     def __init__(self, toml):
         self.config = os.path.join(WORK, "models-%d.toml" % time.monotonic_ns())
@@ -75,6 +88,7 @@ class Server:
         self.log_path = self.config + ".log"
         self.proc = subprocess.Popen([MP, "serve", "--config", self.config, "--port", "0"],
                                      stderr=open(self.log_path, "w"), stdout=subprocess.DEVNULL)
+        SERVERS.append(self)
         self.port = None
         for _ in range(600):
             m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.text())
