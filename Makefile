@@ -35,6 +35,9 @@ bench: build
 	bench/llm-memory
 	bench/server-vs-llama-server
 	bench/server-overhead
+	bench/worker-faults
+	bench/process-vs-thread
+	bench/worker-memory
 
 asan: setup
 	@cmake --preset asan >/dev/null
