@@ -36,6 +36,9 @@ bench: build
 	bench/server-vs-llama-server
 	bench/server-overhead
 	bench/transport
+	bench/worker-faults
+	bench/process-vs-thread
+	bench/worker-memory
 
 asan: setup
 	@cmake --preset asan >/dev/null
