@@ -246,6 +246,7 @@ void WorkerClient::stop(std::chrono::milliseconds timeout) {
   channel_.send(WireWriter({.type = MessageType::kShutdown}).bytes()).ignore();
   std::unique_lock lock(mu_);
   if (!exited_cv_.wait_for(lock, timeout, [&] { return !alive(); })) {
+    killed_stopping_ = true;
     lock.unlock();
     pidfd_signal(pidfd_, SIGKILL);
     lock.lock();
@@ -362,7 +363,10 @@ void WorkerClient::reap() {
   {
     std::lock_guard lock(mu_);
     if (exit.cause.empty()) exit.cause = kill_cause_;
-    exit.asked = asked_to_stop_;
+    // Asked to stop, and it did (or would not and was killed for it): not a
+    // crash. A worker that a signal killed before it could stop (its seat
+    // was dropped because it had died) crashed all the same.
+    exit.asked = asked_to_stop_ && (exit.signal == 0 || killed_stopping_);
     dead_.store(true, std::memory_order_release);  // no call is added from now on
   }
   channel_.shutdown();

@@ -146,6 +146,7 @@ class WorkerClient : public std::enable_shared_from_this<WorkerClient> {
   std::uint64_t next_call_ = 1;                           // guarded by mu_
   std::string kill_cause_;                                // guarded by mu_
   bool asked_to_stop_ = false;                            // guarded by mu_
+  bool killed_stopping_ = false;                          // guarded by mu_: stop() timed out
   std::thread reader_;
 };
 
