@@ -61,8 +61,6 @@ WorkerExit reap_exit(pid_t pid, int pidfd) {
   return exit;
 }
 
-Deadline min_deadline(Deadline a, Deadline b) { return a < b ? a : b; }
-
 std::int64_t remaining_ns(Deadline deadline) {
   if (deadline == kNoDeadline) return -1;
   return std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()).count());

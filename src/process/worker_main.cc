@@ -242,7 +242,9 @@ int run_worker(const BackendCatalog& catalog, int channel_fd, pid_t parent) {
   auto backend = catalog.find(spec.backend);
   if (!backend.ok()) return refuse(channel, backend.status()).ok() ? 0 : 1;
 
-  Registry registry(RegistryOptions{.unload_after_idle = std::chrono::milliseconds(0)}, catalog);
+  RegistryOptions registry_options;
+  registry_options.unload_after_idle = std::chrono::milliseconds(0);
+  Registry registry(registry_options, catalog);
   auto model = (*backend)->open(registry, spec, serve);
   if (!model.ok()) return refuse(channel, model.status()).ok() ? 0 : 1;
 
