@@ -10,8 +10,9 @@
 // It has two halves: the server writes inputs into the first, the worker
 // writes outputs into the second. Each side allocates only in its own half
 // (an ArenaAllocator), writes a payload once, and sends its offset and size;
-// the other side reads it in place and says when it is done (a kRelease
-// message), and only then is the block allocated again.
+// the other side reads it in place. An input block is the server's again
+// when its call's reply arrives (or an output that echoes it is dropped); an
+// output block goes back to the worker when the server says so (kRelease).
 //
 //   auto arena = SharedArena::create(256 << 20);        // server
 //   ArenaAllocator inputs(0, arena->half());

@@ -38,7 +38,8 @@ enum class MessageType : std::uint16_t {
   kGenerate,      // server -> worker: a GenerationRequest
   kCountTokens,   // server -> worker: text
   kCancel,        // server -> worker: stop call `call`
-  kRelease,       // either way: done reading the block at offset (in the receiver's half)
+  kRelease,       // server -> worker: done with the output block at offset (inputs are
+                  // the server's own: freed when their call's kDone arrives)
   kPing,          // server -> worker
   kPong,          // worker -> server
   kText,          // worker -> server: a streamed piece (and its logprobs)

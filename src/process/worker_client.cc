@@ -284,9 +284,6 @@ void WorkerClient::dispatch(Received& message) {
   if (!r.ok()) return kill("sent a malformed message");
   switch (h.type) {
     case MessageType::kPong: return;
-    case MessageType::kRelease:
-      if (!inputs_->free(r.u64())) kill("released a block it was not given");
-      return;
     case MessageType::kText: {
       std::shared_ptr<Call> call;
       {
