@@ -26,6 +26,8 @@ class Supervisor : public std::enable_shared_from_this<Supervisor> {
   Result<std::unique_ptr<Instance>> make_seat();
   // A seat was destroyed: a worker left without seats is stopped.
   void seat_gone(const std::shared_ptr<WorkerClient>& worker);
+  // Refuses new seats and leaves the workers of seats that go to shutdown().
+  void begin_shutdown();
 
   // kModelFailed while crash-looping (until the cool-down ends), else ok.
   Status refusal() const;
@@ -40,6 +42,7 @@ class Supervisor : public std::enable_shared_from_this<Supervisor> {
   WorkerInfo info() const;
   WorkerStats stats() const;
   std::string unready_reason() const;
+  // Stops every worker: asked at once, killed after `timeout`.
   void shutdown(std::chrono::milliseconds timeout);
   const ModelSpec& spec() const { return spec_; }
 
@@ -158,7 +161,7 @@ void Supervisor::seat_gone(const std::shared_ptr<WorkerClient>& worker) {
     std::lock_guard lock(mu_);
     auto it = std::find_if(workers_.begin(), workers_.end(), [&](const Entry& e) { return e.worker == worker; });
     if (it == workers_.end()) return;
-    if (--it->seats > 0) return;
+    if (--it->seats > 0 || shutting_down_) return;  // shutdown() stops them all at once
     idle = std::move(it->worker);
     workers_.erase(it);
   }
@@ -239,6 +242,12 @@ WorkerStats Supervisor::stats() const {
   return s;
 }
 
+void Supervisor::begin_shutdown() {
+  std::lock_guard lock(mu_);
+  shutting_down_ = true;
+  cv_.notify_all();
+}
+
 void Supervisor::shutdown(std::chrono::milliseconds timeout) {
   std::vector<Entry> workers;
   {
@@ -247,7 +256,11 @@ void Supervisor::shutdown(std::chrono::milliseconds timeout) {
     workers.swap(workers_);
     cv_.notify_all();
   }
-  for (Entry& e : workers) e.worker->stop(timeout);
+  // All asked at once, then waited for together: the time is one timeout,
+  // not one per worker.
+  for (Entry& e : workers) e.worker->ask_to_stop();
+  const Clock::time_point deadline = Clock::now() + timeout;
+  for (Entry& e : workers) e.worker->wait_stopped(deadline);
 }
 
 class ProcessModel final : public Model {
@@ -256,9 +269,8 @@ class ProcessModel final : public Model {
       : supervisor_(std::move(supervisor)), pool_(std::move(pool)), info_(supervisor_->info()),
         describe_(std::move(describe)) {}
   ~ProcessModel() override {
-    pool_->shutdown(std::chrono::milliseconds(1000)).ignore();
+    shutdown(std::chrono::milliseconds(1000)).ignore();
     pool_.reset();
-    supervisor_->shutdown(std::chrono::milliseconds(1000));
   }
 
   Capabilities capabilities() const override { return info_.capabilities; }
@@ -315,9 +327,12 @@ class ProcessModel final : public Model {
   }
   std::string describe() const override { return describe_; }
 
+  // Requests in flight finish (up to `timeout`), then every worker is
+  // stopped at once (killed after at most a second).
   Status shutdown(std::chrono::milliseconds timeout) override {
+    supervisor_->begin_shutdown();
     Status s = pool_->shutdown(timeout);
-    supervisor_->shutdown(timeout);
+    supervisor_->shutdown(std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(1000)));
     return s;
   }
 

@@ -286,7 +286,8 @@ for pid in [srv.proc.pid] + pids:
 arenas = [os.readlink("/proc/%d/fd/%s" % (pids[0], fd)) for fd in os.listdir("/proc/%d/fd" % pids[0])]
 check(any(a.startswith("/memfd:modelpool-arena") for a in arenas), "a worker's arena is a memfd: %r" % arenas)
 srv.proc.send_signal(signal.SIGTERM)
-check(srv.proc.wait(20) == 0, "server exit code")
+code = srv.proc.wait(60)
+check(code == 0, "server exit code %s: %s" % (code, srv.text()[-3000:]))
 check(wait_until(lambda: not any(alive(p) for p in pids), 5), "workers after SIGTERM: %r" %
       [p for p in pids if alive(p)])
 

@@ -237,13 +237,21 @@ void WorkerClient::kill(std::string cause) {
 }
 
 void WorkerClient::stop(std::chrono::milliseconds timeout) {
+  ask_to_stop();
+  wait_stopped(Clock::now() + timeout);
+}
+
+void WorkerClient::ask_to_stop() {
   {
     std::lock_guard lock(mu_);
     asked_to_stop_ = true;
   }
   channel_.send(WireWriter({.type = MessageType::kShutdown}).bytes()).ignore();
+}
+
+void WorkerClient::wait_stopped(Clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  if (!exited_cv_.wait_for(lock, timeout, [&] { return !alive(); })) {
+  if (!exited_cv_.wait_until(lock, deadline, [&] { return !alive(); })) {
     killed_stopping_ = true;
     lock.unlock();
     pidfd_signal(pidfd_, SIGKILL);

@@ -109,6 +109,10 @@ class WorkerClient : public std::enable_shared_from_this<WorkerClient> {
   // Asks the worker to finish and exit; kills it after `timeout`. Returns
   // once it has been reaped.
   void stop(std::chrono::milliseconds timeout);
+  // stop() in two halves, so that many workers stop in parallel: ask, then
+  // wait until `deadline` (killing it then) and for it to be reaped.
+  void ask_to_stop();
+  void wait_stopped(Clock::time_point deadline);
 
  private:
   struct Call;
