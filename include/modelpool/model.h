@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,6 +48,10 @@ struct ServeOptions {
   std::size_t threads = 0;      // compute threads for the whole model; 0: the cores
   std::size_t max_queue = 64;   // waiters beyond this get kQueueFull
   bool warmup = true;
+  // Called after each attempt to create an instance (warm-up included; in
+  // process isolation, to start a worker), from a service thread with no
+  // lock held: start-up shows progress per instance. May be empty.
+  std::function<void(const PoolProgress&)> on_instance;
   // Where instances run: "thread" (in the server process) or "process"
   // (each in a supervised worker process; see process/process_model.h).
   std::string isolation = "thread";

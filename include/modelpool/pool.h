@@ -72,6 +72,7 @@ struct PoolProgress {
   std::size_t target = 0;    // instances the pool is working towards
   std::size_t failures = 0;  // consecutive creation failures
   Status last_error;         // the attempt's error, ok when it succeeded
+  Clock::duration took{};    // the attempt: creation and warm-up
 };
 
 struct PoolOptions {

@@ -215,6 +215,15 @@ int serve(const ServeArgs& args) {
   }
 
   server::ModelManager models(config.models);
+  models.set_on_instance([](const std::string& model, const PoolProgress& p) {
+    const double secs = std::chrono::duration<double>(p.took).count();
+    if (p.last_error.ok()) {
+      spdlog::info("model '{}': instance {}/{} ready in {:.2f}s", model, p.live, p.target, secs);
+    } else {
+      spdlog::warn("model '{}': creating an instance failed after {:.2f}s ({} in a row): {}", model, secs,
+                   p.failures, p.last_error.to_string());
+    }
+  });
   server::ApiOptions api_options;
   api_options.api_key = *key;
   api_options.stall_threshold = std::chrono::milliseconds(config.stall_timeout_ms);

@@ -209,6 +209,7 @@ Result<std::unique_ptr<Model>> open_pooled_model(Backend& backend, Registry& reg
   po.max_queue = serve.max_queue;
   po.warmup = serve.warmup;
   po.eager = true;
+  po.on_progress = serve.on_instance;
   std::shared_ptr<const Weights> shared = weights->shared();
   Backend* b = &backend;  // the catalog outlives every model
   auto pool = Pool::create([b, shared, spec] { return b->instantiate(shared, spec); }, po);

@@ -360,6 +360,7 @@ void Pool::release(Slot* slot) {
 // ---------------------------------------------------------------- service threads
 
 void Pool::create_one() {
+  const Clock::time_point started = Clock::now();
   Result<std::unique_ptr<Instance>> made = internal_error("instance factory threw");
   Status status = guarded("instance factory", [&] {
     made = factory_();
@@ -410,7 +411,7 @@ void Pool::create_one() {
   }
   state_cv_.notify_all();
   if (options_.on_progress) {
-    PoolProgress progress{slots_.size(), desired_locked(), consecutive_failures_, status};
+    PoolProgress progress{slots_.size(), desired_locked(), consecutive_failures_, status, now - started};
     lock.unlock();
     options_.on_progress(progress);
   }

@@ -398,6 +398,7 @@ Result<std::unique_ptr<Model>> ProcessExecutor::open(Backend& backend, Registry&
   po.max_queue = serve.max_queue;
   po.warmup = false;  // each worker warms its own instance up
   po.eager = true;
+  po.on_progress = serve.on_instance;
   po.health_check_interval = serve.process.heartbeat_interval;  // a dead worker's idle seats go soon
   po.service_threads = 2;
   auto pool = Pool::create([supervisor] { return supervisor->make_seat(); }, po);

@@ -42,7 +42,10 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
   spec.backend = c.backend;
   spec.path = c.path;
   spec.options = c.options;
-  const ServeOptions serve = serve_options(c, catalog_);
+  ServeOptions serve = serve_options(c, catalog_);
+  if (on_instance_) {
+    serve.on_instance = [fn = on_instance_, name = c.name](const PoolProgress& p) { fn(name, p); };
+  }
   if (Status s = (*backend)->check(spec, serve); !s.ok()) return s;
   auto executor = catalog_.find_executor(serve.isolation);
   if (!executor.ok()) return executor.status();

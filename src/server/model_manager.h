@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +57,12 @@ class ModelManager {
                         const BackendCatalog& catalog = default_catalog());
   ~ModelManager();
 
+  // Called after each attempt to create an instance of a model (its name,
+  // the pool's progress), for start-up progress. Set before loading.
+  void set_on_instance(std::function<void(const std::string& model, const PoolProgress&)> fn) {
+    on_instance_ = std::move(fn);
+  }
+
   // Loads `config` (blocking; call off the I/O threads). A model of that name
   // already READY or LOADING: kInvalidArgument. On failure the model is
   // UNAVAILABLE with the reason, and the error is returned.
@@ -92,6 +99,7 @@ class ModelManager {
   Result<std::shared_ptr<ServedModel>> build(const ModelConfig& config);
 
   const BackendCatalog& catalog_;
+  std::function<void(const std::string&, const PoolProgress&)> on_instance_;  // set before loading
   Registry registry_;
   const std::vector<ModelConfig> configured_;
   mutable std::mutex mu_;
