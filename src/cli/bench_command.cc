@@ -15,6 +15,7 @@ void add_bench_command(CLI::App& app, int* exit_code) {
     LlamaBenchOptions llama;
     std::string backend = "sim";
     std::string share = "true";
+    ModelBenchOptions configured;
   };
   auto args = std::make_shared<Args>();
   SimBenchOptions* options = &args->options;
@@ -88,7 +89,25 @@ void add_bench_command(CLI::App& app, int* exit_code) {
                   "reports the streams' largest gap between tokens against their median")
       ->group(g)->check(CLI::Range(2, 1 << 20));
 
-  cmd->callback([args, options, llama, share, backend, exit_code] {
+  ModelBenchOptions* configured = &args->configured;
+  auto* c = "a configured model (speech engines; instead of --backend)";
+  cmd->add_option("--config", configured->config_path, "Model repository (TOML) holding the model")
+      ->group(c)->check(CLI::ExistingFile);
+  cmd->add_option("--model-name", configured->model, "The model's name in --config")->group(c);
+  cmd->add_option("--isolation", configured->isolation, "thread or process (default: as configured)")
+      ->group(c)->check(CLI::IsMember({"thread", "process"}));
+  cmd->add_option("--audio", configured->audio_path, "Audio file each caller transcribes")
+      ->group(c)->check(CLI::ExistingFile);
+  cmd->add_option("--text", configured->text, "Text each caller has spoken")->group(c);
+
+  cmd->callback([args, options, llama, share, backend, configured, exit_code] {
+    if (!configured->config_path.empty()) {
+      configured->callers = options->callers;
+      configured->pool_sizes = options->pool_sizes;
+      configured->json_path = options->json_path;
+      *exit_code = run_model_bench(*configured);
+      return;
+    }
     if (*backend == "llama") {
       if (llama->model.empty()) throw CLI::RequiredError("--model (with --backend llama)");
       llama->json_path = options->json_path;

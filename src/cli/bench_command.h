@@ -35,6 +35,18 @@ struct LlamaBenchOptions {
   std::string json_path;
 };
 
+// A configured model (a speech engine) at several pool sizes.
+struct ModelBenchOptions {
+  std::string config_path;
+  std::string model;       // its name in the config (may be empty when it holds one)
+  std::string isolation;   // empty: as configured
+  std::string audio_path;  // a transcribing model's input
+  std::string text;        // a speaking model's input
+  std::size_t callers = 30;
+  std::vector<std::size_t> pool_sizes;
+  std::string json_path;
+};
+
 // Registers the subcommand; `run` is set to its action after parsing.
 void add_bench_command(CLI::App& app, int* exit_code);
 
@@ -42,6 +54,9 @@ void add_bench_command(CLI::App& app, int* exit_code);
 // Returns the process exit code.
 int run_sim_bench(const SimBenchOptions& options);
 
+// Runs the pool-size benchmark on a configured model through Model::infer,
+// prints its table, writes JSON when asked. Returns the process exit code.
+int run_model_bench(const ModelBenchOptions& options);
 // Runs the LLM benchmark (throughput, TTFT, TPOT, memory per concurrency),
 // or the fair-prefill scenario when long_prompt_tokens > 0.
 int run_llama_bench(const LlamaBenchOptions& options);
