@@ -10,6 +10,10 @@
 #   process  (src/process, the process executor): core only, like a
 #            backend; no engine, server or CLI code. The server does not
 #            include it either: executors come through the catalog too.
+#   audio    (src/audio, codecs for the speech engines): core and its codec
+#            libraries only. The server neither includes nor links it: audio
+#            is decoded and encoded by a model's instances (in a worker, in
+#            process isolation), never on the server's threads.
 #
 # Usage: layering_test.sh SOURCE_DIR LIBMODELPOOL_CORE.a LIBMODELPOOL_SERVER.a
 set -u
@@ -34,11 +38,12 @@ check_core_includes() {
 }
 check_backend_includes() { includes_matching 'server/|cli/' "$@"; }
 check_process_includes() { includes_matching 'backends/|server/|cli/|llama|ggml|toml|boost/|CLI/|spdlog' "$@"; }
-check_server_includes() { includes_matching 'backends/|process/|llama|ggml' "$@"; }
+check_audio_includes() { includes_matching 'backends/|server/|cli/|process/|llama|ggml|toml|boost/|CLI/|spdlog' "$@"; }
+check_server_includes() { includes_matching 'backends/|process/|audio/|llama|ggml|sndfile|samplerate|pocketsphinx|flite|espeak' "$@"; }
 # An engine named in server code: its C++ namespace or class, or its name as
 # a string (a test's config text may name one; the tests are not the server).
 check_server_names() {
-  grep -HnE 'llama::|SimBackend|LlamaBackend|LlmService|"(llama|sim)"' "$@" 2>/dev/null | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' 
+  grep -HnE 'llama::|SimBackend|LlamaBackend|LlmService|"(llama|sim|stt|tts|flite|espeak-ng)"' "$@" 2>/dev/null | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' 
 }
 
 # The checks must be able to fail: each finds a planted violation.
@@ -48,19 +53,23 @@ printf '#include "backends/llama/llm_service.h"\n' > "$tmp/core.cc"
 printf '#include "server/api.h"\n' > "$tmp/backend.cc"
 printf '#include "backends/sim/sim_backend.h"\n' > "$tmp/process.cc"
 printf 'if (spec.backend == "llama") {}\n' > "$tmp/server.cc"
+printf '#include "server/api.h"\n' > "$tmp/audio.cc"
 check_core_includes "$tmp/core.cc" > /dev/null || fail "the core include check misses a planted backend include"
 check_backend_includes "$tmp/backend.cc" > /dev/null || fail "the backend include check misses a planted server include"
 check_server_names "$tmp/server.cc" > /dev/null || fail "the server name check misses a planted engine name"
 check_process_includes "$tmp/process.cc" > /dev/null || fail "the process include check misses a planted backend include"
+check_audio_includes "$tmp/audio.cc" > /dev/null || fail "the audio include check misses a planted server include"
 
 core_files=$(find "$src/include/modelpool" "$src/src/core" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$')
 backend_files=$(find "$src/src/backends" -name '*.h' -o -name '*.cc')
 process_files=$(find "$src/src/process" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$')
+audio_files=$(find "$src/src/audio" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$')
 server_files=$(find "$src/src/server" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$')
 
 if out=$(check_core_includes $core_files); then fail "core includes a higher layer or a library:"; echo "$out"; fi
 if out=$(check_backend_includes $backend_files); then fail "a backend includes server or CLI code:"; echo "$out"; fi
 if out=$(check_process_includes $process_files); then fail "the process executor includes an engine, the server or a library:"; echo "$out"; fi
+if out=$(check_audio_includes $audio_files); then fail "the audio library includes an engine, the server or the CLI:"; echo "$out"; fi
 if out=$(check_server_includes $server_files); then fail "the server includes an engine:"; echo "$out"; fi
 if out=$(check_server_names $server_files); then fail "the server names an engine:"; echo "$out"; fi
 
@@ -69,9 +78,9 @@ if out=$(grep -E '^(modelpool::|llama_|ggml_|toml::|boost::|spdlog::|CLI::)' <<<
   fail "libmodelpool_core needs symbols from outside core:"; echo "$out"
 fi
 server_external=$(external_symbols "$server_lib")
-if out=$(grep -E '^(llama_|ggml_|modelpool::llama::|modelpool::SimBackend|modelpool::SimConfig|modelpool::cli::)' <<< "$server_external"); then
+if out=$(grep -E '^(llama_|ggml_|modelpool::llama::|modelpool::SimBackend|modelpool::SimConfig|modelpool::cli::|modelpool::audio::|sf_|src_|ps_|flite_|espeak)' <<< "$server_external"); then
   fail "libmodelpool_server uses an engine's or the CLI's symbols:"; echo "$out"
 fi
 
-[ "$failures" -eq 0 ] && echo "layering: ok (core, backends, process, server)"
+[ "$failures" -eq 0 ] && echo "layering: ok (core, backends, process, audio, server)"
 exit $((failures > 0))
