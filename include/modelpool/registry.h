@@ -109,6 +109,9 @@ class Registry {
 
   // How many Backend::load calls have been made so far (all keys).
   std::uint64_t load_count() const;
+  // How many get() calls found their key loaded or loading, and shared it
+  // instead of loading again (all keys).
+  std::uint64_t hit_count() const;
 
   std::vector<RegistryEntryInfo> snapshot() const;
 

@@ -32,7 +32,8 @@ struct RegistryCore {
   std::condition_variable loaded_cv;   // a load finished
   std::condition_variable janitor_cv;  // wakes the janitor
   std::map<std::string, std::shared_ptr<RegistryEntry>> entries;  // guarded by mu
-  std::uint64_t loads = 0;                                        // guarded by mu
+  std::uint64_t loads = 0;
+  std::uint64_t hits = 0;  // guarded by mu                                        // guarded by mu
   bool stopping = false;                                          // guarded by mu
 
   // Drops idle entries; returns their weights so the caller frees them off
@@ -138,6 +139,7 @@ Result<WeightsRef> Registry::get(const ModelSpec& spec) {
   auto it = core_->entries.find(key);
   if (it != core_->entries.end()) {
     std::shared_ptr<RegistryEntry> entry = it->second;
+    ++core_->hits;
     ++entry->refs;  // held while waiting, so a finished load is not swept
     core_->loaded_cv.wait(lock, [&] { return !entry->loading; });
     if (!entry->error.ok()) {
@@ -198,6 +200,11 @@ std::size_t Registry::unload_idle() {
 std::uint64_t Registry::load_count() const {
   std::lock_guard lock(core_->mu);
   return core_->loads;
+}
+
+std::uint64_t Registry::hit_count() const {
+  std::lock_guard lock(core_->mu);
+  return core_->hits;
 }
 
 std::vector<RegistryEntryInfo> Registry::snapshot() const {

@@ -74,6 +74,7 @@ TEST(RegistryTest, ConcurrentRequestsForOneModelLoadItOnce) {
   }
   EXPECT_EQ(loads.calls, 1);
   EXPECT_EQ(registry.load_count(), 1u);
+  EXPECT_EQ(registry.hit_count(), static_cast<std::uint64_t>(kThreads - 1));  // every other get shared the load
   for (const Weights* w : got) EXPECT_EQ(w, got[0]);
   ASSERT_EQ(registry.snapshot().size(), 1u);
   EXPECT_EQ(registry.snapshot()[0].refs, std::size_t(kThreads));

@@ -11,6 +11,8 @@ MetricsSnapshot Api::metrics_snapshot() const {
     snapshot.models.push_back(snapshot_model(m->name(), m->model().stats(), m->metrics));
   }
   if (const std::size_t pss = pss_.last_bytes(); pss > 0) snapshot.process_pss_bytes = pss;
+  snapshot.registry_loads = models_.registry().load_count();
+  snapshot.registry_hits = models_.registry().hit_count();
   return snapshot;
 }
 

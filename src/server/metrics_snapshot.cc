@@ -296,13 +296,19 @@ std::string render_prometheus(const MetricsSnapshot& snapshot) {
   }
   header(out, "modelpool_process_pss_bytes", "gauge", "Proportional set size of the server process.");
   out += "modelpool_process_pss_bytes " + std::to_string(snapshot.process_pss_bytes.value_or(0)) + "\n";
+  header(out, "modelpool_registry_loads_total", "counter", "Model weights loaded by the registry.");
+  out += "modelpool_registry_loads_total " + std::to_string(snapshot.registry_loads) + "\n";
+  header(out, "modelpool_registry_hits_total", "counter",
+         "Times a model found its weights already loaded (or loading) and shared them.");
+  out += "modelpool_registry_hits_total " + std::to_string(snapshot.registry_hits) + "\n";
   return out;
 }
 
 std::string render_json(const MetricsSnapshot& snapshot) {
   std::string out = "{\"process\":{\"pss_bytes\":";
   out += snapshot.process_pss_bytes ? std::to_string(*snapshot.process_pss_bytes) : "null";
-  out += "},\"models\":{";
+  out += "},\"registry\":{\"loads\":" + std::to_string(snapshot.registry_loads) +
+         ",\"hits\":" + std::to_string(snapshot.registry_hits) + "},\"models\":{";
   for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
     out += (i ? "," : "") + json_string(snapshot.models[i].name) + ":";
     json_model(out, snapshot.models[i]);

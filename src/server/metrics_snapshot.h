@@ -37,9 +37,11 @@
 //   modelpool_worker_kills_total{model,reason}            counter (heartbeat, hang)
 //   modelpool_worker_requests_total{model,outcome}        counter (succeeded, retried, failed_by_crash)
 //   modelpool_process_pss_bytes                           gauge (0: unknown)
+//   modelpool_registry_loads_total                        counter (weights loaded)
+//   modelpool_registry_hits_total                         counter (weights shared instead)
 //
 // JSON (the same numbers; the shape is documented in api.h):
-//   {"process": {"pss_bytes": N|null},
+//   {"process": {"pss_bytes": N|null}, "registry": {"loads": N, "hits": N},
 //    "models": {"NAME": {"requests": [{"outcome", "code", "count"}],
 //                        "tokens_generated", "prompt_tokens", "stream_overflows",
 //                        "queue_length", "instances": {"creating", "idle", "busy",
@@ -125,6 +127,10 @@ struct ModelSnapshot {
 struct MetricsSnapshot {
   std::vector<ModelSnapshot> models;  // rendered in this order
   std::optional<std::size_t> process_pss_bytes;  // none: not known
+  // The registry's weight loads, and the times a model found its weights
+  // already loaded (or loading) and shared them.
+  std::uint64_t registry_loads = 0;
+  std::uint64_t registry_hits = 0;
 };
 
 // A model's snapshot from what the model reports about itself (`stats`)

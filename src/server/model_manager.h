@@ -57,6 +57,10 @@ class ModelManager {
                         const BackendCatalog& catalog = default_catalog());
   ~ModelManager();
 
+  // The registry the models' weights are shared through (its counters, for
+  // metrics).
+  const Registry& registry() const { return registry_; }
+
   // Called after each attempt to create an instance of a model (its name,
   // the pool's progress), for start-up progress. Set before loading.
   void set_on_instance(std::function<void(const std::string& model, const PoolProgress&)> fn) {
