@@ -1,0 +1,44 @@
+// flite (CMU Flite 2.2, Debian's flite1-dev): five English voices compiled
+// into their own libraries.
+//
+//   kal    diphone, male, 8 kHz (the oldest; smallest, fastest)
+//   kal16  diphone, male, 16 kHz
+//   slt    clustergen (statistical parametric), female, 16 kHz
+//   rms    clustergen, male, 16 kHz
+//   awb    clustergen, male (Scottish English), 16 kHz
+//
+// Threads: flite keeps each voice as a process-wide singleton (its
+// register_cmu_us_* functions return the same cst_voice every time, built
+// on first call without a lock), and so is the CMU lexicon under it. This
+// engine registers each voice once per process, under a lock, and never
+// writes to a voice afterwards: a request's speed goes into its own
+// utterance's features, which shadow the voice's (flite links, not copies,
+// the voice's features into each utterance). Synthesis itself then only
+// reads the voice, and several threads synthesize at once: the evidence is
+// in flite_engine_test.cc (FliteConcurrency) and in the report of the
+// commit that added it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backends/tts/engine.h"
+
+namespace modelpool::tts {
+
+class FliteEngine final : public Engine {
+ public:
+  // The voice names, in the order messages list them.
+  static const std::vector<std::string>& voices();
+  // Registers `voice` in this process if it is not yet (the first time
+  // costs its set-up: a few ms; the voice data is in the library's
+  // read-only pages). Thread-safe. kInvalidArgument for an unknown voice.
+  static Status preload(std::string_view voice);
+
+  std::string_view name() const override { return "flite"; }
+  Status check_voice(std::string_view voice) const override;
+  Result<audio::Pcm> synthesize(std::string_view text, std::string_view voice, double speed,
+                                std::stop_token stop) override;
+};
+
+}  // namespace modelpool::tts
