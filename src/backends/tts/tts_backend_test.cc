@@ -3,12 +3,16 @@
 // started as `worker`: src/testing/test_main.cc).
 #include "backends/tts/tts_backend.h"
 
+#include "backends/tts/flite_engine.h"
+
 #include <signal.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -292,6 +296,97 @@ TEST(TtsEspeak, WorkersSpeakInParallelAndSurviveAKilledOne) {
   round();
   EXPECT_GE(model.stats().workers->succeeded, 12u);
   EXPECT_TRUE(model.shutdown(5s).ok());
+}
+
+}  // namespace
+}  // namespace modelpool::tts
+
+// ---- Figures (not asserted) -------------------------------------------------
+//
+// build/bin/modelpool_tests --gtest_also_run_disabled_tests --gtest_filter='*TtsFigures*'
+// prints, per engine and voice: load and instance creation time, the real-
+// time factor of a ~60-word paragraph (synthesis seconds / audio seconds,
+// wav encoding included), Instance::bytes(), and the PSS of a worker
+// process serving it.
+
+#include "modelpool/memory.h"
+
+namespace modelpool::tts {
+namespace {
+
+constexpr const char* kParagraph =
+    "The library opens at nine in the morning and closes at six in the evening, except on Sundays, "
+    "when it stays closed all day. Visitors may borrow up to five books at a time for three weeks. "
+    "Late returns cost ten cents a day, and lost books must be replaced or paid for. The reading room "
+    "on the second floor is quiet, bright and open to everyone.";
+constexpr const char* kVietnameseParagraph =
+    "Thư viện mở cửa lúc chín giờ sáng và đóng cửa lúc sáu giờ chiều, trừ ngày chủ nhật. Mỗi người có "
+    "thể mượn tối đa năm cuốn sách trong ba tuần. Trả sách muộn phải trả mười nghìn đồng mỗi ngày, và "
+    "sách bị mất phải được thay thế hoặc bồi thường. Phòng đọc trên tầng hai yên tĩnh, sáng sủa và mở "
+    "cửa cho tất cả mọi người.";
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void measure_rtf(Model& model, const std::string& label, const char* text, const std::string& voice) {
+  // One run to warm up, then the best of three.
+  ASSERT_TRUE(speak(model, text, {.voice = voice, .speed = 1.0}).ok());
+  double best = 1e9, audio_s = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<speech::Speech> r = speak(model, text, {.voice = voice, .speed = 1.0});
+    const double took = seconds_since(t0);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    best = std::min(best, took);
+    audio_s = decode_wav(*r).seconds();
+  }
+  std::printf("%-22s %5.2f s of audio in %6.3f s: RTF %.3f\n", label.c_str(), audio_s, best, best / audio_s);
+}
+
+TEST(TtsFigures, DISABLED_Print) {
+  std::printf("words in the paragraph: %zu\n",
+              static_cast<std::size_t>(std::count(kParagraph, kParagraph + std::strlen(kParagraph), ' ') + 1));
+  // flite in this process: load (voice registration) and creation.
+  for (const std::string& voice : FliteEngine::voices()) {
+    TtsBackend backend;
+    const ModelSpec spec = tts({{"voice", voice}});
+    auto t0 = std::chrono::steady_clock::now();
+    auto weights = backend.load(spec, nullptr);
+    const double load_s = seconds_since(t0);
+    ASSERT_TRUE(weights.ok());
+    t0 = std::chrono::steady_clock::now();
+    auto instance = backend.instantiate(*weights, spec);
+    const double create_s = seconds_since(t0);
+    ASSERT_TRUE(instance.ok());
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*instance)->warmup().ok());
+    std::printf("flite %-6s load %.1f ms, create %.3f ms, warmup %.1f ms, Instance::bytes %zu\n", voice.c_str(),
+                load_s * 1e3, create_s * 1e3, seconds_since(t0) * 1e3, (*instance)->bytes());
+  }
+  // Each engine in one worker process: RTF through the whole path, and the
+  // worker's PSS once it has spoken.
+  struct Case {
+    std::map<std::string, std::string> options;
+    std::vector<std::pair<std::string, const char*>> voices;  // voice, text
+  };
+  const std::vector<Case> cases = {
+      {{{"engine", "flite"}}, {{"kal", kParagraph}, {"kal16", kParagraph}, {"slt", kParagraph}, {"rms", kParagraph}, {"awb", kParagraph}}},
+      {{{"engine", "espeak-ng"}}, {{"en-us", kParagraph}, {"vi", kVietnameseParagraph}}},
+  };
+  for (const Case& c : cases) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto model = open_in_workers(tts(c.options), 1);
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    std::printf("%s: worker started, loaded and warmed up in %.0f ms\n", c.options.at("engine").c_str(),
+                seconds_since(t0) * 1e3);
+    for (const auto& [voice, text] : c.voices) measure_rtf(**model, c.options.at("engine") + " " + voice, text, voice);
+    const int pid = (*model)->stats().workers->pids.at(0);
+    Result<std::size_t> pss = read_pss_bytes(pid);
+    std::printf("%s worker PSS after speaking: %.1f MiB\n", c.options.at("engine").c_str(),
+                pss.ok() ? *pss / 1048576.0 : -1.0);
+    EXPECT_TRUE((*model)->shutdown(5s).ok());
+  }
 }
 
 }  // namespace
