@@ -106,13 +106,6 @@ Result<std::unique_ptr<EspeakEngine>> EspeakEngine::create() {
   return std::unique_ptr<EspeakEngine>(new EspeakEngine());
 }
 
-std::vector<std::string> EspeakEngine::languages() {
-  Process& p = process();
-  std::lock_guard lock(p.mu);
-  if (!initialize(p).ok()) return {};
-  return languages_locked();
-}
-
 Status EspeakEngine::check_voice(std::string_view voice) const {
   Process& p = process();
   std::lock_guard lock(p.mu);

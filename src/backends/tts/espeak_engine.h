@@ -20,8 +20,7 @@
 // refused rather than silently clamped.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <memory>
 
 #include "backends/tts/engine.h"
 
@@ -43,9 +42,6 @@ class EspeakEngine final : public Engine {
   // kInvalidArgument for a speed under kMinSpeed.
   Result<audio::Pcm> synthesize(std::string_view text, std::string_view voice, double speed,
                                 std::stop_token stop) override;
-
-  // The languages espeak-ng-data has voices for, sorted (for messages).
-  static std::vector<std::string> languages();
 
  private:
   EspeakEngine() = default;
