@@ -16,8 +16,7 @@
 // the voice's features into each utterance). Synthesis itself then only
 // reads the voice, and several threads synthesize at once: the evidence is
 // in flite_engine_test.cc (TtsFliteConcurrency), which also passes under
-//   valgrind --tool=helgrind build/bin/modelpool_tests \
-//       --gtest_filter='TtsFliteConcurrency*'
+//   valgrind --tool=helgrind build/bin/modelpool_tests --gtest_filter='TtsFliteConcurrency*'
 // with 0 errors (helgrind instruments libflite's machine code, which
 // ThreadSanitizer cannot); without valgrind's default suppressions every
 // report is inside glibc (rand()'s state and stdio, guarded by glibc's own
