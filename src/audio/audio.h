@@ -74,4 +74,8 @@ std::vector<std::int16_t> to_int16(const Pcm& pcm);
 // ones; kInternal when the encoder fails.
 Result<std::string> encode(const Pcm& pcm, std::string_view format);
 
+// The sample rate encode() writes `format` at, for audio at `rate` Hz
+// (`rate` itself unless the codec cannot take it). An unknown format: `rate`.
+int encoded_rate(int rate, std::string_view format);
+
 }  // namespace modelpool::audio

@@ -73,6 +73,8 @@ TEST(Audio, OpusAndMp3TakeRatesTheirCodecsAccept) {
   Result<std::string> opus = encode(tone(22050, 0.3), "opus");
   ASSERT_TRUE(opus.ok()) << opus.status().message();
   EXPECT_EQ(decode(*opus, {})->sample_rate, 24000);
+  EXPECT_EQ(encoded_rate(22050, "opus"), 24000);
+  EXPECT_EQ(encoded_rate(16000, "opus"), 16000);
   Result<std::string> mp3 = encode(tone(22050, 0.3), "mp3");
   ASSERT_TRUE(mp3.ok()) << mp3.status().message();
   EXPECT_EQ(decode(*mp3, {})->sample_rate, 22050);

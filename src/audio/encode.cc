@@ -43,6 +43,11 @@ int codec_rate(const Target& t, int rate) {
 
 }  // namespace
 
+int encoded_rate(int rate, std::string_view format) {
+  Result<Target> target = target_of(format);
+  return target.ok() ? codec_rate(*target, rate) : rate;
+}
+
 Result<std::string> encode(const Pcm& pcm, std::string_view format) {
   if (pcm.sample_rate <= 0) return invalid_argument_error("cannot encode audio without a sample rate");
   if (format == "pcm") {

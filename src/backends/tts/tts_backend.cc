@@ -85,9 +85,7 @@ class TtsInstance final : public Instance {
     if (stop.stop_requested()) return cancelled_error("tts: run stopped");
     Result<std::string> encoded = audio::encode(*pcm, in->options.format);
     if (!encoded.ok()) return encoded.status();
-    // audio::encode resamples opus to 48 kHz; every other format keeps the
-    // voice's rate.
-    const int rate = in->options.format == "opus" ? 48000 : pcm->sample_rate;
+    const int rate = audio::encoded_rate(pcm->sample_rate, in->options.format);
     for (Tensor& t : speech::speech_outputs({std::move(*encoded), rate})) {
       if (!sink.write(std::move(t))) return cancelled_error("tts: consumer gone");
     }
