@@ -1,7 +1,8 @@
 // modelpool serve [--config FILE] [--host H] [--port P] [--api-key-file F] ...
 //
 // Without --config it serves the embedded default: a generated `small` LLM
-// named "default" (batched) and a sim model named "echo".
+// named "default" (batched), a sim model named "echo", and the speech models
+// "stt" (pocketsphinx, en-us) and "tts" (flite).
 //
 // Start-up: the server listens at once (health answers while models load);
 // a model that fails to load stops the server with exit code 1 and one line
@@ -56,7 +57,7 @@ std::string cache_dir() {
   return std::string(home ? home : "/tmp") + "/.cache/modelpool";
 }
 
-// The embedded default: the small generated LLM and the echo model.
+// The embedded default: the small generated LLM, the echo model, speech.
 server::ServerConfig default_config(const std::string& small_path) {
   server::ServerConfig c;
   server::ModelConfig llm;
@@ -73,7 +74,17 @@ server::ServerConfig default_config(const std::string& small_path) {
   echo.min_instances = echo.max_instances = 4;
   echo.max_queue = 1024;
   echo.options = {{"service_ms", "0"}};
-  c.models = {llm, echo};
+  // Speech from Debian's packages: pocketsphinx's en-us model and flite's
+  // voices, warmed up before they serve.
+  server::ModelConfig stt;
+  stt.name = "stt";
+  stt.backend = "stt";
+  stt.min_instances = stt.max_instances = 2;
+  server::ModelConfig tts;
+  tts.name = "tts";
+  tts.backend = "tts";
+  tts.min_instances = tts.max_instances = 2;
+  c.models = {llm, echo, stt, tts};
   return c;
 }
 
