@@ -4,6 +4,7 @@
 
 #include "backends/llama/llama_backend.h"
 #include "backends/sim/sim_backend.h"
+#include "backends/stt/stt_backend.h"
 #include "process/process_model.h"
 
 namespace modelpool::cli {
@@ -11,6 +12,7 @@ namespace modelpool::cli {
 void register_builtin_backends(BackendCatalog& catalog) {
   catalog.add(std::make_shared<SimBackend>());
   catalog.add(std::make_shared<llama::LlamaBackend>());
+  catalog.add(std::make_shared<stt::SttBackend>());
   catalog.add_executor(std::make_shared<process::ProcessExecutor>());
 }
 
