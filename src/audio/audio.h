@@ -68,9 +68,9 @@ Result<Pcm> resample(const Pcm& pcm, int rate);
 std::vector<std::int16_t> to_int16(const Pcm& pcm);
 
 // Encodes `pcm` as `format`: "wav" (16-bit PCM), "pcm" (raw 16-bit
-// little-endian), "mp3", "opus" (Ogg Opus; resampled to 48 kHz first, the
-// rates Opus takes being 8, 12, 16, 24 and 48 kHz), "flac". Returns the
-// whole file. kInvalidArgument for another format, naming the supported
+// little-endian), "mp3", "opus" (in Ogg), "flac". A rate the codec cannot
+// take is first resampled to the next one it can (Opus: 8, 12, 16, 24,
+// 48 kHz; MP3: the MPEG rates from 8 to 48 kHz). Returns the whole file. kInvalidArgument for another format, naming the supported
 // ones; kInternal when the encoder fails.
 Result<std::string> encode(const Pcm& pcm, std::string_view format);
 
