@@ -39,12 +39,52 @@ void engine_log(void*, err_lvl_t level, const char* format, ...) {
 
 void silence_engine_log() {
   static std::once_flag once;
-  std::call_once(once, [] { err_set_callback(engine_log, nullptr); });
+  std::call_once(once, [] {
+    // No log file (cmd_ln prints the configuration to it directly), and
+    // every message through engine_log.
+    err_set_logfp(nullptr);
+    err_set_callback(engine_log, nullptr);
+  });
 }
 
 std::size_t heap_in_use() {
   const struct mallinfo2 m = mallinfo2();
   return m.uordblks + m.hblkhd;
+}
+
+// The mean cepstrum of `samples` as `fe` computes it, or empty when they
+// make no frame (or `stop` is requested).
+std::vector<mfcc_t> mean_cepstrum(fe_t* fe, std::span<const std::int16_t> samples, std::stop_token stop) {
+  const auto width = static_cast<std::size_t>(fe_get_output_size(fe));
+  constexpr int kFrames = 256;
+  std::vector<mfcc_t> block(width * kFrames);
+  std::vector<mfcc_t*> rows(kFrames);
+  for (int i = 0; i < kFrames; ++i) rows[i] = block.data() + i * width;
+  std::vector<double> sum(width, 0.0);
+  std::size_t frames = 0;
+  auto add = [&](int32 n) {
+    for (int32 f = 0; f < n; ++f) {
+      for (std::size_t k = 0; k < width; ++k) sum[k] += rows[f][k];
+    }
+    frames += static_cast<std::size_t>(n);
+  };
+  fe_start_stream(fe);
+  fe_start_utt(fe);
+  const int16* at = samples.data();
+  std::size_t left = samples.size();
+  while (left > 0 && !stop.stop_requested()) {
+    int32 n = kFrames;
+    if (fe_process_frames(fe, &at, &left, rows.data(), &n, nullptr) < 0) break;
+    if (n == 0) break;
+    add(n);
+  }
+  int32 n = 0;
+  fe_end_utt(fe, rows[0], &n);
+  add(n);
+  if (frames == 0 || stop.stop_requested()) return {};
+  std::vector<mfcc_t> mean(width);
+  for (std::size_t k = 0; k < width; ++k) mean[k] = static_cast<mfcc_t>(sum[k] / static_cast<double>(frames));
+  return mean;
 }
 
 }  // namespace
@@ -68,7 +108,13 @@ Result<std::unique_ptr<Decoder>> Decoder::create(const SttConfig& config) {
     return invalid_argument_error("pocketsphinx refused the model (" + std::string(config.search_option()) + " '" +
                                   config.search_file + "'): " + (errors.empty() ? "no reason given" : errors));
   }
-  return std::unique_ptr<Decoder>(new Decoder(ps, after > before ? after - before : 0));
+  auto decoder = std::unique_ptr<Decoder>(new Decoder(ps, after > before ? after - before : 0));
+  cmn_t* cmn = ps_get_feat(ps)->cmn_struct;
+  if (cmn != nullptr) {
+    decoder->initial_cmn_.resize(static_cast<std::size_t>(cmn->veclen));
+    cmn_live_get(cmn, decoder->initial_cmn_.data());
+  }
+  return decoder;
 }
 
 Decoder::~Decoder() { ps_free(ps_); }
@@ -77,6 +123,19 @@ Result<Hypothesis> Decoder::decode(std::span<const std::int16_t> samples, std::s
   Hypothesis hyp;
   hyp.frame_rate = static_cast<int>(cmd_ln_int32_r(ps_get_config(ps_), "-frate"));
   if (samples.empty()) return hyp;
+  // The whole utterance is at hand (this is not live audio): its own
+  // cepstral mean normalises it from the first frame, where live
+  // normalisation would start from the model's -cmninit (or from whatever
+  // the instance heard last) and adapt over the first seconds, costing
+  // words (measured: "jumped" for "jumps" on a 3 s sentence). A new stream
+  // makes frames count from 0 and the front end forget the last signal, so
+  // a request's text does not depend on what the instance heard before.
+  std::vector<mfcc_t> mean = mean_cepstrum(ps_get_fe(ps_), samples, stop);
+  if (stop.stop_requested()) return cancelled_error("transcription stopped");
+  if (mean.empty()) mean = initial_cmn_;
+  if (ps_start_stream(ps_) < 0) return internal_error("pocketsphinx: starting a stream failed");
+  cmn_t* cmn = ps_get_feat(ps_)->cmn_struct;
+  if (cmn != nullptr && mean.size() == static_cast<std::size_t>(cmn->veclen)) cmn_live_set(cmn, mean.data());
   if (ps_start_utt(ps_) < 0) return internal_error("pocketsphinx: starting an utterance failed");
   const std::size_t chunk = static_cast<std::size_t>(cmd_ln_float32_r(ps_get_config(ps_), "-samprate")) / 10;
   for (std::size_t at = 0; at < samples.size(); at += chunk) {

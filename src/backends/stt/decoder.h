@@ -83,6 +83,9 @@ class Decoder {
 
   ps_decoder_s* ps_;
   const std::size_t bytes_;
+  // The cepstral mean the model starts from (its -cmninit), restored
+  // before every utterance.
+  std::vector<float> initial_cmn_;
 };
 
 }  // namespace modelpool::stt

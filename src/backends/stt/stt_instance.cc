@@ -66,8 +66,8 @@ Result<speech::Transcript> SttInstance::transcribe(const speech::AudioInput& inp
   if (Status s = refuse_unsupported(input.options, config, weights_->model_name); !s.ok()) return s;
   const audio::DecodeLimits limits{.max_seconds = config.max_seconds};
   Result<audio::Pcm> pcm = input.sample_type.empty()
-                               ? audio::decode(input.file, limits)
-                               : audio::from_samples(input.sample_type, input.samples, input.sample_rate, limits);
+                               ? audio::decode(input.file.view(), limits)
+                               : audio::from_samples(input.sample_type, input.samples.view(), input.sample_rate, limits);
   if (!pcm.ok()) return pcm.status();
   Result<audio::Pcm> at_model_rate = audio::resample(*pcm, config.sample_rate);
   if (!at_model_rate.ok()) return at_model_rate.status();
