@@ -83,17 +83,17 @@ ModelSpec spec(std::map<std::string, std::string> options) {
   return s;
 }
 
-int memory(std::vector<int> counts) {
-  if (counts.empty()) counts = {1, 3, 8};
+std::vector<std::string> words_of(const std::string& text);
+
+// One row of the table, measured in this process (a fresh one: memory a
+// process freed earlier would be reused and hide the growth).
+int memory_row(const std::string& search, const std::string& mmap, std::vector<int> counts) {
   const int most = *std::max_element(counts.begin(), counts.end());
   const std::string grammar = digits_grammar().string();
-  std::printf("| search | mmap | load s | Weights::bytes MiB | create s (mean) | Instance::bytes MiB |");
-  for (int n : counts) std::printf(" PSS +%d MiB |", n);
-  std::printf(" PSS/decoder MiB |\n");
-  for (const char* search : {"lm", "jsgf"}) {
-    for (const char* mmap : {"true", "false"}) {
+  {
+    {
       std::map<std::string, std::string> options = {{"mmap", mmap}};
-      if (std::string(search) == "jsgf") options["jsgf"] = grammar;
+      if (search == "jsgf") options["jsgf"] = grammar;
       stt::SttBackend backend;
       const double before = pss_mib();
       auto t0 = std::chrono::steady_clock::now();
@@ -118,11 +118,30 @@ int memory(std::vector<int> counts) {
         instances.push_back(std::move(*inst));
         if (std::find(counts.begin(), counts.end(), i) != counts.end()) pss_at.push_back(pss_mib() - before);
       }
-      std::printf("| %s | %s | %.2f | %.1f | %.2f | %.1f |", search, mmap, load_s,
+      std::printf("| %s | %s | %.2f | %.1f | %.2f | %.1f |", search.c_str(), mmap.c_str(), load_s,
                   static_cast<double>((*weights)->bytes()) / kMiB, create_s / most,
                   static_cast<double>(instances.front()->bytes()) / kMiB);
       for (double p : pss_at) std::printf(" %.1f |", p);
       std::printf(" %.1f |\n", (pss_mib() - base) / most);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+// The table: each row from a fresh process (this program again).
+int memory(const std::vector<int>& counts) {
+  std::string count_args;
+  for (int n : counts) count_args += " " + std::to_string(n);
+  if (count_args.empty()) count_args = " 1 3 8";
+  std::printf("| search | mmap | load s | Weights::bytes MiB | create s (mean) | Instance::bytes MiB |");
+  for (const std::string& n : words_of(count_args)) std::printf(" PSS +%s MiB |", n.c_str());
+  std::printf(" PSS/decoder MiB |\n");
+  std::fflush(stdout);
+  for (const char* search : {"lm", "jsgf"}) {
+    for (const char* mmap : {"true", "false"}) {
+      const std::string command = "/proc/" + std::to_string(getpid()) + "/exe memory-row " + search + " " + mmap + count_args;
+      if (std::system(command.c_str()) != 0) return 1;
     }
   }
   return 0;
@@ -232,6 +251,11 @@ int main(int argc, char** argv) {
     std::vector<int> counts;
     for (int i = 2; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
     return memory(counts);
+  }
+  if (mode == "memory-row" && argc > 4) {
+    std::vector<int> counts;
+    for (int i = 4; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
+    return memory_row(argv[2], argv[3], counts);
   }
   if (mode == "accuracy") return accuracy(argc > 2 && std::string(argv[2]) == "-v");
   std::fprintf(stderr, "usage: stt_measure memory [N...] | accuracy [-v]\n");
