@@ -293,6 +293,17 @@ TEST_F(SttTest, ADigitsGrammarTranscribesSpokenDigitsExactly) {
   }
 }
 
+TEST_F(SttTest, AKeywordListSpotsItsPhrases) {
+  const ModelSpec spec = stt_spec({{"keywords", write_file("keys.txt", "next intersection /1e-20/\n").string()}});
+  auto weights = backend_.load(spec, nullptr);
+  ASSERT_TRUE(weights.ok()) << weights.status().message();
+  auto inst = backend_.instantiate(*weights, spec);
+  ASSERT_TRUE(inst.ok()) << inst.status().message();
+  Result<speech::Transcript> t = run(**inst, transcription(flite_wav(kTurn)));
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_NE(t->text.find("next intersection"), std::string::npos) << t->text;
+}
+
 TEST_F(SttTest, InstancesTranscribeConcurrently) {
   Registry registry(RegistryOptions{}, default_catalog());
   auto backend = default_catalog().find("stt");
@@ -375,6 +386,7 @@ TEST(SttOptions, AGrammarPocketsphinxRefusesFailsAtLoadWithItsReason) {
   Status s = backend.load(stt_spec({{"jsgf", bad}}), nullptr).status();
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find(bad), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("syntax error at line 3"), std::string::npos) << s.message();
 }
 
 }  // namespace
