@@ -1,0 +1,163 @@
+#include "backends/stt/decoder.h"
+
+#include <malloc.h>
+#include <pocketsphinx.h>
+#include <sphinxbase/err.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+
+namespace modelpool::stt {
+namespace {
+
+// Serializes decoder creation (see decoder.h).
+std::mutex& create_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+// pocketsphinx's error messages on this thread go here while it is set.
+thread_local std::string* captured_errors = nullptr;
+
+// sphinxbase's log callback: drops everything but the errors of a decoder
+// being created on this thread.
+void engine_log(void*, err_lvl_t level, const char* format, ...) {
+  if (captured_errors == nullptr || level < ERR_ERROR) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.empty()) return;
+  if (!captured_errors->empty()) *captured_errors += "; ";
+  *captured_errors += text;
+}
+
+void silence_engine_log() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // No log file (cmd_ln prints the configuration to it directly), and
+    // every message through engine_log.
+    err_set_logfp(nullptr);
+    err_set_callback(engine_log, nullptr);
+  });
+}
+
+std::size_t heap_in_use() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+// The mean cepstrum of `samples` as `fe` computes it, or empty when they
+// make no frame (or `stop` is requested).
+std::vector<mfcc_t> mean_cepstrum(fe_t* fe, std::span<const std::int16_t> samples, std::stop_token stop) {
+  const auto width = static_cast<std::size_t>(fe_get_output_size(fe));
+  constexpr int kFrames = 256;
+  std::vector<mfcc_t> block(width * kFrames);
+  std::vector<mfcc_t*> rows(kFrames);
+  for (int i = 0; i < kFrames; ++i) rows[i] = block.data() + i * width;
+  std::vector<double> sum(width, 0.0);
+  std::size_t frames = 0;
+  auto add = [&](int32 n) {
+    for (int32 f = 0; f < n; ++f) {
+      for (std::size_t k = 0; k < width; ++k) sum[k] += rows[f][k];
+    }
+    frames += static_cast<std::size_t>(n);
+  };
+  fe_start_stream(fe);
+  fe_start_utt(fe);
+  const int16* at = samples.data();
+  std::size_t left = samples.size();
+  while (left > 0 && !stop.stop_requested()) {
+    int32 n = kFrames;
+    if (fe_process_frames(fe, &at, &left, rows.data(), &n, nullptr) < 0) break;
+    if (n == 0) break;
+    add(n);
+  }
+  int32 n = 0;
+  fe_end_utt(fe, rows[0], &n);
+  add(n);
+  if (frames == 0 || stop.stop_requested()) return {};
+  std::vector<mfcc_t> mean(width);
+  for (std::size_t k = 0; k < width; ++k) mean[k] = static_cast<mfcc_t>(sum[k] / static_cast<double>(frames));
+  return mean;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Decoder>> Decoder::create(const SttConfig& config) {
+  silence_engine_log();
+  std::vector<std::string> args = config.decoder_args();
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+
+  std::lock_guard lock(create_mutex());
+  std::string errors;
+  captured_errors = &errors;
+  const std::size_t before = heap_in_use();
+  cmd_ln_t* cmd = cmd_ln_parse_r(nullptr, ps_args(), static_cast<int32>(argv.size()), argv.data(), FALSE);
+  ps_decoder_t* ps = cmd != nullptr ? ps_init(cmd) : nullptr;
+  if (cmd != nullptr) cmd_ln_free_r(cmd);  // the decoder keeps its own reference
+  const std::size_t after = heap_in_use();
+  captured_errors = nullptr;
+  if (ps == nullptr) {
+    return invalid_argument_error("pocketsphinx refused the model (" + std::string(config.search_option()) + " '" +
+                                  config.search_file + "'): " + (errors.empty() ? "no reason given" : errors));
+  }
+  auto decoder = std::unique_ptr<Decoder>(new Decoder(ps, after > before ? after - before : 0));
+  cmn_t* cmn = ps_get_feat(ps)->cmn_struct;
+  if (cmn != nullptr) {
+    decoder->initial_cmn_.resize(static_cast<std::size_t>(cmn->veclen));
+    cmn_live_get(cmn, decoder->initial_cmn_.data());
+  }
+  return decoder;
+}
+
+Decoder::~Decoder() { ps_free(ps_); }
+
+Result<Hypothesis> Decoder::decode(std::span<const std::int16_t> samples, std::stop_token stop) {
+  Hypothesis hyp;
+  hyp.frame_rate = static_cast<int>(cmd_ln_int32_r(ps_get_config(ps_), "-frate"));
+  if (samples.empty()) return hyp;
+  // The whole utterance is at hand (this is not live audio): its own
+  // cepstral mean normalises it from the first frame, where live
+  // normalisation would start from the model's -cmninit (or from whatever
+  // the instance heard last) and adapt over the first seconds, costing
+  // words (measured: "jumped" for "jumps" on a 3 s sentence). A new stream
+  // makes frames count from 0 and the front end forget the last signal, so
+  // a request's text does not depend on what the instance heard before.
+  std::vector<mfcc_t> mean = mean_cepstrum(ps_get_fe(ps_), samples, stop);
+  if (stop.stop_requested()) return cancelled_error("transcription stopped");
+  if (mean.empty()) mean = initial_cmn_;
+  if (ps_start_stream(ps_) < 0) return internal_error("pocketsphinx: starting a stream failed");
+  cmn_t* cmn = ps_get_feat(ps_)->cmn_struct;
+  if (cmn != nullptr && mean.size() == static_cast<std::size_t>(cmn->veclen)) cmn_live_set(cmn, mean.data());
+  if (ps_start_utt(ps_) < 0) return internal_error("pocketsphinx: starting an utterance failed");
+  const std::size_t chunk = static_cast<std::size_t>(cmd_ln_float32_r(ps_get_config(ps_), "-samprate")) / 10;
+  for (std::size_t at = 0; at < samples.size(); at += chunk) {
+    if (stop.stop_requested()) {
+      ps_end_utt(ps_);
+      return cancelled_error("transcription stopped");
+    }
+    const std::size_t n = std::min(chunk, samples.size() - at);
+    if (ps_process_raw(ps_, samples.data() + at, n, FALSE, FALSE) < 0) {
+      ps_end_utt(ps_);
+      return internal_error("pocketsphinx: processing audio failed");
+    }
+  }
+  if (ps_end_utt(ps_) < 0) return internal_error("pocketsphinx: ending an utterance failed");
+  if (const char* text = ps_get_hyp(ps_, nullptr); text != nullptr) hyp.text = text;
+  for (ps_seg_t* seg = ps_seg_iter(ps_); seg != nullptr; seg = ps_seg_next(seg)) {
+    EngineWord w;
+    w.word = ps_seg_word(seg);
+    ps_seg_frames(seg, &w.start_frame, &w.end_frame);
+    hyp.words.push_back(std::move(w));
+  }
+  return hyp;
+}
+
+}  // namespace modelpool::stt
