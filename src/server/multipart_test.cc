@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 namespace modelpool::server {
@@ -236,6 +237,41 @@ TEST(MultipartTest, RefusesMalformedHeaders) {
   expect_refused(refusal("--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n"
                          "--XyZ\r\nContent-Type: text/plain\r\n\r\n2\r\n--XyZ--"),
                  "multipart part 2 has no Content-Disposition");
+}
+
+// Every prefix of a body, and the body with bytes changed at random: an
+// answer or a refusal, never a read outside the body.
+TEST(MultipartTest, SurvivesTruncatedAndDamagedBodies) {
+  const std::string good(kSdkBody);
+  auto check = [](const std::string& text) {
+    const Buffer body = Buffer::copy(text);
+    Result<std::vector<FormPart>> parts = parse_form_data(body, "form-data-boundary-abc123");
+    if (!parts.ok()) {
+      EXPECT_EQ(parts.status().code(), StatusCode::kInvalidArgument);
+      return;
+    }
+    for (const FormPart& p : *parts) {
+      EXPECT_GE(p.data.data(), body.data());
+      EXPECT_LE(p.data.data() + p.data.size(), body.data() + body.size());
+    }
+  };
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    const Buffer prefix = Buffer::copy(good.substr(0, n));
+    // Cut before the last boundary's "--": never complete.
+    if (n < good.find("--form-data-boundary-abc123--") + 29) {
+      EXPECT_FALSE(parse_form_data(prefix, "form-data-boundary-abc123").ok()) << n;
+    }
+    check(good.substr(0, n));
+  }
+  std::mt19937 random(42);
+  const std::string alphabet = "-\r\n\"; =:abcXYZ";
+  for (int round = 0; round < 2000; ++round) {
+    std::string damaged = good;
+    for (int k = 0; k < 3; ++k) {
+      damaged[random() % damaged.size()] = alphabet[random() % alphabet.size()];
+    }
+    check(damaged);
+  }
 }
 
 }  // namespace
