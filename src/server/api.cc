@@ -203,8 +203,8 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     const Clock::time_point arrived = Clock::now();
     // Both block on the model; a transcription's body is also parsed there
     // (up to max_audio_upload_mb: too long for an I/O thread).
-    if (path == "/v1/audio/speech") return offload([this, ex, arrived] { speak(ex, arrived); });
-    return offload([this, ex, arrived] { transcribe(ex, arrived); });
+    if (path == "/v1/audio/speech") return offload([this, ex, arrived] { speak(*ex, arrived); });
+    return offload([this, ex, arrived] { transcribe(*ex, arrived); });
   }
   if (path == "/v2" || starts_with(path, "/v2/")) return kserve(ex, path);
   respond_error(*ex, not_found_error("no route " + path));

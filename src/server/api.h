@@ -201,8 +201,8 @@ class Api {
                       const Result<InferStats>& result, Status status);
   // POST /v1/audio/transcriptions and /v1/audio/speech (audio_api.cc), on a
   // handler thread; `arrived`: when the route took the request.
-  void transcribe(std::shared_ptr<Exchange> ex, Clock::time_point arrived);
-  void speak(std::shared_ptr<Exchange> ex, Clock::time_point arrived);
+  void transcribe(Exchange& ex, Clock::time_point arrived);
+  void speak(Exchange& ex, Clock::time_point arrived);
   void repository(std::shared_ptr<Exchange> ex, const std::string& path);
   // /v2/systemsharedmemory/... (shm_api.cc).
   void system_shared_memory(std::shared_ptr<Exchange> ex, const std::string& path);
