@@ -241,6 +241,7 @@ int serve(const ServeArgs& args) {
   api_options.handler_threads =
       config.handler_threads > 0 ? config.handler_threads : server::default_handler_threads(config.models);
   api_options.allow_client_shm = config.allow_client_shm;
+  api_options.max_audio_upload_mb = config.max_audio_upload_mb;
   if (config.allow_client_shm) {
     spdlog::info("client shared memory on: clients may register POSIX shm objects this user can open");
   }
@@ -249,6 +250,9 @@ int serve(const ServeArgs& args) {
   http_options.host = config.host;
   http_options.port = config.port;
   http_options.max_body_bytes = config.max_body_bytes;
+  http_options.body_limit = [&api](const server::HttpRequest& request) {
+    return api->body_limit(request);
+  };
   http_options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   http_options.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
   http_options.stream_buffer_bytes = config.stream_buffer_bytes;

@@ -111,6 +111,27 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 Api::Api(ModelManager& models, ApiOptions options)
     : models_(models), options_(std::move(options)), handlers_(options_.handler_threads) {}
 
+bool Api::authorized(const HttpRequest& request) const {
+  if (options_.api_key.empty()) return true;
+  const std::string_view auth = request[http::field::authorization];
+  const std::string_view prefix = "Bearer ";
+  return starts_with(auth, prefix) &&
+         constant_time_equal(auth.substr(prefix.size()), options_.api_key);
+}
+
+BodyLimit Api::body_limit(const HttpRequest& request) const {
+  const std::string_view target = request.target();
+  // Without the API key a client gets no more than any request may send
+  // (its 401 does not need the upload).
+  if (request.method() != http::verb::post ||
+      target.substr(0, target.find('?')) != "/v1/audio/transcriptions" || !authorized(request)) {
+    return {};
+  }
+  const std::size_t mb = options_.max_audio_upload_mb;
+  return {mb << 20, "audio upload over the limit of " + std::to_string(mb) +
+                        " MiB (the [server] setting max_audio_upload_mb)"};
+}
+
 bool Api::live() const {
   for (const auto& m : models_.ready_models()) {
     if (m->model().stats().stalled_for > options_.stall_threshold) return false;
@@ -154,19 +175,14 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     return metrics(*ex, path == "/metrics.json");
   }
 
-  if (!options_.api_key.empty()) {
-    const auto auth = req[http::field::authorization];
-    const std::string_view prefix = "Bearer ";
-    const bool ok = starts_with(auth, prefix) &&
-                    constant_time_equal(auth.substr(prefix.size()), options_.api_key);
-    if (!ok) {
-      return ex->respond(http::status::unauthorized,
-                         error_body(error_format_of(path),
-                                    auth.empty() ? "missing API key (Authorization: Bearer KEY)"
-                                                 : "wrong API key",
-                                    "authentication_error", 401),
-                         "application/json", {{"WWW-Authenticate", "Bearer"}});
-    }
+  if (!authorized(req)) {
+    return ex->respond(http::status::unauthorized,
+                       error_body(error_format_of(path),
+                                  req[http::field::authorization].empty()
+                                      ? "missing API key (Authorization: Bearer KEY)"
+                                      : "wrong API key",
+                                  "authentication_error", 401),
+                       "application/json", {{"WWW-Authenticate", "Bearer"}});
   }
 
   if (path == "/v1/models") {
@@ -181,6 +197,14 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     if (!only(http::verb::post)) return;
     const bool chat = path == "/v1/chat/completions";
     return offload([this, ex, chat] { completions(ex, chat); });
+  }
+  if (path == "/v1/audio/transcriptions" || path == "/v1/audio/speech") {
+    if (!only(http::verb::post)) return;
+    const Clock::time_point arrived = Clock::now();
+    // Both block on the model; a transcription's body is also parsed there
+    // (up to max_audio_upload_mb: too long for an I/O thread).
+    if (path == "/v1/audio/speech") return offload([this, ex, arrived] { speak(*ex, arrived); });
+    return offload([this, ex, arrived] { transcribe(*ex, arrived); });
   }
   if (path == "/v2" || starts_with(path, "/v2/")) return kserve(ex, path);
   respond_error(*ex, not_found_error("no route " + path));

@@ -1,7 +1,8 @@
 // Api: the HTTP endpoints, mapped onto the ModelManager.
 //
 //   OpenAI:  GET /v1/models, /v1/models/{m}, POST /v1/completions,
-//            POST /v1/chat/completions (see openai_request.h for the fields)
+//            POST /v1/chat/completions (see openai_request.h for the fields),
+//            POST /v1/audio/transcriptions, POST /v1/audio/speech (below)
 //   llama-server: GET /health (200 {"status":"ok"} once every model is
 //            loaded, 503 "Loading model" before)
 //   KServe:  GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{m},
@@ -35,6 +36,23 @@
 // stream_buffer_bytes ([server]) wait for it has its generation cancelled
 // (within one step; the slot frees) and its connection closed; the request
 // counts as cancelled/499 and in modelpool_stream_overflows_total.
+//
+// Audio (audio_api.cc; the fields in audio_request.h). Each runs as one
+// kInfer request of the speech contract (modelpool/speech.h) on a model that
+// declares the capability (kTranscribe, kSpeak; otherwise 400 naming the
+// model and what it cannot do), with the model's timeout_ms as its deadline,
+// counted in the model's metrics like a KServe infer.
+//   transcriptions  multipart/form-data with the audio file; the answer is
+//              the transcript in response_format (transcript_format.h):
+//              json and verbose_json as application/json, text and srt as
+//              text/plain, vtt as text/vtt. The body may hold up to
+//              ApiOptions::max_audio_upload_mb MiB ([server]
+//              max_audio_upload_mb, default 25 as OpenAI's): more gets 413
+//              naming the limit, before the body is read.
+//   speech     JSON; the answer is the audio, whole, with its format's
+//              content type (audio/mpeg for mp3, audio/wav, ...).
+// A file the model cannot read ("not audio: ...") and every field the server
+// does not implement are 400s with the message naming it.
 //
 // KServe inference takes JSON tensors, and Triton's binary tensor data
 // extension (binary_tensor_data, listed in GET /v2's "extensions"): with
@@ -73,8 +91,8 @@
 // {"error": {"message", "type", "code"}}. 400 bad JSON or fields (KServe
 // tensors: a value out of its datatype's range, a shape that overflows; see
 // tensor_json.h and binary_tensors.h), 401 API key, 404 model, version or route, 405 method,
-// 413 body too large, 429 queue full (Retry-After), 503 not ready or
-// shutting down, 504 deadline passed. With an API key configured, every
+// 413 body too large (max_body_bytes; an audio upload: max_audio_upload_mb), 429 queue full
+// (Retry-After), 503 not ready or shutting down, 504 deadline passed. With an API key configured, every
 // endpoint but /health, /v2/health/*, /metrics and /metrics.json needs
 // "Authorization: Bearer KEY".
 #pragma once
@@ -105,6 +123,8 @@ struct ApiOptions {
   std::size_t handler_threads = 16;
   // Serve client shared memory (see above); off: 501 on register.
   bool allow_client_shm = false;
+  // The body limit of POST /v1/audio/transcriptions, in MiB.
+  std::size_t max_audio_upload_mb = 25;
 };
 
 class Api {
@@ -117,6 +137,12 @@ class Api {
   // Routes one request. Called on an I/O thread: anything that may block
   // moves to a handler thread (ApiOptions::handler_threads at most).
   void handle(std::shared_ptr<Exchange> ex);
+
+  // The body limit of `request`, from its request line and headers
+  // (HttpOptions::body_limit): an audio upload's for POST
+  // /v1/audio/transcriptions with the API key (when one is set), else the
+  // server's default. Cheap; called on an I/O thread.
+  BodyLimit body_limit(const HttpRequest& request) const;
 
   // From now on new inference requests get 503.
   void set_draining() { draining_ = true; }
@@ -138,6 +164,8 @@ class Api {
   ModelManager& models() { return models_; }
 
  private:
+  // Whether `request` carries the API key, or none is needed.
+  bool authorized(const HttpRequest& request) const;
   // Runs `fn` on a handler thread (HandlerPool: bounded, FIFO beyond the
   // bound), counted so shutdown can wait for it.
   void offload(std::function<void()> fn) { handlers_.submit(std::move(fn)); }
@@ -162,6 +190,19 @@ class Api {
   // Answers an inference that ended with `result`.
   void answer_infer(Exchange& ex, ServedModel& model, const InferCall& call, Result<InferStats> result,
                     CollectSink& sink);
+  // Ends a kInfer request to `model` that arrived at `arrived` and whose run
+  // ended with `result`: records its latencies (queue wait, inference,
+  // request duration; a generation's tokens and timings instead) and its
+  // access note, and counts its outcome as `status` (the run's, or what went
+  // wrong after it, such as outputs the route cannot read). Returns the
+  // status to answer: `status`, or cut_off_error() when the server cut the
+  // request off.
+  Status finish_infer(Exchange& ex, ServedModel& model, Clock::time_point arrived,
+                      const Result<InferStats>& result, Status status);
+  // POST /v1/audio/transcriptions and /v1/audio/speech (audio_api.cc), on a
+  // handler thread; `arrived`: when the route took the request.
+  void transcribe(Exchange& ex, Clock::time_point arrived);
+  void speak(Exchange& ex, Clock::time_point arrived);
   void repository(std::shared_ptr<Exchange> ex, const std::string& path);
   // /v2/systemsharedmemory/... (shm_api.cc).
   void system_shared_memory(std::shared_ptr<Exchange> ex, const std::string& path);

@@ -49,6 +49,9 @@ constexpr IntRange kContextRange{16};
 
 // [server]
 constexpr IntRange kMaxBodyBytesRange = kPositive;
+// The body is held in memory whole; 4 GiB is past any audio file a
+// transcription takes in one request.
+constexpr IntRange kMaxAudioUploadRange{1, 4096};
 constexpr IntRange kReadTimeoutRange = kPositive;
 constexpr IntRange kDrainTimeoutRange = kNonNegative;  // 0: stop without draining
 constexpr IntRange kStallTimeoutRange = kPositive;
@@ -407,6 +410,10 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
       {"max_body_bytes",
        [&](const toml::node& n) {
          return read_int(n, kMaxBodyBytesRange, &config->max_body_bytes);
+       }},
+      {"max_audio_upload_mb",
+       [&](const toml::node& n) {
+         return read_int(n, kMaxAudioUploadRange, &config->max_audio_upload_mb);
        }},
       {"read_timeout_ms",
        [&](const toml::node& n) {

@@ -9,6 +9,8 @@
 //   access_log = true             # one line per request on stderr
 //   log_level = "info"            # error | warn | info | debug
 //   max_body_bytes = 1048576
+//   max_audio_upload_mb = 25      # a transcription's body (the audio file and its
+//                                 # form fields) in MiB; OpenAI's limit is 25 MB
 //   read_timeout_ms = 30000
 //   drain_timeout_ms = 10000
 //   stall_timeout_ms = 10000      # a decoding loop with work that has not
@@ -52,7 +54,8 @@
 // or batches, its option schema and its Backend::check all come from there.
 //
 // Unknown keys, wrong types and impossible values are refused with the file,
-// line and key in the message. Ranges: port 1..65535; max_body_bytes,
+// line and key in the message. Ranges: port 1..65535; max_audio_upload_mb
+// 1..4096; max_body_bytes,
 // read_timeout_ms, stall_timeout_ms, handler_threads, stream_buffer_bytes,
 // write_timeout_ms, slots, timeout_ms >= 1; context >= 16; drain_timeout_ms,
 // threads, max_queue >= 0; instances N >= 1 or [min, max] with
@@ -108,6 +111,7 @@ struct ServerConfig {
   bool access_log = true;
   std::string log_level = "info";
   std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_audio_upload_mb = 25;
   std::int64_t read_timeout_ms = 30000;
   std::int64_t drain_timeout_ms = 10000;
   std::int64_t stall_timeout_ms = 10000;

@@ -89,6 +89,7 @@ host = "0.0.0.0"
 port = 9090
 api_key = "secret"
 max_body_bytes = 4096
+max_audio_upload_mb = 100
 read_timeout_ms = 1500
 drain_timeout_ms = 0
 stall_timeout_ms = 2500
@@ -128,6 +129,7 @@ service = "cpu"
   EXPECT_EQ(config.port, 9090);
   EXPECT_EQ(config.api_key, "secret");
   EXPECT_EQ(config.max_body_bytes, 4096u);
+  EXPECT_EQ(config.max_audio_upload_mb, 100u);
   EXPECT_EQ(config.read_timeout_ms, 1500);
   EXPECT_EQ(config.drain_timeout_ms, 0);
   EXPECT_EQ(config.stall_timeout_ms, 2500);
@@ -194,6 +196,7 @@ TEST(ConfigTest, OmittedKeysKeepTheDefaults) {
   EXPECT_EQ(empty.port, 8080);
   EXPECT_EQ(empty.api_key, "");
   EXPECT_EQ(empty.max_body_bytes, defaults.max_body_bytes);
+  EXPECT_EQ(empty.max_audio_upload_mb, 25u);  // OpenAI's limit
   EXPECT_EQ(empty.read_timeout_ms, defaults.read_timeout_ms);
   EXPECT_EQ(empty.drain_timeout_ms, defaults.drain_timeout_ms);
   EXPECT_FALSE(empty.allow_client_shm);  // off unless asked for
@@ -232,6 +235,8 @@ TEST(ConfigTest, AcceptsTheEdgesOfEachRange) {
   EXPECT_EQ(low.models[0].max_instances, 1u);
   EXPECT_EQ(low.models[0].context, 16u);
   EXPECT_EQ(parse_ok("[server]\nport = 65535\n").port, 65535);
+  EXPECT_EQ(parse_ok("[server]\nmax_audio_upload_mb = 1\n").max_audio_upload_mb, 1u);
+  EXPECT_EQ(parse_ok("[server]\nmax_audio_upload_mb = 4096\n").max_audio_upload_mb, 4096u);
   EXPECT_EQ(parse_ok(sim_model("instances = [4, 4]\n")).models.at(0).min_instances, 4u);
 }
 
@@ -298,6 +303,10 @@ TEST(ConfigTest, RefusesOutOfRangeValues) {
   expect_refused("[server]\nport = 0\n", 2, "key 'port': expected an integer in 1..65535, got 0");
   expect_refused("[server]\nport = 65536\n", 2, "key 'port': expected an integer in 1..65535");
   expect_refused("[server]\nmax_body_bytes = 0\n", 2, "key 'max_body_bytes'");
+  expect_refused("[server]\nmax_audio_upload_mb = 0\n", 2,
+                 "key 'max_audio_upload_mb': expected an integer in 1..4096, got 0");
+  expect_refused("[server]\nmax_audio_upload_mb = 4097\n", 2, "key 'max_audio_upload_mb'");
+  expect_refused("[server]\nmax_audio_upload_mb = 2.5\n", 2, "key 'max_audio_upload_mb'");
   expect_refused("[server]\nread_timeout_ms = 0\n", 2, "key 'read_timeout_ms'");
   expect_refused("[server]\ndrain_timeout_ms = -1\n", 2,
                  "key 'drain_timeout_ms': expected a non-negative integer, got -1");

@@ -36,6 +36,14 @@ struct AccessNote {
   std::string user;                     // the client's `user` field, if any
 };
 
+// A request's own body limit, chosen from its request line and headers
+// before its body is read (HttpOptions::body_limit), so that one route (an
+// audio upload) may take larger bodies than the others.
+struct BodyLimit {
+  std::size_t bytes = 0;  // 0: the server's max_body_bytes
+  std::string refusal;    // the 413's message; empty: the server's own words
+};
+
 class Exchange {
  public:
   virtual ~Exchange() = default;

@@ -77,6 +77,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(beast::error_code ec);
   void on_error(beast::error_code ec);
   void refuse(http::status status, std::string_view message);
+  // The 413 for a body over limit_.
+  void refuse_body();
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
   void pump();
@@ -93,6 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string client_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  BodyLimit limit_;             // of the request being read
   std::shared_ptr<Call> call_;  // the request in flight, if any
   std::deque<std::string> chunks_;
   bool streaming_ = false;      // the answer is a stream
@@ -194,7 +197,9 @@ class Call final : public Exchange, public std::enable_shared_from_this<Call> {
 void Connection::read() {
   if (closed_) return;
   parser_.emplace();
-  parser_->body_limit(server_.options().max_body_bytes);
+  // The body's limit depends on the request (HttpOptions::body_limit): it
+  // is set once the headers are read, and checked against Content-Length.
+  parser_->body_limit(boost::none);
   parser_->header_limit(static_cast<std::uint32_t>(server_.options().max_header_bytes));
   stream_.expires_after(server_.options().read_timeout);
   read_pending_ = true;
@@ -207,6 +212,12 @@ void Connection::on_header(beast::error_code ec) {
   if (closed_) return linger();
   if (ec) return on_error(ec);
   const HttpRequest& req = parser_->get();
+  const auto& options = server_.options();
+  limit_ = options.body_limit ? options.body_limit(req) : BodyLimit{};
+  if (limit_.bytes == 0) limit_.bytes = options.max_body_bytes;
+  if (auto length = parser_->content_length(); length && *length > limit_.bytes)
+    return refuse_body();
+  parser_->body_limit(limit_.bytes);  // a chunked body counts its chunks against it
   if (auto te = req.find(http::field::transfer_encoding); te != req.end() && !iequals(trim(te->value()), "chunked")) {
     return refuse(http::status::not_implemented,
                   "Transfer-Encoding '" + std::string(te->value()) + "' is not supported (only chunked)");
@@ -236,10 +247,7 @@ void Connection::read_body() {
 
 void Connection::on_error(beast::error_code ec) {
   const auto& o = server_.options();
-  if (ec == http::error::body_limit) {
-    return refuse(http::status::payload_too_large,
-                  "request body over the limit of " + std::to_string(o.max_body_bytes) + " bytes");
-  }
+  if (ec == http::error::body_limit) return refuse_body();
   if (ec == http::error::header_limit) {
     return refuse(http::status::request_header_fields_too_large,
                   "request headers over the limit of " + std::to_string(o.max_header_bytes) + " bytes");
@@ -269,6 +277,13 @@ void Connection::on_read(beast::error_code ec) {
   // A request answered inline is done with; one handed to another thread is
   // watched for a disconnect.
   if (!answering_ && call_ != nullptr) watch();
+}
+
+void Connection::refuse_body() {
+  refuse(http::status::payload_too_large,
+         limit_.refusal.empty()
+             ? "request body over the limit of " + std::to_string(limit_.bytes) + " bytes"
+             : limit_.refusal);
 }
 
 // A malformed or refused request: answer and close.

@@ -12,8 +12,9 @@
 //     when the announced body is over the limit);
 //   - a malformed request line, header or Content-Length gets 400, a
 //     Transfer-Encoding other than `chunked` 501, a header block over the
-//     limit 431, a body over it 413 (each with a JSON body from
-//     `error_body`), and the connection is closed;
+//     limit 431, a body over its limit 413 (each with a JSON body from
+//     `error_body`), and the connection is closed; a body's limit is
+//     max_body_bytes, or the one `body_limit` chooses for its request;
 //   - HTTP/1.0 clients get no chunked coding: a stream ends with the close;
 //   - HEAD gets the headers a GET would get, without the body.
 //
@@ -69,6 +70,10 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port (see port())
   std::size_t max_body_bytes = 1 << 20;
+  // A request's own body limit, given its request line and headers (read
+  // before the body): a body over it gets 413 with its refusal. Unset, or a
+  // limit of 0 bytes: max_body_bytes. Called on the I/O thread; keep it cheap.
+  std::function<BodyLimit(const HttpRequest&)> body_limit;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds read_timeout{30000};
   // A write (an answer, or a piece of a stream) the client's socket has not

@@ -163,24 +163,31 @@ void Api::infer(std::shared_ptr<Exchange> ex, std::shared_ptr<ServedModel> model
   answer_infer(*ex, *model, call, std::move(result), sink);
 }
 
-void Api::answer_infer(Exchange& ex, ServedModel& model, const InferCall& call, Result<InferStats> result,
-                       CollectSink& sink) {
-  const std::string& name = model.name();
+Status Api::finish_infer(Exchange& ex, ServedModel& model, Clock::time_point arrived,
+                         const Result<InferStats>& result, Status status) {
   if (result.ok() && result->generation) {
     const GenerationResult& g = *result->generation;
     model.metrics.record_generation(g);
-    ex.note({name, g.prompt_tokens, g.completion_tokens, {}});
+    ex.note({model.name(), g.prompt_tokens, g.completion_tokens, {}});
   } else {
-    ex.note({name, -1, -1, {}});
+    ex.note({model.name(), -1, -1, {}});
     if (result.ok()) {
       model.metrics.queue_wait.record(result->queue_wait);
       model.metrics.inference.record(result->run);
-      model.metrics.request_duration.record(Clock::now() - call.arrived);
+      model.metrics.request_duration.record(Clock::now() - arrived);
     }
   }
-  Status status = result.ok() ? Status() : result.status();
   if (account(model, ex, status) == Outcome::kCutOff) status = cut_off_error();
-  if (!status.ok()) return respond_error(ex, status);
+  return status;
+}
+
+void Api::answer_infer(Exchange& ex, ServedModel& model, const InferCall& call,
+                       Result<InferStats> result, CollectSink& sink) {
+  const std::string& name = model.name();
+  if (Status status = finish_infer(ex, model, call.arrived, result, result.status());
+      !status.ok()) {
+    return respond_error(ex, status);
+  }
   json::object head{{"model_name", name}, {"model_version", "1"}};
   if (!call.request.id.empty()) head["id"] = call.request.id;
   auto response = write_infer_response(std::move(head), sink.outputs, call.outputs);

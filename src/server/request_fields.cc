@@ -1,12 +1,24 @@
 #include "server/request_fields.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "server/json_parse.h"
 
 namespace modelpool::server {
 
 namespace json = boost::json;
+
+namespace {
+
+// The shortest text that reads back as `x`: 0.25, 4, 0.0001.
+std::string shortest(double x) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  return std::string(buf, end);
+}
+
+}  // namespace
 
 Result<json::object> parse_object(std::string_view body) {
   boost::system::error_code ec;
@@ -58,7 +70,8 @@ void Fields::optional_number(std::string_view key, double* out, double min, doub
   if (!v->is_number()) return fail(key, "expected a number");
   const double x = v->to_number<double>();
   if (!(x >= min && x <= max)) {
-    return fail(key, "expected a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    return fail(key, "expected a number in [" + shortest(min) + ", " + shortest(max) + "], got " +
+                         shortest(x));
   }
   *out = x;
 }

@@ -188,6 +188,23 @@ expect "method" 405 'not allowed' -- GET /v1/completions
 head -c 100000 /dev/zero | tr '\0' 'a' >"$WORK/big"
 out=$(curl -s -w " %{http_code}" -H "Authorization: Bearer $KEY" --data-binary @"$WORK/big" "$URL/v1/completions")
 [[ $out == *" 413" ]] || fail "413: $out"
+# An audio upload has its own limit (max_audio_upload_mb, 25 MiB), not max_body_bytes: the same body
+# reaches the route (a model that does not transcribe), and one over 25 MiB is refused before it is sent.
+out=$(curl -s -w " %{http_code}" -H "Authorization: Bearer $KEY" -F model=default -F file=@"$WORK/big" "$URL/v1/audio/transcriptions")
+[[ $out == *"model 'default' does not support transcribe"*" 400" ]] || fail "audio upload over max_body_bytes: $out"
+out=$(python3 - "${URL##*:}" "$KEY" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + sys.argv[2].encode() +
+          b"\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 26214401\r\n"
+          b"Expect: 100-continue\r\n\r\n")
+answer = b""
+while chunk := s.recv(65536):  # the server closes after a 413
+    answer += chunk
+print(answer.decode())
+PY
+)
+[[ $out == *"413"*"max_audio_upload_mb"* ]] || fail "audio upload over max_audio_upload_mb: ${out:0:300}"
 long=$(python3 -c "print(' word' * 3000)")
 expect "prompt too long" 400 'do not fit the context' -- POST /v1/completions "{\"model\":\"default\",\"prompt\":\"$long\"}"
 
