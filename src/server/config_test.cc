@@ -333,7 +333,7 @@ TEST(ConfigTest, RefusesBadNamesBackendsAndModes) {
   expect_refused(sim_model("") + "\n[[model]]\nname = \"n\"\n", 5,
                  "[[model]] 'n': key 'backend': is required");
   expect_refused("[[model]]\nname = \"m\"\nbackend = \"onnx\"\n", 3,
-                 "key 'backend': expected llama, sim or tts, got 'onnx'");
+                 "key 'backend': expected llama, sim, stt or tts, got 'onnx'");
   expect_refused(sim_model("mode = \"parallel\"\n"), 4,
                  "key 'mode': expected exclusive or batched, got 'parallel'");
   expect_refused("\n\n[[model]]\nname = \"m\"\nbackend = \"llama\"\n", 3,

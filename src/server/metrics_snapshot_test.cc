@@ -107,6 +107,8 @@ TEST(MetricsSnapshotTest, PrometheusListsEveryFamilyInOrder) {
       "modelpool_worker_kills_total counter",
       "modelpool_worker_requests_total counter",
       "modelpool_process_pss_bytes gauge",
+      "modelpool_registry_loads_total counter",
+      "modelpool_registry_hits_total counter",
   };
   EXPECT_EQ(types, want);
   EXPECT_EQ(text.back(), '\n');
@@ -233,7 +235,10 @@ TEST(MetricsSnapshotTest, JsonHoldsTheSameNumbers) {
   EXPECT_NE(text.find("\"le\":[0.001,1]"), std::string::npos) << text;  // shortest decimals
 
   MetricsSnapshot unknown;
-  EXPECT_EQ(render_json(unknown), "{\"process\":{\"pss_bytes\":null},\"models\":{}}");
+  unknown.registry_loads = 3;
+  unknown.registry_hits = 2;
+  EXPECT_EQ(render_json(unknown),
+            "{\"process\":{\"pss_bytes\":null},\"registry\":{\"loads\":3,\"hits\":2},\"models\":{}}");
 }
 
 TEST(MetricsSnapshotTest, SnapshotOfAModelReadsItsStatsAndMetrics) {
