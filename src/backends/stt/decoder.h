@@ -89,8 +89,10 @@ class Decoder {
   Result<Hypothesis> decode(std::span<const std::int16_t> samples, std::stop_token stop);
 
   // Heap bytes the decoder allocated when it was created (glibc's count of
-  // bytes in use, before and after, under the creation lock). Excludes the
-  // memory-mapped model files, which are shared.
+  // bytes in use, before and after, under the creation lock; where another
+  // allocator replaces glibc's, the growth of the resident set). Excludes
+  // the memory-mapped model files, which are shared. Allocated, not all
+  // resident: with the en-us LM, 97 MiB allocated for 88 MiB of PSS.
   std::size_t bytes() const { return bytes_; }
 
  private:
