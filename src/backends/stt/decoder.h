@@ -57,6 +57,19 @@ struct Hypothesis {
   int frame_rate = 100;
 };
 
+// Where long audio is cut into utterances: [begin, end) sample ranges, in
+// order, covering all of `samples`. Audio up to max_seconds is one piece;
+// longer audio is cut, piece by piece, in the middle of the quietest 0.2 s
+// between min_seconds and max_seconds into the piece.
+struct Piece {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+inline constexpr double kMinPieceSeconds = 4;
+inline constexpr double kMaxPieceSeconds = 8;
+std::vector<Piece> split_at_pauses(std::span<const std::int16_t> samples, int sample_rate, double min_seconds,
+                                   double max_seconds);
+
 class Decoder {
  public:
   // Builds a decoder for `config`. kInvalidArgument with pocketsphinx's own
@@ -67,19 +80,26 @@ class Decoder {
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
 
-  // Decodes `samples` (mono, at the config's sample_rate) as one utterance,
-  // fed in chunks of about 0.1 s; between chunks it checks `stop` and then
-  // returns kCancelled, leaving the decoder ready for the next utterance.
+  // Decodes `samples` (mono, at the config's sample_rate), normalised by
+  // their own cepstral mean, as utterances of at most kMaxPieceSeconds cut
+  // at pauses (split_at_pauses), each fed in chunks of 0.1 s; between chunks
+  // it checks `stop` and then returns kCancelled, leaving the decoder ready
+  // for the next request.
   // No samples: an empty hypothesis. kInternal when the engine fails.
   Result<Hypothesis> decode(std::span<const std::int16_t> samples, std::stop_token stop);
 
   // Heap bytes the decoder allocated when it was created (glibc's count of
-  // bytes in use, before and after, under the creation lock). Excludes the
-  // memory-mapped model files, which are shared.
+  // bytes in use, before and after, under the creation lock; where another
+  // allocator replaces glibc's, the growth of the resident set). Excludes
+  // the memory-mapped model files, which are shared. Allocated, not all
+  // resident: with the en-us LM, 97 MiB allocated for 88 MiB of PSS.
   std::size_t bytes() const { return bytes_; }
 
  private:
   Decoder(ps_decoder_s* ps, std::size_t bytes) : ps_(ps), bytes_(bytes) {}
+  // One utterance, normalised by `mean`; frames from 0.
+  Result<Hypothesis> decode_piece(std::span<const std::int16_t> samples, const std::vector<float>& mean,
+                                  std::stop_token stop);
 
   ps_decoder_s* ps_;
   const std::size_t bytes_;

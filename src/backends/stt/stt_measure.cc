@@ -9,6 +9,8 @@
 //                                         (voices slt and kal, 16 and 8 kHz)
 //                                         and exact digit strings with a JSGF
 //                                         grammar
+//   build/bin/stt_measure latency         first-request time with and without
+//                                         warmup(); how long a stop takes
 //
 // Needs the flite command for audio. Prints; asserts nothing.
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audio/audio.h"
@@ -243,6 +246,57 @@ int accuracy(bool verbose) {
   return 0;
 }
 
+// First-request cost with and without warmup(), and how long a stop takes
+// to end a long transcription.
+int latency() {
+  stt::SttBackend backend;
+  auto weights = backend.load(spec({}), nullptr);
+  if (!weights.ok()) return 1;
+  const std::string fox = flite("the quick brown fox jumps over the lazy dog", "slt");
+  auto timed = [&](Instance& inst) {
+    const auto t0 = std::chrono::steady_clock::now();
+    transcribe(inst, fox, 0);
+    return seconds_since(t0) * 1000;
+  };
+  auto cold = backend.instantiate(*weights, spec({}));
+  const double first = timed(**cold), second = timed(**cold);
+  auto warm = backend.instantiate(*weights, spec({}));
+  auto t0 = std::chrono::steady_clock::now();
+  (void)(*warm)->warmup();
+  const double warmup_ms = seconds_since(t0) * 1000;
+  const double warmed_first = timed(**warm);
+  std::printf("3.0 s sentence: first run %.0f ms, second %.0f ms; warmup() %.0f ms, then first run %.0f ms\n", first,
+              second, warmup_ms, warmed_first);
+
+  auto pcm = audio::decode(fox, {});
+  std::vector<float> once = pcm->samples;
+  for (int i = 0; i < 15; ++i) pcm->samples.insert(pcm->samples.end(), once.begin(), once.end());
+  const std::vector<std::int16_t> samples = audio::to_int16(*pcm);
+  std::string bytes(samples.size() * 2, '\0');
+  std::memcpy(bytes.data(), samples.data(), bytes.size());
+  Request request;
+  request.inputs.push_back({"audio", "INT16", {static_cast<std::int64_t>(samples.size())}, Buffer::adopt(std::move(bytes))});
+  request.parameters.set("sample_rate", std::int64_t{pcm->sample_rate});
+  double worst = 0;
+  for (int delay_ms : {50, 300, 1000, 2000}) {
+    std::stop_source source;
+    std::chrono::steady_clock::time_point stopped_at;
+    std::jthread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      stopped_at = std::chrono::steady_clock::now();
+      source.request_stop();
+    });
+    CollectSink sink;
+    const Status s = (*warm)->run(request, sink, source.get_token());
+    stopper.join();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - stopped_at).count();
+    worst = std::max(worst, ms);
+    std::printf("stop after %d ms of a %.0f s transcription: %s %.1f ms later\n", delay_ms, pcm->seconds(),
+                s.code() == StatusCode::kCancelled ? "cancelled" : "NOT cancelled", ms);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -257,6 +311,7 @@ int main(int argc, char** argv) {
     for (int i = 4; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
     return memory_row(argv[2], argv[3], counts);
   }
+  if (mode == "latency") return latency();
   if (mode == "accuracy") return accuracy(argc > 2 && std::string(argv[2]) == "-v");
   std::fprintf(stderr, "usage: stt_measure memory [N...] | accuracy [-v]\n");
   return 2;

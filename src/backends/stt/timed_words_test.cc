@@ -52,3 +52,26 @@ TEST(SttTimedWords, OnlyFillersMakeNothing) {
 
 }  // namespace
 }  // namespace modelpool::stt
+
+namespace modelpool::stt {
+namespace {
+
+TEST(SttPieces, LongAudioIsCutInItsQuietestStretch) {
+  constexpr int kRate = 1000;  // 10 samples a frame keeps the test small
+  std::vector<std::int16_t> audio(20 * kRate, 1000);
+  for (int i = 6200; i < 6500; ++i) audio[i] = 0;    // a pause 6.2-6.5 s in
+  for (int i = 13000; i < 13400; ++i) audio[i] = 0;  // and 13.0-13.4 s
+  const std::vector<Piece> pieces = split_at_pauses(audio, kRate, 4, 8);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces[0].begin, 0u);
+  EXPECT_GE(pieces[0].end, 6200u);
+  EXPECT_LE(pieces[0].end, 6500u);
+  EXPECT_EQ(pieces[1].begin, pieces[0].end);
+  EXPECT_GE(pieces[1].end, 13000u);
+  EXPECT_LE(pieces[1].end, 13400u);
+  EXPECT_EQ(pieces[2].end, audio.size());
+  EXPECT_EQ(split_at_pauses(std::vector<std::int16_t>(8 * kRate), kRate, 4, 8).size(), 1u);
+}
+
+}  // namespace
+}  // namespace modelpool::stt
