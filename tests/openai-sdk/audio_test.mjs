@@ -36,7 +36,7 @@ assert.match(vtt, /^WEBVTT\n\n/);
 
 // Speech: the SDK's default format is the server's default, mp3; then the
 // mp3 goes back through the recogniser (the round trip).
-const sentence = "open the door and turn on the light";
+const sentence = "turn left at the next intersection and continue for two miles";
 const speech = await client.audio.speech.create({ model: "tts", voice: "slt", input: sentence });
 assert.equal(speech.headers.get("content-type"), "audio/mpeg");
 const mp3 = Buffer.from(await speech.arrayBuffer());

@@ -115,7 +115,8 @@ class SttTest : public testing::Test {
     weights_.reset();
   }
   void SetUp() override {
-    if (!have_flite()) GTEST_SKIP() << "flite is not installed";
+    // scripts/setup-deps installs flite: its absence is a broken set-up.
+    ASSERT_TRUE(have_flite()) << "flite is not installed (scripts/setup-deps installs it)";
     ASSERT_TRUE(instance_);
   }
 
