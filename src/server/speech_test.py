@@ -123,6 +123,12 @@ options = { engine = "espeak-ng" }
                            capture_output=True, text=True, timeout=300)
         check(r.returncode == 0, "openai sdk audio test:\n" + r.stdout[-2000:] + r.stderr[-3000:])
 
+        # ---- the README's SDK example, run as the README says
+        r = subprocess.run(["npm", "run", "speech", "--silent"], cwd=os.path.join(ROOT, "examples", "openai-node"),
+                           env=dict(os.environ, MODELPOOL_URL=url), capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0 and 'heard "turn left at the next intersection"' in r.stdout.lower(),
+              "README speech example (examples/openai-node):\n" + r.stdout[-1000:] + r.stderr[-2000:])
+
         # ---- KServe v2: the file as BYTES (binary extension), samples as INT16
         header = json.dumps({"inputs": [{"name": "audio", "datatype": "BYTES", "shape": [1],
                                          "parameters": {"binary_data_size": len(audio) + 4}}]}).encode()
