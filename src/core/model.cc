@@ -5,6 +5,7 @@
 
 #include "modelpool/executor.h"
 
+#include <atomic>
 #include <cstdio>
 #include <exception>
 
@@ -123,9 +124,10 @@ namespace {
 // A Pool of one backend's instances over weights loaded once.
 class PooledModel final : public Model {
  public:
-  PooledModel(Capabilities capabilities, WeightsRef weights, std::unique_ptr<Pool> pool, std::string describe)
+  PooledModel(Capabilities capabilities, WeightsRef weights, std::unique_ptr<Pool> pool, std::string describe,
+              std::shared_ptr<const std::atomic<std::size_t>> instance_bytes)
       : capabilities_(capabilities), weights_(std::move(weights)), pool_(std::move(pool)),
-        describe_(std::move(describe)) {}
+        describe_(std::move(describe)), instance_bytes_(std::move(instance_bytes)) {}
   ~PooledModel() override { pool_.reset(); }  // the instances go before their weights
 
   Capabilities capabilities() const override { return capabilities_; }
@@ -164,6 +166,7 @@ class PooledModel final : public Model {
     ModelStats s;
     s.pool = pool_->snapshot();
     s.weights_bytes = weights_ ? weights_->bytes() : 0;
+    s.instance_bytes = instance_bytes_->load(std::memory_order_relaxed);
     return s;
   }
   std::string describe() const override { return describe_; }
@@ -190,6 +193,8 @@ class PooledModel final : public Model {
   const Capabilities capabilities_;
   WeightsRef weights_;
   std::unique_ptr<Pool> pool_;
+  // The own state of the latest instance created (Instance::bytes()).
+  std::shared_ptr<const std::atomic<std::size_t>> instance_bytes_;
   const std::string describe_;
 };
 
@@ -212,7 +217,14 @@ Result<std::unique_ptr<Model>> open_pooled_model(Backend& backend, Registry& reg
   po.on_progress = serve.on_instance;
   std::shared_ptr<const Weights> shared = weights->shared();
   Backend* b = &backend;  // the catalog outlives every model
-  auto pool = Pool::create([b, shared, spec] { return b->instantiate(shared, spec); }, po);
+  auto instance_bytes = std::make_shared<std::atomic<std::size_t>>(0);
+  auto pool = Pool::create(
+      [b, shared, spec, instance_bytes] {
+        Result<std::unique_ptr<Instance>> made = b->instantiate(shared, spec);
+        if (made.ok() && *made) instance_bytes->store((*made)->bytes(), std::memory_order_relaxed);
+        return made;
+      },
+      po);
   if (!pool.ok()) return pool.status();
   if (Status s = (*pool)->wait_ready(); !s.ok()) return s;
   char weights_mib[32];
@@ -221,7 +233,7 @@ Result<std::unique_ptr<Model>> open_pooled_model(Backend& backend, Registry& reg
                                ", " + std::to_string(serve.max_instances) + "], weights " + weights_mib +
                                ", max queue " + std::to_string(serve.max_queue);
   return std::unique_ptr<Model>(std::make_unique<PooledModel>(backend.info().capabilities, std::move(*weights),
-                                                              std::move(*pool), describe));
+                                                              std::move(*pool), describe, std::move(instance_bytes)));
 }
 
 }  // namespace modelpool

@@ -386,6 +386,16 @@ TEST(SimBackendTest, BytesAreReportedForWeightsAndInstances) {
   auto copy = instance_of(backend, sim({{"weights_mb", "2"}, {"instance_mb", "1"}, {"share_weights", "false"}}), &weights);
   EXPECT_EQ(weights->bytes(), 0u);
   EXPECT_EQ(copy->bytes(), 3u << 20);
+
+  // A pooled model reports both in its stats (the metrics' memory figures).
+  Registry registry;
+  ServeOptions serve;
+  Result<std::unique_ptr<Model>> model =
+      open_pooled_model(backend, registry, sim({{"weights_mb", "2"}, {"instance_mb", "1"}}), serve);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->stats().weights_bytes, 2u << 20);
+  EXPECT_EQ((*model)->stats().instance_bytes, 1u << 20);
+  (*model)->shutdown(std::chrono::seconds(5)).ignore();
 }
 
 // End to end through the registry and a pool: a run that throws or fails is
