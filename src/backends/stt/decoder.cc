@@ -6,6 +6,7 @@
 #include <sphinxbase/err.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdarg>
 #include <cstdio>
 #include <mutex>
@@ -178,6 +179,25 @@ Result<Hypothesis> Decoder::decode(std::span<const std::int16_t> samples, std::s
   hyp.frame_rate = static_cast<int>(cmd_ln_int32_r(ps_get_config(ps_), "-frate"));
   if (samples.empty()) return hyp;
   const int rate = static_cast<int>(cmd_ln_float32_r(ps_get_config(ps_), "-samprate"));
+  // Dither, as pocketsphinx's -dither does it (+1 on a quarter of the
+  // samples, chosen at random). Digital silence (exact zeros: TTS output,
+  // decoded MP3) has no finite log energy; pocketsphinx's FAQ names it as a
+  // cause of poor accuracy and dither as the remedy. Measured with
+  // bench/speech-accuracy (flite slt, 50 sentences, 50 digit strings):
+  // sentence WER 35.7% -> 35.0% at 16 kHz and 77.6% -> 77.4% at 8 kHz,
+  // digit strings exactly right 92% -> 92% at 16 kHz and 36% -> 42% at
+  // 8 kHz. Small: the gap to good accuracy is the acoustic model's.
+  // pocketsphinx's own -dither draws from a process-global generator that
+  // every decoder shares, so a request's text would depend on what other
+  // requests did; here the generator starts from the same seed for every
+  // request, so the text depends on the audio alone.
+  std::vector<std::int16_t> dithered(samples.begin(), samples.end());
+  std::uint32_t x = 0x9e3779b9u;
+  for (std::int16_t& s : dithered) {
+    x = x * 1664525u + 1013904223u;
+    if ((x >> 30) == 0 && s < INT16_MAX) ++s;
+  }
+  samples = dithered;
   // The whole audio is at hand (this is not live audio): its own cepstral
   // mean normalises it from the first frame, where live normalisation would
   // start from the model's -cmninit (or from whatever the instance heard
