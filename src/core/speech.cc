@@ -51,7 +51,7 @@ Result<std::vector<float>> floats(const Tensor& t) {
     return internal_error("output '" + t.name + "' is not FP32");
   }
   std::vector<float> out(t.data.size() / sizeof(float));
-  std::memcpy(out.data(), t.data.data(), t.data.size());
+  if (!out.empty()) std::memcpy(out.data(), t.data.data(), t.data.size());
   return out;
 }
 
