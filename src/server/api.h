@@ -18,6 +18,7 @@
 //   GET /metrics.json: the same snapshot as JSON, every number as /metrics
 //            has it:
 //     {"process": {"pss_bytes": N | null},      // null: not read yet
+//      "registry": {"loads": N, "hits": N},     // weights loaded; shared instead
 //      "models": {"NAME": {                     // the ready models
 //        "requests": [{"outcome": "ok", "code": 200, "count": N}, ...],
 //        "tokens_generated": N, "prompt_tokens": N, "stream_overflows": N,
