@@ -10,8 +10,8 @@ processes). Checks:
   - the official OpenAI SDK's audio calls (tests/openai-sdk/audio_test.mjs):
     a flite-made utterance transcribed exactly, verbose_json with words, srt,
     vtt, speech in every format, the mp3 round trip back through `stt`;
-  - KServe v2 infer of the same audio as a BYTES file (binary extension) and
-    as INT16 samples;
+  - KServe v2 infer of the same audio as a BYTES file (binary extension and
+    the client's shared memory) and as INT16 samples;
   - Vietnamese from espeak-ng: valid, non-silent audio of plausible length;
   - every bad-audio case answered 400 with a message naming the problem, and
     413 past the upload limit;
@@ -31,6 +31,7 @@ import tempfile
 import time
 import urllib.request
 import wave
+from multiprocessing import shared_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -111,7 +112,7 @@ isolation = "process"
 instances = 2
 options = { engine = "espeak-ng" }
 """
-    with serverlib.Server(toml, ready_timeout=300) as srv:
+    with serverlib.Server(toml, extra_args=("--allow-client-shm",), ready_timeout=300) as srv:
         url = srv.url
         log = srv.log()
         check("model 'stt': instance 2/2 ready" in log or "model 'stt': instance 1/2 ready" in log,
@@ -150,6 +151,26 @@ options = { engine = "espeak-ng" }
         if status == 200:
             text = [o for o in json.loads(body)["outputs"] if o["name"] == "text"][0]["data"][0]
             check(words(text) == words(SAID), "kserve INT16 transcription: %s" % text)
+
+        # ... and the file in the client's shared memory (Triton's system shared memory)
+        shm = shared_memory.SharedMemory(create=True, size=len(audio) + 4)
+        try:
+            shm.buf[:len(audio) + 4] = struct.pack("<I", len(audio)) + audio
+            status, body = srv.call("POST", "/v2/systemsharedmemory/region/call/register",
+                                    {"key": "/" + shm.name, "byte_size": len(audio) + 4})
+            check(status == 200, "register shm: %s %s" % (status, body[:200]))
+            status, body = srv.call("POST", "/v2/models/stt/infer", {"inputs": [{
+                "name": "audio", "datatype": "BYTES", "shape": [1],
+                "parameters": {"shared_memory_region": "call", "shared_memory_byte_size": len(audio) + 4}}]},
+                timeout=120)
+            check(status == 200, "kserve shm transcription: %s %s" % (status, body[:300]))
+            if status == 200:
+                text = [o for o in json.loads(body)["outputs"] if o["name"] == "text"][0]["data"][0]
+                check(words(text) == words(SAID), "kserve shm transcription: %s" % text)
+            srv.call("POST", "/v2/systemsharedmemory/region/call/unregister")
+        finally:
+            shm.close()
+            shm.unlink()
 
         # ---- Vietnamese from espeak-ng
         status, vi = synthesize(url, "tts-espeak", "Xin chào, hôm nay trời đẹp quá.", voice="vi")
