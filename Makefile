@@ -39,6 +39,11 @@ bench: build
 	bench/worker-faults
 	bench/process-vs-thread
 	bench/worker-memory
+	bench/speech-accuracy
+	bench/speech-accuracy --voice rms
+	bench/speech-phone-lines
+	bench/speech-registry
+	bench/speech-tts
 
 asan: setup
 	@cmake --preset asan >/dev/null
