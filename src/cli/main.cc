@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/advise/advise_command.h"
 #include "cli/backends.h"
 #include "cli/backends_command.h"
 #include "cli/bench_command.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "modelpool " MODELPOOL_VERSION " (llama.cpp " MODELPOOL_LLAMA_RELEASE ")");
   int exit_code = 0;
+  modelpool::cli::add_advise_command(app, &exit_code);
   modelpool::cli::add_backends_command(app, &exit_code);
   modelpool::cli::add_bench_command(app, &exit_code);
   modelpool::cli::add_mkmodel_command(app, &exit_code);

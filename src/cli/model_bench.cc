@@ -17,6 +17,7 @@
 
 #include "cli/bench_command.h"
 #include "cli/report.h"
+#include "cli/tree_pss.h"
 #include "modelpool/memory.h"
 #include "modelpool/speech.h"
 #include "server/config.h"
@@ -37,40 +38,6 @@ struct Row {
   double pss_peak_mb = 0;       // this process and its workers
   std::size_t errors = 0;
   std::string first_error;
-};
-
-// PSS of this process plus the model's worker processes, peak over a run.
-class TreePss {
- public:
-  explicit TreePss(const Model& model) : model_(model), thread_([this](std::stop_token st) { loop(st); }) {}
-  double peak_mb() {
-    sample();
-    return static_cast<double>(peak_.load()) / (1024.0 * 1024.0);
-  }
-
- private:
-  void sample() {
-    auto pss = [](pid_t pid) -> std::size_t {
-      Result<std::size_t> b = read_pss_bytes(pid);
-      return b.ok() ? *b : 0;
-    };
-    std::size_t total = pss(0);
-    if (auto workers = model_.stats().workers) {
-      for (int pid : workers->pids) total += pss(pid);
-    }
-    std::size_t seen = peak_.load();
-    while (total > seen && !peak_.compare_exchange_weak(seen, total)) {
-    }
-  }
-  void loop(std::stop_token st) {
-    while (!st.stop_requested()) {
-      sample();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  const Model& model_;
-  std::atomic<std::size_t> peak_{0};
-  std::jthread thread_;
 };
 
 Result<Request> request_for(const Model& model, const ModelBenchOptions& o) {
