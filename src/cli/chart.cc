@@ -6,12 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 extern char** environ;
 
@@ -132,6 +134,36 @@ const char* style_name(ChartSeries::Style style) {
   return "linespoints";
 }
 
+// "set xrange [a:b]" around the drawable points, with room for a label at
+// either end: a log axis left to autoscale stretches to whole decades.
+std::string log_range(const Chart& chart, char axis) {
+  double lo = 0, hi = 0;
+  bool any = false;
+  for (const ChartSeries& s : chart.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      if (!drawable(chart, s.x[i], s.y[i])) continue;
+      const double v = axis == 'x' ? s.x[i] : s.y[i];
+      lo = any ? std::min(lo, v) : v;
+      hi = any ? std::max(hi, v) : v;
+      any = true;
+    }
+  }
+  if (!any) return "";
+  return std::string("set ") + axis + "range [" + number(lo / 1.3) + ":" + number(hi * 1.3) + "]\n";
+}
+
+std::string tics_at_points(const Chart& chart) {
+  std::set<double> xs;
+  for (const ChartSeries& s : chart.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      if (drawable(chart, s.x[i], s.y[i])) xs.insert(s.x[i]);
+    }
+  }
+  std::string tics = "set xtics (";
+  for (double x : xs) tics += (tics.back() == '(' ? "" : ", ") + number(x);
+  return tics + ")\n";
+}
+
 }  // namespace
 
 std::string chart_script(const Chart& chart, const std::string& path_stem) {
@@ -144,8 +176,9 @@ std::string chart_script(const Chart& chart, const std::string& path_stem) {
   s += "set ylabel " + quoted(chart.y_label) + "\n";
   s += "set grid\n";
   s += "set key below\n";
-  if (chart.log_x) s += "set logscale x\n";
-  if (chart.log_y) s += "set logscale y\n";
+  if (chart.log_x) s += "set logscale x\n" + log_range(chart, 'x');
+  if (chart.log_y) s += "set logscale y\n" + log_range(chart, 'y');
+  if (chart.x_tics_at_points) s += tics_at_points(chart);
   // Room for the labels of the outermost points (graph offsets misbehave on
   // log axes, which pad themselves to whole decades anyway).
   if (!chart.log_x && !chart.log_y)
@@ -167,7 +200,8 @@ std::string chart_script(const Chart& chart, const std::string& path_stem) {
         // file's string quoting cannot hold every character a title may.
         labels += "set label " + std::to_string(++label_id) + " " + quoted(series.labels[k]) +
                   " at " + number(series.x[k]) + "," + number(series.y[k]) +
-                  " offset char 0.8,char 0.6 textcolor lt " + linetype + " font ',9'\n";
+                  (series.dashed ? " offset char 0.8,char -0.7" : " offset char 0.8,char 0.6") +
+                  " textcolor lt " + linetype + " font ',9'\n";
       }
     }
     s += "EOD\n";

@@ -26,12 +26,16 @@ struct ChartSeries {
   std::vector<std::string> labels;  // optional: one label per point, drawn beside it;
                                     // REQUIRES: empty or the same length as x
   enum class Style { kLinesPoints, kPoints, kLines } style = Style::kLinesPoints;
-  bool dashed = false;  // e.g. a theory or prediction curve
+  bool dashed = false;  // e.g. a theory or prediction curve; its labels go below its
+                        // points, so they stay apart from a solid curve's above
 };
 
 struct Chart {
   std::string title, x_label, y_label;
   bool log_x = false, log_y = false;
+  // Tics on x at the points' x values (pool sizes, concurrency levels)
+  // rather than at round numbers.
+  bool x_tics_at_points = false;
   std::vector<ChartSeries> series;
 };
 
