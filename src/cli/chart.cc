@@ -135,7 +135,8 @@ const char* style_name(ChartSeries::Style style) {
 }
 
 // "set xrange [a:b]" around the drawable points, with room for a label at
-// either end: a log axis left to autoscale stretches to whole decades.
+// either end, and tics at 1, 2 and 5 times the powers of ten between: a log
+// axis left to itself stretches to whole decades and marks only those.
 std::string log_range(const Chart& chart, char axis) {
   double lo = 0, hi = 0;
   bool any = false;
@@ -149,7 +150,18 @@ std::string log_range(const Chart& chart, char axis) {
     }
   }
   if (!any) return "";
-  return std::string("set ") + axis + "range [" + number(lo / 1.3) + ":" + number(hi * 1.3) + "]\n";
+  lo /= 1.3;
+  hi *= 1.3;
+  std::string tics;
+  for (double decade = std::pow(10.0, std::floor(std::log10(lo))); decade <= hi; decade *= 10) {
+    for (double step : {1.0, 2.0, 5.0}) {
+      const double tic = decade * step;
+      if (tic >= lo && tic <= hi) tics += (tics.empty() ? "" : ", ") + number(tic);
+    }
+  }
+  std::string out = std::string("set ") + axis + "range [" + number(lo) + ":" + number(hi) + "]\n";
+  if (!tics.empty()) out += std::string("set ") + axis + "tics (" + tics + ")\n";
+  return out;
 }
 
 std::string tics_at_points(const Chart& chart) {

@@ -99,6 +99,8 @@ TEST_F(ChartTest, LogAxesSkipNonPositivePoints) {
   EXPECT_EQ(script.find("\n0 5\n"), std::string::npos);
   EXPECT_EQ(script.find("\n100 -1\n"), std::string::npos);
   EXPECT_NE(script.find("\n10 100\n"), std::string::npos);
+  // A log axis is kept to the points (not whole decades) and marked at 1-2-5.
+  EXPECT_NE(script.find("set xtics (1, 2, 5, 10)\nset logscale y"), std::string::npos) << script;
   auto files = write_chart(chart, stem("log"));
   ASSERT_TRUE(files.ok()) << files.status().to_string();
 }
