@@ -164,6 +164,15 @@ std::string log_range(const Chart& chart, char axis) {
   return out;
 }
 
+bool all_non_negative(const Chart& chart, char axis) {
+  for (const ChartSeries& s : chart.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      if (drawable(chart, s.x[i], s.y[i]) && (axis == 'x' ? s.x[i] : s.y[i]) < 0) return false;
+    }
+  }
+  return true;
+}
+
 std::string tics_at_points(const Chart& chart) {
   std::set<double> xs;
   for (const ChartSeries& s : chart.series) {
@@ -191,10 +200,18 @@ std::string chart_script(const Chart& chart, const std::string& path_stem) {
   if (chart.log_x) s += "set logscale x\n" + log_range(chart, 'x');
   if (chart.log_y) s += "set logscale y\n" + log_range(chart, 'y');
   if (chart.x_tics_at_points) s += tics_at_points(chart);
-  // Room for the labels of the outermost points (graph offsets misbehave on
-  // log axes, which pad themselves to whole decades anyway).
-  if (!chart.log_x && !chart.log_y)
-    s += "set offsets graph 0.05, graph 0.12, graph 0.1, graph 0.05\n";
+  // A linear axis of quantities (seconds, megabytes) starts at zero, so a
+  // chart does not magnify small differences; the other sides leave room for
+  // the labels of the outermost points (graph offsets misbehave on log axes,
+  // which log_range pads).
+  const bool x_from_zero = !chart.log_x && all_non_negative(chart, 'x');
+  const bool y_from_zero = !chart.log_y && all_non_negative(chart, 'y');
+  if (!chart.log_x && !chart.log_y) {
+    s += std::string("set offsets graph ") + (x_from_zero ? "0" : "0.05") +
+         ", graph 0.12, graph 0.1, graph " + (y_from_zero ? "0" : "0.05") + "\n";
+  }
+  if (x_from_zero) s += "set xrange [0:*]\n";
+  if (y_from_zero) s += "set yrange [0:*]\n";
 
   std::string labels, plot;
   int label_id = 0;
