@@ -22,7 +22,7 @@ serve: build
 demo: build
 	build/bin/modelpool bench --backend sim --callers 30 --pool-sizes 1,2,4,8,30 \
 	  --service-ms 100 --service sleep --weights-mb 256 --instance-mb 16 \
-	  --share-weights both --json build/pool-size.json
+	  --share-weights both --json build/pool-size.json --charts build/charts
 
 test: build
 	ctest --preset default

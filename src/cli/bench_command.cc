@@ -56,6 +56,10 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--json", options->json_path, "Also write the results as JSON to FILE")
       ->check([](const std::string& path) { return check_writable(path); });
+  cmd->add_option("--charts", options->charts_dir,
+                  "Also draw the results as SVG (and PNG) charts in DIR, created if needed; "
+                  "needs gnuplot")
+      ->check([](const std::string& dir) { return check_chart_dir(dir); });
 
   auto* g = "llama backend";
   cmd->add_option("--model", llama->model, "GGUF model file (llama)")->group(g)->check(CLI::ExistingFile);
@@ -105,12 +109,14 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       configured->callers = options->callers;
       configured->pool_sizes = options->pool_sizes;
       configured->json_path = options->json_path;
+      configured->charts_dir = options->charts_dir;
       *exit_code = run_model_bench(*configured);
       return;
     }
     if (*backend == "llama") {
       if (llama->model.empty()) throw CLI::RequiredError("--model (with --backend llama)");
       llama->json_path = options->json_path;
+      llama->charts_dir = options->charts_dir;
       *exit_code = run_llama_bench(*llama);
       return;
     }

@@ -17,6 +17,7 @@ struct SimBenchOptions {
   std::size_t instance_mb = 16;
   std::vector<bool> share_weights{true};
   std::string json_path;
+  std::string charts_dir;  // empty: no charts
 };
 
 struct LlamaBenchOptions {
@@ -33,6 +34,7 @@ struct LlamaBenchOptions {
   bool separate_loads = false;
   std::size_t long_prompt_tokens = 0;  // > 0: the fair-prefill scenario
   std::string json_path;
+  std::string charts_dir;  // empty: no charts
 };
 
 // A configured model (a speech engine) at several pool sizes.
@@ -45,6 +47,7 @@ struct ModelBenchOptions {
   std::size_t callers = 30;
   std::vector<std::size_t> pool_sizes;
   std::string json_path;
+  std::string charts_dir;  // empty: no charts
 };
 
 // Registers the subcommand; `run` is set to its action after parsing.

@@ -279,6 +279,9 @@ int write_json(const std::string& path, boost::json::object doc) {
 }
 
 int run_fair_prefill(const LlamaBenchOptions& o) {
+  if (!o.charts_dir.empty()) {
+    std::fprintf(stderr, "modelpool bench: the fair-prefill scenario draws no chart (--charts)\n");
+  }
   const std::size_t streams = o.concurrency.back();
   auto f = measure_fair_prefill(o, streams);
   if (!f.ok()) {
@@ -303,6 +306,51 @@ int run_fair_prefill(const LlamaBenchOptions& o) {
       {"max_gap_s", f->max_gap_s},       {"gap_ratio", f->gap_ratio},
       {"startup_max_gap_s", f->startup_max_gap_s}, {"long_ttft_s", f->long_ttft_s}}};
   return write_json(o.json_path, doc);
+}
+
+// tokens-per-second and latency (TTFT, TPOT) against concurrency.
+std::vector<NamedChart> charts_of(const LlamaBenchOptions& o, const std::vector<LevelResult>& rows) {
+  const std::string setup = o.mode + " mode, " + std::to_string(o.prompt_tokens) + "-token prompts, " +
+                            std::to_string(o.max_tokens) + " tokens out";
+  // What one level varies besides the callers: slots (batched) or contexts.
+  const std::string x_label =
+      o.mode == "batched"
+          ? (o.slots ? "concurrent requests (" + std::to_string(o.slots) + " slots)"
+                     : "concurrent requests (= slots)")
+          : "concurrent requests (contexts: " +
+                (o.instances ? std::to_string(o.instances) : std::string("min(concurrency, cores)")) + ")";
+  auto series = [&rows](std::string title, double LevelResult::*field) {
+    ChartSeries s;
+    s.title = std::move(title);
+    for (const LevelResult& r : rows) {
+      s.x.push_back(static_cast<double>(r.concurrency));
+      s.y.push_back(r.*field);
+    }
+    return s;
+  };
+  const bool wide = !rows.empty() && rows.back().concurrency >= 8 * rows.front().concurrency;
+
+  Chart throughput;
+  throughput.title = "LLM throughput: " + setup;
+  throughput.x_label = x_label;
+  throughput.y_label = "tokens/s";
+  throughput.log_x = wide;
+  throughput.x_tics_at_points = true;
+  throughput.series = {series("aggregate (completion tokens / wall time)", &LevelResult::agg_tokens_per_s),
+                       series("decoding (decode steps only)", &LevelResult::decode_tokens_per_s)};
+
+  Chart latency;
+  latency.title = "LLM latency: " + setup;
+  latency.x_label = x_label;
+  latency.y_label = "seconds";
+  latency.log_x = wide;
+  latency.log_y = true;  // time to first token and per token differ by orders of magnitude
+  latency.x_tics_at_points = true;
+  latency.series = {series("time to first token p50", &LevelResult::ttft_p50_s),
+                    series("time to first token p99", &LevelResult::ttft_p99_s),
+                    series("time per output token p50", &LevelResult::tpot_p50_s),
+                    series("time per output token p99", &LevelResult::tpot_p99_s)};
+  return {{"tokens-per-second", std::move(throughput)}, {"latency", std::move(latency)}};
 }
 
 }  // namespace
@@ -333,6 +381,7 @@ int run_llama_bench(const LlamaBenchOptions& o) {
   for (const LevelResult& r : rows) {
     if (r.errors) rc = 1;
   }
+  if (!o.charts_dir.empty() && !write_bench_charts(o.charts_dir, charts_of(o, rows))) rc = 1;
   if (o.json_path.empty()) return rc;
   boost::json::array results;
   for (const LevelResult& r : rows) {

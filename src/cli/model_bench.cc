@@ -186,6 +186,67 @@ Status write_json(const ModelBenchOptions& o, const server::ModelConfig& config,
   return write_json_file(o.json_path, doc);
 }
 
+// memory-vs-makespan (measured, beside pool x the one-instance memory and
+// ceil(n / pool) x one request alone) and latency against pool size.
+std::vector<NamedChart> charts_of(const ModelBenchOptions& o, const server::ModelConfig& config,
+                                  double solo_s, const std::vector<Row>& rows) {
+  if (rows.empty()) return {};
+  auto label = [](const Row& r) { return "pool " + std::to_string(r.pool_size); };
+  // One instance's memory: the smallest pool measured, per instance.
+  const Row& smallest = *std::min_element(
+      rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.pool_size < b.pool_size; });
+  const double one_mb = smallest.pss_peak_mb / static_cast<double>(smallest.pool_size);
+  char model_mb[32], solo[32];
+  std::snprintf(model_mb, sizeof model_mb, "%.0f MB", one_mb);
+  std::snprintf(solo, sizeof solo, "%.3f s", solo_s);
+
+  Chart memory;
+  memory.title = "Pool size: memory against makespan, model '" + config.name + "' (" +
+                 config.backend + "), " + std::to_string(o.callers) + " callers at once";
+  memory.x_label = "makespan (s)";
+  memory.y_label = "memory (MB, PSS peak with workers)";
+  ChartSeries measured, theory;
+  measured.title = "measured";
+  theory.title = std::string("theory: ram = pool × model (") + model_mb + "), time = ceil(n / pool) × t (" +
+                 solo + ")";
+  theory.dashed = true;
+  for (const Row& r : rows) {
+    measured.x.push_back(r.makespan_s);
+    measured.y.push_back(r.pss_peak_mb);
+    measured.labels.push_back(label(r));
+    theory.x.push_back(r.ideal_makespan_s);
+    theory.y.push_back(static_cast<double>(r.pool_size) * one_mb);
+    theory.labels.push_back(label(r));
+  }
+  memory.series = {std::move(measured), std::move(theory)};
+
+  Chart latency;
+  latency.title = "Pool size: latency and wait, model '" + config.name + "', " +
+                  std::to_string(o.callers) + " callers at once";
+  latency.x_label = "pool size (instances)";
+  latency.y_label = "seconds";
+  latency.x_tics_at_points = true;
+  latency.log_x = std::any_of(rows.begin(), rows.end(), [&](const Row& r) {
+    return r.pool_size >= 8 * smallest.pool_size;
+  });
+  const std::pair<const char*, double Row::*> measures[] = {{"latency p50", &Row::latency_p50_s},
+                                                            {"latency p99", &Row::latency_p99_s},
+                                                            {"wait avg", &Row::wait_avg_s},
+                                                            {"wait max", &Row::wait_max_s},
+                                                            {"theory: wait max", &Row::wait_max_theory_s}};
+  for (const auto& [title, field] : measures) {
+    ChartSeries s;
+    s.title = title;
+    s.dashed = std::string_view(title).starts_with("theory");
+    for (const Row& r : rows) {
+      s.x.push_back(static_cast<double>(r.pool_size));
+      s.y.push_back(r.*field);
+    }
+    latency.series.push_back(std::move(s));
+  }
+  return {{"memory-vs-makespan", std::move(memory)}, {"latency", std::move(latency)}};
+}
+
 }  // namespace
 
 int run_model_bench(const ModelBenchOptions& o) {
@@ -219,6 +280,9 @@ int run_model_bench(const ModelBenchOptions& o) {
       return 1;
     }
     std::printf("results written to %s\n", o.json_path.c_str());
+  }
+  if (!o.charts_dir.empty() && !write_bench_charts(o.charts_dir, charts_of(o, *config, solo_s, rows))) {
+    return 1;
   }
   for (const Row& r : rows) {
     if (r.errors) return 1;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 namespace modelpool::cli {
@@ -31,6 +32,26 @@ boost::json::object machine_json() {
 std::string check_writable(const std::string& path) {
   std::ofstream probe(path, std::ios::app);
   return probe ? std::string() : "cannot write '" + path + "'";
+}
+
+std::string check_chart_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "cannot create '" + dir + "': " + ec.message();
+  if (access(dir.c_str(), W_OK | X_OK) != 0) return "cannot write in '" + dir + "'";
+  return {};
+}
+
+bool write_bench_charts(const std::string& dir, const std::vector<NamedChart>& charts) {
+  for (const NamedChart& c : charts) {
+    Result<std::vector<std::string>> files = write_chart(c.chart, dir + "/" + c.name);
+    if (!files.ok()) {
+      std::fprintf(stderr, "modelpool bench: %s\n", files.status().to_string().c_str());
+      return false;
+    }
+    for (const std::string& f : *files) std::printf("chart written to %s\n", f.c_str());
+  }
+  return true;
 }
 
 Status write_json_file(const std::string& path, const boost::json::value& doc) {

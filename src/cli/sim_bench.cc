@@ -206,6 +206,92 @@ Status write_json(const SimBenchOptions& o, const std::vector<Row>& rows) {
   return write_json_file(o.json_path, doc);
 }
 
+// One series over the rows of one sharing mode.
+ChartSeries series_of(const std::vector<Row>& rows, bool share, std::string title,
+                      double (*x)(const Row&), double (*y)(const Row&), bool labelled) {
+  ChartSeries s;
+  s.title = std::move(title);
+  for (const Row& r : rows) {
+    if (r.share_weights != share) continue;
+    s.x.push_back(x(r));
+    s.y.push_back(y(r));
+    if (labelled) s.labels.push_back("pool " + std::to_string(r.pool_size));
+  }
+  return s;
+}
+
+// memory-vs-makespan (the RAM x time trade-off, measured beside theory) and
+// latency against pool size.
+std::vector<NamedChart> charts_of(const SimBenchOptions& o, const std::vector<Row>& rows) {
+  const bool both = o.share_weights.size() > 1;
+  auto mode = [both](bool share) -> std::string {
+    return both ? (share ? ", shared weights" : ", copied weights") : "";
+  };
+  Chart memory;
+  memory.title = "Pool size: memory against makespan (" + std::to_string(o.callers) +
+                 " callers at once, " + std::to_string(o.weights_mb) + " MiB weights, " +
+                 std::to_string(o.instance_mb) + " MiB per instance)";
+  memory.x_label = "makespan (s)";
+  memory.y_label = "memory (MB, PSS peak)";
+  const auto makespan = [](const Row& r) { return r.makespan_s; };
+  const auto ideal = [](const Row& r) { return r.ideal_makespan_s; };
+  for (bool share : o.share_weights) {
+    ChartSeries measured = series_of(rows, share, "measured" + mode(share), makespan,
+                                     [](const Row& r) { return r.pss_peak_mb; }, true);
+    memory.series.push_back(std::move(measured));
+  }
+  // The naive pool's cost whatever was measured: one copy of the model each.
+  const double model_mb = static_cast<double>(o.weights_mb + o.instance_mb);
+  ChartSeries naive;
+  naive.title = "theory, a copy each: ram = pool × model (" + std::to_string(o.weights_mb + o.instance_mb) +
+                " MB), time = ceil(n / pool) × t";
+  naive.dashed = true;
+  for (const Row& r : rows) {
+    if (r.share_weights != o.share_weights.front()) continue;
+    naive.x.push_back(r.ideal_makespan_s);
+    naive.y.push_back(static_cast<double>(r.pool_size) * model_mb);
+    naive.labels.push_back("pool " + std::to_string(r.pool_size));
+  }
+  memory.series.push_back(std::move(naive));
+  if (o.share_weights.front()) {
+    ChartSeries shared = series_of(rows, true,
+                                   "theory, shared weights: ram = weights + pool × instance",
+                                   ideal, [](const Row& r) { return r.pss_model_mb; }, false);
+    shared.dashed = true;
+    memory.series.push_back(std::move(shared));
+  }
+
+  Chart latency;
+  latency.title = "Pool size: latency and wait (" + std::to_string(o.callers) +
+                  " callers at once, " + std::to_string(static_cast<long>(o.service_ms)) +
+                  " ms each, " + o.service + ")";
+  latency.x_label = "pool size (instances)";
+  latency.y_label = "seconds";
+  const std::size_t smallest = *std::min_element(o.pool_sizes.begin(), o.pool_sizes.end());
+  const std::size_t largest = *std::max_element(o.pool_sizes.begin(), o.pool_sizes.end());
+  latency.log_x = largest >= 8 * smallest;
+  latency.x_tics_at_points = true;
+  const auto pool = [](const Row& r) { return static_cast<double>(r.pool_size); };
+  for (bool share : o.share_weights) {
+    latency.series.push_back(series_of(rows, share, "latency p50" + mode(share), pool,
+                                       [](const Row& r) { return r.latency_p50_s; }, false));
+    latency.series.push_back(series_of(rows, share, "latency p99" + mode(share), pool,
+                                       [](const Row& r) { return r.latency_p99_s; }, false));
+    latency.series.push_back(series_of(rows, share, "wait avg" + mode(share), pool,
+                                       [](const Row& r) { return r.wait_avg_s; }, false));
+  }
+  ChartSeries wait_theory = series_of(rows, o.share_weights.front(), "theory: wait avg", pool,
+                                      [](const Row& r) { return r.wait_avg_theory_s; }, false);
+  wait_theory.dashed = true;
+  latency.series.push_back(std::move(wait_theory));
+  ChartSeries makespan_theory = series_of(rows, o.share_weights.front(),
+                                          "theory: makespan = ceil(n / pool) × t", pool, ideal,
+                                          false);
+  makespan_theory.dashed = true;
+  latency.series.push_back(std::move(makespan_theory));
+  return {{"memory-vs-makespan", std::move(memory)}, {"latency", std::move(latency)}};
+}
+
 }  // namespace
 
 int run_sim_bench(const SimBenchOptions& o) {
@@ -229,6 +315,7 @@ int run_sim_bench(const SimBenchOptions& o) {
     }
     std::printf("results written to %s\n", o.json_path.c_str());
   }
+  if (!o.charts_dir.empty() && !write_bench_charts(o.charts_dir, charts_of(o, rows))) return 1;
   for (const Row& r : rows) {
     if (r.errors) return 1;
   }
