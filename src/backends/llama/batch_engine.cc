@@ -10,12 +10,18 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::create(
     return invalid_argument_error("context (" + std::to_string(options.context) +
                                   ") is too small for " + std::to_string(options.slots) + " slots");
   }
-  std::unique_ptr<BatchEngine> e(new BatchEngine(std::move(weights), options));
+  // llama.cpp caps a decoding call at the context it was asked for
+  // (n_batch = min(n_batch, n_ctx), before it rounds each sequence's share
+  // up to 256 cells); the scheduler must plan steps with the same cap, or a
+  // full step of prompt chunks trips llama_decode's assertion.
+  BatchEngineOptions capped = options;
+  capped.batch = std::max(options.slots, std::min(options.batch, options.context));
+  std::unique_ptr<BatchEngine> e(new BatchEngine(std::move(weights), capped));
   // The scheduler checks slots, batch and prefill_chunk; it calls the
   // engine only for items, and there are none before create() returns.
   BatchSchedulerOptions so;
   so.slots = options.slots;
-  so.batch = options.batch;
+  so.batch = capped.batch;
   so.prefill_chunk = options.prefill_chunk;
   so.step_delay = options.step_delay;
   auto scheduler = BatchScheduler::create(*e, so);
@@ -23,7 +29,7 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::create(
   e->scheduler_ = std::move(*scheduler);
   llama_context_params p = llama_context_default_params();
   p.n_ctx = static_cast<uint32_t>(options.context);
-  p.n_batch = p.n_ubatch = static_cast<uint32_t>(options.batch);
+  p.n_batch = p.n_ubatch = static_cast<uint32_t>(capped.batch);
   p.n_seq_max = static_cast<uint32_t>(options.slots);
   p.kv_unified = false;  // each sequence its own context / slots cells, as llama-server
   p.n_threads = p.n_threads_batch = static_cast<int32_t>(options.threads);
@@ -32,7 +38,7 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::create(
   if (!ctx.ok()) return ctx.status();
   e->ctx_ = *ctx;
   e->sequence_tokens_ = llama_n_ctx_seq(e->ctx_);
-  e->batch_ = llama_batch_init(static_cast<int32_t>(options.batch), 0, 1);
+  e->batch_ = llama_batch_init(static_cast<int32_t>(capped.batch), 0, 1);
   e->kv_cells_.assign(options.slots, 0);
   return e;
 }

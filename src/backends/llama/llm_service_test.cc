@@ -279,6 +279,28 @@ TEST_F(LlmServiceTest, SixteenConcurrentExclusiveRequestsOverTwoContextsComplete
   EXPECT_GT(llm->info().weights_bytes, 0u);
 }
 
+// A small context: llama.cpp caps a decoding call at the context asked for
+// (256 here, below the default batch of 512) while each sequence still gets
+// 256 cells. Four 100-token prompts prefilled in one step are 256 tokens
+// plus the decoding ones: the step must respect the cap, not abort.
+TEST_F(LlmServiceTest, FourLongPromptsAtOnceInASmallBatchedContextComplete) {
+  auto llm = make(batched(4, 64));
+  std::string prompt;
+  for (int i = 0; i < 100; ++i) prompt += " x" + std::to_string(i % 10);
+  std::vector<Result<GenerationResult>> results(4, internal_error("not run"));
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&, i] { results[i] = llm->generate(greedy(prompt, 8)); });
+    }
+  }
+  for (auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_GE(r->prompt_tokens, 100);
+    EXPECT_EQ(r->completion_tokens, 8);
+  }
+}
+
 TEST_F(LlmServiceTest, AMissingOrBrokenModelFileIsNamed) {
   ModelSpec missing = spec();
   missing.path = "/nonexistent/model.gguf";
