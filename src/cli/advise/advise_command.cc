@@ -8,6 +8,7 @@
 #include <memory>
 #include <regex>
 
+#include "cli/advise/advise_charts.h"
 #include "cli/advise/measure.h"
 #include "cli/advise/model_block.h"
 #include "cli/advise/recommend.h"
@@ -31,8 +32,9 @@ struct AdviseArgs {
   bool quick = false;
   bool verify = false;
   double time_limit_s = 0;
+  std::size_t verify_requests = 0;  // poisson; 0: about a minute's worth (20 s with --quick)
   WorkloadOptions workload;
-  std::string toml_path, json_path;
+  std::string toml_path, json_path, charts_dir;
 };
 
 // "4GB", "4 GiB", "512M", "1.5g", "1073741824": bytes (K, M, G, T are
@@ -196,6 +198,7 @@ int run_advise(const AdviseArgs& args) {
   }
 
   int code = 0;
+  std::optional<Verified> verified;
   boost::json::object doc{{"advice", "pool-size"},
                           {"model", config->name},
                           {"backend", config->backend},
@@ -217,8 +220,9 @@ int run_advise(const AdviseArgs& args) {
   if (advice.rule_of_thumb.way != nullptr) doc["rule_of_thumb"] = option_json(advice.rule_of_thumb);
 
   if (args.verify) {
-    const std::size_t requests = static_cast<std::size_t>(
-        std::clamp(goal.arrivals.rate * (args.quick ? 20.0 : 60.0), 50.0, 2000.0));
+    const std::size_t requests =
+        args.verify_requests ? args.verify_requests
+                             : static_cast<std::size_t>(std::clamp(goal.arrivals.rate * (args.quick ? 20.0 : 60.0), 50.0, 2000.0));
     std::fprintf(stderr, "modelpool advise: verifying...\n");
     Result<Verified> v = verify(rec, goal, args.workload, m->base_pss_bytes, args.quick ? 1 : 3, requests);
     if (!v.ok()) {
@@ -247,8 +251,17 @@ int run_advise(const AdviseArgs& args) {
     if (v->errors) code = 3;
     std::printf("\n%s\n", code == 0 ? "every judged prediction within 10%"
                                     : "the prediction MISSED (see above): the model or the measurement is off here");
+    verified = *v;
     doc["verified"] = boost::json::object{{"runs", v->runs}, {"requests", v->requests}, {"errors", v->errors},
                                           {"comparison", std::move(jrows)}};
+  }
+  if (!args.charts_dir.empty()) {
+    Result<std::vector<std::string>> files = write_advice_charts(*m, advice, goal, verified, args.charts_dir);
+    if (!files.ok()) {
+      std::fprintf(stderr, "modelpool advise: %s\n", files.status().to_string().c_str());
+      return 1;
+    }
+    for (const std::string& f : *files) std::printf("chart written to %s\n", f.c_str());
   }
   if (!args.json_path.empty()) {
     if (Status s = write_json_file(args.json_path, doc); !s.ok()) {
@@ -284,6 +297,9 @@ void add_advise_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--verify", args->verify, "Run the recommendation under the stated load; compare with the prediction");
   cmd->add_option("--time-limit", args->time_limit_s, "Seconds of measuring (default 240; 45 with --quick)")
       ->check(CLI::Range(5.0, 86400.0));
+  cmd->add_option("--verify-requests", args->verify_requests,
+                  "poisson: arrivals --verify runs (default: a minute's worth, 20 s with --quick; 50 to 2000)")
+      ->check(CLI::Range(10, 100000));
   cmd->add_option("--audio", args->workload.audio_path, "A transcribing model's input file")->check(CLI::ExistingFile);
   cmd->add_option("--text", args->workload.text, "A speaking model's input text");
   cmd->add_option("--prompt-words", args->workload.prompt_words, "A text model's prompt, in words")
@@ -296,6 +312,9 @@ void add_advise_command(CLI::App& app, int* exit_code) {
       ->check([](const std::string& p) { return check_writable(p); });
   cmd->add_option("--json", args->json_path, "Also write everything as JSON to FILE")
       ->check([](const std::string& p) { return check_writable(p); });
+  cmd->add_option("--charts", args->charts_dir,
+                  "Also draw the trade-off, the scaling curve and latency as SVG (and PNG) charts in DIR; needs gnuplot")
+      ->check([](const std::string& dir) { return check_chart_dir(dir); });
   cmd->callback([args, exit_code, cmd] {
     if (args->arrival == "poisson" && args->rate <= 0) {
       throw CLI::ValidationError("--rate", "--arrival poisson needs --rate R (requests per second)");

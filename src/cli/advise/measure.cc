@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "cli/advise/model_block.h"
 #include "cli/tree_pss.h"
 #include "modelpool/memory.h"
 #include "server/model_manager.h"
@@ -48,20 +49,14 @@ struct LevelRun {
   double weights_bytes = 0;
   double reported_instance_bytes = 0;
   std::string workload;
+  bool generates = false;
 };
 
 Result<LevelRun> run_level(server::ModelConfig config, const Way& way, std::size_t k, const MeasureOptions& o,
                            double base_pss, bool warm_first) {
   LevelRun run;
   run.level.k = k;
-  config.mode = way.mode;
-  config.isolation = way.isolation;
-  if (way.mode == "batched") {
-    config.slots = k;
-    config.min_instances = config.max_instances = 1;
-  } else {
-    config.min_instances = config.max_instances = k;
-  }
+  config = sized_config(config, way.mode, way.isolation, k);
   config.max_queue = std::max<std::size_t>(config.max_queue, 2 * k);
   const Clock::time_point start = Clock::now();
   std::mutex mu;
@@ -78,6 +73,7 @@ Result<LevelRun> run_level(server::ModelConfig config, const Way& way, std::size
     Result<Workload> work = Workload::for_model(model, o.workload);
     if (!work.ok()) return work.status();
     run.workload = work->describe();
+    run.generates = work->generates();
     if (warm_first) {
       if (Outcome w = work->run(model); !w.error.empty()) return internal_error(w.error);
     }
@@ -174,6 +170,7 @@ void measure_way(const server::ModelConfig& config, Way& way, const MeasureOptio
       way.load_s = run->open_s;
       way.weights_bytes = run->weights_bytes;
       way.workload = run->workload;
+      way.generates = run->generates;
       double mean = 0;
       for (double v : run->latencies) mean += v;
       mean /= static_cast<double>(run->latencies.size());
@@ -307,10 +304,14 @@ Result<Measurement> measure(const server::ModelConfig& config, const MeasureOpti
   std::string why;
   for (const Way& w : m.ways) {
     if (w.usable()) any = true;
-    if (w.usable() && m.workload.empty()) m.workload = w.workload;
+    if (w.usable() && m.workload.empty()) {
+      m.workload = w.workload;
+      m.generates = w.generates;
+    }
     if (!w.refused.empty()) why += (why.empty() ? "" : "; ") + w.label() + ": " + w.refused;
   }
   if (!any) return invalid_argument_error("model '" + config.name + "' cannot be served: " + why);
+  if (m.generates) m.threads = config.threads ? config.threads : m.cores;
   m.wall_s = seconds_since(t0);
   return m;
 }

@@ -55,6 +55,7 @@ struct Way {
   double fixed_bytes = 0, unit_bytes = 0;
   std::string stopped;  // why measuring ended at the last level
   std::string workload;  // what a request was (Workload::describe)
+  bool generates = false;
   // Service times relative to their mean at k = 1 (the spread of the work).
   std::vector<double> relative_work;
   // Process isolation measured at fewer levels: the curve is the thread
@@ -73,6 +74,8 @@ struct Measurement {
   double base_pss_bytes = 0;  // this process before any model was opened
   double wall_s = 0;
   std::string workload;       // what a request was
+  bool generates = false;     // a text model: its compute threads are a setting
+  std::size_t threads = 0;    // the compute threads measured with (0: not a setting)
 };
 
 // Measures `config` (its own serving settings are replaced level by level).

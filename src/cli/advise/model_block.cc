@@ -22,16 +22,26 @@ std::string quoted(const std::string& s) {
 
 }  // namespace
 
-server::ModelConfig recommended_config(const server::ModelConfig& original, const Option& chosen, const Goal& goal) {
+server::ModelConfig sized_config(const server::ModelConfig& original, const std::string& mode,
+                                 const std::string& isolation, std::size_t size) {
   server::ModelConfig c = original;
-  c.mode = chosen.way->mode;
-  c.isolation = chosen.way->isolation;
-  if (c.mode == "batched") {
-    c.slots = chosen.size;
+  const std::size_t per_sequence =
+      original.mode == "batched" ? original.context / std::max<std::size_t>(1, original.slots) : original.context;
+  c.mode = mode;
+  c.isolation = isolation;
+  if (mode == "batched") {
+    c.slots = size;
+    c.context = per_sequence * size;
     c.min_instances = c.max_instances = 1;
   } else {
-    c.min_instances = c.max_instances = chosen.size;
+    c.context = per_sequence;
+    c.min_instances = c.max_instances = size;
   }
+  return c;
+}
+
+server::ModelConfig recommended_config(const server::ModelConfig& original, const Option& chosen, const Goal& goal) {
+  server::ModelConfig c = sized_config(original, chosen.way->mode, chosen.way->isolation, chosen.size);
   c.max_queue = std::max(c.max_queue, goal.concurrency);
   return c;
 }

@@ -10,6 +10,12 @@
 
 namespace modelpool::cli::advise {
 
+// `original` served `mode` (exclusive/batched) in `isolation` at `size`
+// instances or slots. A text model keeps its tokens per sequence: batched,
+// the context is size x (the original's context per slot).
+server::ModelConfig sized_config(const server::ModelConfig& original, const std::string& mode,
+                                 const std::string& isolation, std::size_t size);
+
 // `original` with the chosen way and size: mode, isolation, instances
 // (exclusive: min = max = size) or slots (batched: one instance), and a
 // queue long enough for the goal's callers.

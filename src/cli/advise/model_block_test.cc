@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/advise/recommend.h"
+#include "cli/advise/verify.h"
 #include "server/config.h"
 
 namespace modelpool::cli::advise {
@@ -123,6 +124,41 @@ TEST(RecommendTest, AGoalPicksTheCheapestSizeThatMeetsIt) {
   bool told = false;
   for (const std::string& r : a.reasons) told |= r.find("meets the p99 goal") != std::string::npos;
   EXPECT_TRUE(told);
+}
+
+}  // namespace
+}  // namespace modelpool::cli::advise
+
+namespace modelpool::cli::advise {
+namespace {
+
+TEST(VerifyCompareTest, AMissIsReportedNotHidden) {
+  Way w;
+  Option predicted;
+  predicted.way = &w;
+  predicted.predicted.throughput = 10;
+  predicted.predicted.p50_s = 1;
+  predicted.predicted.p99_s = 2;
+  predicted.memory_bytes = 100.0 * 1024 * 1024;
+  Verified measured;
+  measured.throughput = 9.5;  // -5%: within
+  measured.p50_s = 3;         // shown, not judged
+  measured.p99_s = 2.5;       // +25%: a miss
+  measured.memory_bytes = 103.0 * 1024 * 1024;
+  const std::vector<Comparison> rows = compare(predicted, measured, 0.10);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_TRUE(rows[0].within);
+  EXPECT_FALSE(rows[1].judged);
+  EXPECT_EQ(rows[2].metric, "p99");
+  EXPECT_FALSE(rows[2].within);
+  EXPECT_NEAR(rows[2].error, 0.25, 1e-9);
+  EXPECT_TRUE(rows[3].within);
+  // Memory within PSS's resolution is within whatever the ratio.
+  predicted.memory_bytes = 1.0 * 1024 * 1024;
+  measured.memory_bytes = 4.0 * 1024 * 1024;
+  EXPECT_TRUE(compare(predicted, measured, 0.10)[3].within);
+  measured.memory_bytes = 6.0 * 1024 * 1024;
+  EXPECT_FALSE(compare(predicted, measured, 0.10)[3].within);
 }
 
 }  // namespace

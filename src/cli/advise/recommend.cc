@@ -21,6 +21,7 @@ std::string secs(double s) {
 
 std::string unit_name(const Way& w, std::size_t n) {
   const char* unit = w.mode == "batched" ? "slot" : w.isolation == "process" ? "worker" : "instance";
+  // Batched in a worker: the slots are the unit, the worker is one.
   return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
 }
 
@@ -65,11 +66,13 @@ void describe_scaling(const Measurement& m, const Way& w, std::vector<std::strin
                   static_cast<double>(last.k) / last.service_s, last.k,
                   peak->k <= 2 * m.cores ? (": this machine has " + std::to_string(m.cores) + " cores").c_str() : "");
   } else if (w.stopped == "reached the concurrency") {
-    std::snprintf(buf, sizeof buf,
-                  "throughput still grows at %zu at once (%.2f requests/s, %.1fx one alone): a request mostly "
-                  "waits rather than computes, so instances overlap",
-                  last.k, static_cast<double>(last.k) / last.service_s,
-                  static_cast<double>(last.k) / last.service_s * w.levels.front().service_s);
+    const double gain = static_cast<double>(last.k) / last.service_s * w.levels.front().service_s;
+    std::snprintf(buf, sizeof buf, "throughput still grows at %zu at once (%.2f requests/s, %.1fx one alone)%s",
+                  last.k, static_cast<double>(last.k) / last.service_s, gain,
+                  w.mode == "batched" ? ": sequences decoded together share each step's cost"
+                  : gain >= 0.8 * static_cast<double>(last.k)
+                      ? ": a request mostly waits rather than computes, so instances overlap"
+                      : "");
   } else {
     std::snprintf(buf, sizeof buf,
                   "measured up to %zu at once (stopped by %s; %.2f requests/s there); past it the model assumes "
@@ -176,6 +179,10 @@ Advice recommend(const Measurement& m, const Goal& g) {
   if (g.arrivals.kind == Arrivals::Kind::kPoisson && !c.predicted.stable) {
     why.push_back(fmt("the rate of %.2f requests/s is more than any size within the limits sustains", g.arrivals.rate));
   }
+  if (m.threads) {
+    why.push_back("threads: " + std::to_string(m.threads) +
+                  (m.threads == m.cores ? " (every core, shared by the model's contexts), as measured" : ", as measured"));
+  }
   // Memory.
   why.push_back("memory: " + format_bytes(w.fixed_bytes) + " shared (weights " + format_bytes(w.weights_bytes) +
                 ") + " + format_bytes(w.unit_bytes) + " per " + unit_name(w, 1).substr(2) + " = " +
@@ -190,7 +197,8 @@ Advice recommend(const Measurement& m, const Goal& g) {
       const Level& pl = b->way->levels.front();
       const double ratio = pl.service_s / w.curve().seconds(static_cast<double>(pl.k));
       s += fmt(" (process isolation: %+.0f%% time per request", (ratio - 1) * 100) + ", " +
-           format_bytes(b->way->unit_bytes) + " per worker; use it to contain crashes)";
+           format_bytes(b->way->unit_bytes) + " per " + unit_name(*b->way, 1).substr(2) +
+           "; use it to contain crashes)";
     }
     why.push_back(s);
   }

@@ -44,6 +44,8 @@ class Workload {
 
   // "transcription of a.wav (3.9 s)", "completion: 64-word prompt, 32 tokens"...
   const std::string& describe() const { return description_; }
+  // A text model's completion (its `threads` setting matters).
+  bool generates() const { return generates_; }
 
  private:
   bool generates_ = false;
