@@ -44,6 +44,7 @@ bench: build
 	bench/speech-phone-lines
 	bench/speech-registry
 	bench/speech-tts
+	bench/sizing-advisor
 
 asan: setup
 	@cmake --preset asan >/dev/null

@@ -32,7 +32,8 @@ struct AdviseArgs {
   bool quick = false;
   bool verify = false;
   double time_limit_s = 0;
-  std::size_t verify_requests = 0;  // poisson; 0: about a minute's worth (20 s with --quick)
+  std::size_t verify_requests = 0;
+  std::string mode, isolation;  // only these ways  // poisson; 0: about a minute's worth (20 s with --quick)
   WorkloadOptions workload;
   std::string toml_path, json_path, charts_dir;
 };
@@ -153,6 +154,8 @@ int run_advise(const AdviseArgs& args) {
   mo.time_limit_s = args.time_limit_s > 0 ? args.time_limit_s : args.quick ? 45 : 240;
   mo.requests_per_caller = args.quick ? 2 : 4;
   mo.workload = args.workload;
+  mo.only_mode = args.mode;
+  mo.only_isolation = args.isolation;
   std::fprintf(stderr, "modelpool advise: measuring model '%s' (%s) for at most %.0f s...\n", config->name.c_str(),
                config->backend.c_str(), mo.time_limit_s);
   Result<Measurement> m = measure(*config, mo);
@@ -297,6 +300,10 @@ void add_advise_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--verify", args->verify, "Run the recommendation under the stated load; compare with the prediction");
   cmd->add_option("--time-limit", args->time_limit_s, "Seconds of measuring (default 240; 45 with --quick)")
       ->check(CLI::Range(5.0, 86400.0));
+  cmd->add_option("--mode", args->mode, "Consider only this mode (default: every mode the backend has)")
+      ->check(CLI::IsMember({"exclusive", "batched"}));
+  cmd->add_option("--isolation", args->isolation, "Consider only this isolation (default: thread and process)")
+      ->check(CLI::IsMember({"thread", "process"}));
   cmd->add_option("--verify-requests", args->verify_requests,
                   "poisson: arrivals --verify runs (default: a minute's worth, 20 s with --quick; 50 to 2000)")
       ->check(CLI::Range(10, 100000));

@@ -253,6 +253,8 @@ Result<Measurement> measure(const server::ModelConfig& config, const MeasureOpti
   const std::string default_mode = !config.mode.empty() ? config.mode : batching ? "batched" : "exclusive";
   std::vector<Way> ways;
   auto add = [&](std::string mode, std::string isolation) {
+    if (!o.only_mode.empty() && mode != o.only_mode) return;
+    if (!o.only_isolation.empty() && isolation != o.only_isolation) return;
     Way w;
     w.mode = std::move(mode);
     w.isolation = std::move(isolation);
@@ -260,7 +262,14 @@ Result<Measurement> measure(const server::ModelConfig& config, const MeasureOpti
   };
   if (batching) add("batched", "thread");
   add("exclusive", "thread");
-  if (default_catalog().find_executor("process").ok()) add(default_mode, "process");
+  if (default_catalog().find_executor("process").ok()) {
+    add(o.only_mode.empty() ? default_mode : o.only_mode, "process");
+  }
+  if (ways.empty()) {
+    return invalid_argument_error("backend '" + config.backend + "' cannot be served " +
+                                  (o.only_mode.empty() ? "" : "in mode '" + o.only_mode + "' ") +
+                                  (o.only_isolation.empty() ? "" : "with isolation '" + o.only_isolation + "'"));
+  }
 
   for (std::size_t i = 0; i < ways.size(); ++i) {
     Way& way = ways[i];

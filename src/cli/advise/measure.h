@@ -30,6 +30,9 @@ struct MeasureOptions {
   double time_limit_s = 300;        // for all of measuring
   std::size_t requests_per_caller = 4;
   WorkloadOptions workload;
+  // Only these ways (empty: every way the backend and the executors offer).
+  std::string only_mode;       // "exclusive" or "batched"
+  std::string only_isolation;  // "thread" or "process"
 };
 
 // One level: k requests at once on k instances or slots.
