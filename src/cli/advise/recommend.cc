@@ -212,8 +212,12 @@ Advice recommend(const Measurement& m, const Goal& g) {
   }
   if (advice.rule_of_thumb.way != nullptr) {
     const Option& t = advice.rule_of_thumb;
-    why.push_back("the rule of thumb ceil(" + std::to_string(g.concurrency) + "/7) = " + std::to_string(thumb) +
-                  " predicts p99 " + secs(t.predicted.p99_s) + " and " + format_bytes(t.memory_bytes));
+    const std::string rule = "the rule of thumb ceil(" + std::to_string(g.concurrency) + "/7) = " + std::to_string(thumb);
+    if (t.predicted.stable) {
+      why.push_back(rule + " predicts p99 " + secs(t.predicted.p99_s) + " and " + format_bytes(t.memory_bytes));
+    } else {
+      why.push_back(rule + fmt(" cannot keep up: it serves at most %.2f requests/s", t.predicted.throughput));
+    }
   }
   return advice;
 }

@@ -141,9 +141,10 @@ std::vector<Outcome> run_poisson(Model& model, const Workload& work, double rate
       at += gap(rng);
       const Clock::time_point when = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at));
       std::this_thread::sleep_until(when);
-      threads.emplace_back([&, i, when] {
+      threads.emplace_back([&, i, when, at] {
         outcomes[i] = work.run(model);
         outcomes[i].latency_s = seconds(Clock::now() - when);
+        outcomes[i].arrival_s = at;
       });
     }
   }

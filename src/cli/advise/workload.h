@@ -27,6 +27,7 @@ struct WorkloadOptions {
 struct Outcome {
   double latency_s = 0;  // from arrival to answer
   double service_s = 0;  // the model's work on it (queue wait excluded)
+  double arrival_s = 0;  // run_poisson: when it arrived, from the first arrival's start
   std::string error;     // empty when it succeeded
 };
 
