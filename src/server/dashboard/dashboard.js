@@ -84,6 +84,7 @@ function createCard(name) {
   for (const c of Object.values(refs.charts)) charts.append(c.root);
   refs.memory = el('div', 'memory');
   refs.errors = el('details', 'errors');
+  refs.errors.open = true;
   refs.errorsSummary = el('summary', null, 'recent errors: none');
   refs.errorList = el('ul');
   refs.errors.append(refs.errorsSummary, refs.errorList);
