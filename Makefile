@@ -44,6 +44,7 @@ bench: build
 	bench/speech-phone-lines
 	bench/speech-registry
 	bench/speech-tts
+	bench/dashboard-overhead
 
 asan: setup
 	@cmake --preset asan >/dev/null
