@@ -392,7 +392,8 @@ std::uint64_t Pool::begin_making_locked() {
 }
 
 void Pool::end_making_locked(std::uint64_t id) {
-  auto it = std::find_if(making_.begin(), making_.end(), [&](const Making& m) { return m.id == id; });
+  auto it =
+      std::find_if(making_.begin(), making_.end(), [&](const Making& m) { return m.id == id; });
   if (it != making_.end()) making_.erase(it);
   --creating_;
 }
@@ -666,7 +667,8 @@ PoolSnapshot Pool::snapshot() const {
                                                                           : InstanceState::kIdle;
       s.instances.push_back({slot->id, state, slot->label});
     }
-    for (const auto& slot : doomed_) s.instances.push_back({slot->id, InstanceState::kBroken, slot->label});
+    for (const auto& slot : doomed_)
+      s.instances.push_back({slot->id, InstanceState::kBroken, slot->label});
   }
   std::sort(s.instances.begin(), s.instances.end(),
             [](const InstanceView& a, const InstanceView& b) { return a.id < b.id; });

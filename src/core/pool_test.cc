@@ -477,7 +477,8 @@ TEST(PoolTest, AFailedAcquireCannotBeUsedAsALease) {
 // An instance whose warm-up waits for a gate, and that names itself.
 class GatedInstance final : public Instance {
  public:
-  GatedInstance(std::atomic<bool>* warm_gate, std::string label) : warm_gate_(warm_gate), label_(std::move(label)) {}
+  GatedInstance(std::atomic<bool>* warm_gate, std::string label)
+      : warm_gate_(warm_gate), label_(std::move(label)) {}
   std::size_t bytes() const override { return 1; }
   Status warmup() override {
     while (!warm_gate_->load()) std::this_thread::sleep_for(1ms);
@@ -501,11 +502,13 @@ std::vector<InstanceState> states_of(const PoolSnapshot& s) {
 // The counts and the per-instance list come from one read: they agree.
 void expect_counts_agree(const PoolSnapshot& s) {
   auto n = [&](std::initializer_list<InstanceState> states) {
-    return static_cast<std::size_t>(std::count_if(s.instances.begin(), s.instances.end(), [&](const InstanceView& v) {
-      return std::find(states.begin(), states.end(), v.state) != states.end();
-    }));
+    return static_cast<std::size_t>(
+        std::count_if(s.instances.begin(), s.instances.end(), [&](const InstanceView& v) {
+          return std::find(states.begin(), states.end(), v.state) != states.end();
+        }));
   };
-  EXPECT_EQ(s.creating, n({InstanceState::kCreating, InstanceState::kWarming, InstanceState::kRestarting}));
+  EXPECT_EQ(s.creating,
+            n({InstanceState::kCreating, InstanceState::kWarming, InstanceState::kRestarting}));
   EXPECT_EQ(s.idle, n({InstanceState::kIdle}));
   EXPECT_EQ(s.busy, n({InstanceState::kBusy}));
   EXPECT_EQ(s.checking, n({InstanceState::kChecking}));
@@ -523,7 +526,8 @@ TEST(PoolStatesTest, AnInstanceIsWarmingWhileItsWarmupRunsThenIdleThenBusyWithIt
       sized(1, 1));
   ASSERT_TRUE(pool.ok());
   Pool& p = **pool;
-  ASSERT_TRUE(eventually([&] { return states_of(p.snapshot()) == std::vector{InstanceState::kWarming}; }));
+  ASSERT_TRUE(
+      eventually([&] { return states_of(p.snapshot()) == std::vector{InstanceState::kWarming}; }));
   PoolSnapshot warming = p.snapshot();
   expect_counts_agree(warming);
   EXPECT_EQ(warming.creating, 1u);

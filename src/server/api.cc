@@ -32,7 +32,8 @@ Outcome Api::account(ServedModel& model, const Exchange& ex, const Status& statu
   // The dashboard's recent errors: what went wrong for a client, not a
   // client that left.
   if (outcome != Outcome::kOk && outcome != Outcome::kCancelled) {
-    model.metrics.record_error(code, outcome == Outcome::kCutOff ? cut_off_error().message() : status.message());
+    model.metrics.record_error(
+        code, outcome == Outcome::kCutOff ? cut_off_error().message() : status.message());
   }
   if (ex.stop_reason() == StopReason::kSlowClient) ++model.metrics.stream_overflows;
   if (outcome == Outcome::kCutOff) ++cut_off_;

@@ -93,10 +93,9 @@
 // tensors: a value out of its datatype's range, a shape that overflows; see
 // tensor_json.h and binary_tensors.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large (max_body_bytes; an audio upload: max_audio_upload_mb), 429 queue full
-// (Retry-After), 503 not ready or shutting down, 504 deadline passed. With an API key configured, every
-// endpoint but /health, /v2/health/*, /metrics, /metrics.json, / and the
-// dashboard's page and files needs "Authorization: Bearer KEY" (401
-// "missing API key" or "wrong API key" otherwise).
+// (Retry-After), 503 not ready or shutting down, 504 deadline passed. With an API key configured,
+// every endpoint but /health, /v2/health/*, /metrics, /metrics.json, / and the dashboard's page and
+// files needs "Authorization: Bearer KEY" (401 "missing API key" or "wrong API key" otherwise).
 //
 // Dashboard (dashboard.cc; the page is src/server/dashboard/, embedded in the
 // binary at build time):

@@ -15,8 +15,8 @@ constexpr std::string_view kSecurityPolicy =
 
 bool Api::dashboard_file(Exchange& ex, std::string_view path) {
   if (path == "/") {
-    ex.respond(http::status::found, "<a href=\"/dashboard\">dashboard</a>\n", "text/html; charset=utf-8",
-               {{"Location", "/dashboard"}});
+    ex.respond(http::status::found, "<a href=\"/dashboard\">dashboard</a>\n",
+               "text/html; charset=utf-8", {{"Location", "/dashboard"}});
     return true;
   }
   if (path == "/dashboard/") path = "/dashboard";
@@ -32,8 +32,8 @@ bool Api::dashboard_file(Exchange& ex, std::string_view path) {
 }
 
 void Api::dashboard_json(Exchange& ex) {
-  ex.respond(http::status::ok, render_json(metrics_snapshot(), JsonDetail::kDashboard), "application/json",
-             {{"Cache-Control", "no-store"}});
+  ex.respond(http::status::ok, render_json(metrics_snapshot(), JsonDetail::kDashboard),
+             "application/json", {{"Cache-Control", "no-store"}});
 }
 
 }  // namespace modelpool::server

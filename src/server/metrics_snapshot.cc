@@ -111,7 +111,8 @@ void json_histogram(std::string& out, const HistogramBuckets& h) {
 }
 
 std::string epoch_ms(std::chrono::system_clock::time_point t) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  return std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
 // The dashboard's part of a model: its instances and recent errors.
@@ -126,8 +127,8 @@ void json_model_detail(std::string& out, const ModelSnapshot& m) {
   out += "],\"recent_errors\":[";
   for (std::size_t i = 0; i < m.recent_errors.size(); ++i) {
     const RecentError& e = m.recent_errors[i];
-    out += std::string(i ? "," : "") + "{\"time_ms\":" + epoch_ms(e.time) + ",\"code\":" + std::to_string(e.code) +
-           ",\"message\":" + json_string(e.message) + "}";
+    out += std::string(i ? "," : "") + "{\"time_ms\":" + epoch_ms(e.time) +
+           ",\"code\":" + std::to_string(e.code) + ",\"message\":" + json_string(e.message) + "}";
   }
   out += "]";
 }

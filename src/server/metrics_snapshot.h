@@ -35,8 +35,8 @@
 //   modelpool_worker_restarts_total{model}                counter
 //   modelpool_worker_crashes_total{model,cause}           counter (cause: SIGKILL, exit 1, ...)
 //   modelpool_worker_kills_total{model,reason}            counter (heartbeat, hang)
-//   modelpool_worker_requests_total{model,outcome}        counter (succeeded, retried, failed_by_crash)
-//   modelpool_process_pss_bytes                           gauge (0: unknown)
+//   modelpool_worker_requests_total{model,outcome}        counter (succeeded, retried,
+//   failed_by_crash) modelpool_process_pss_bytes                           gauge (0: unknown)
 //   modelpool_registry_loads_total                        counter (weights loaded)
 //   modelpool_registry_hits_total                         counter (weights shared instead)
 //

@@ -94,7 +94,8 @@ std::vector<RecentError> ModelMetrics::recent_errors() const {
   out.reserve(kRecentErrors);
   std::lock_guard lock(errors_mu_);
   const std::size_t first = (errors_next_ + kRecentErrors - errors_size_) % kRecentErrors;
-  for (std::size_t i = 0; i < errors_size_; ++i) out.push_back(errors_[(first + i) % kRecentErrors]);
+  for (std::size_t i = 0; i < errors_size_; ++i)
+    out.push_back(errors_[(first + i) % kRecentErrors]);
   return out;
 }
 

@@ -70,7 +70,8 @@ TEST(ModelMetricsTest, RecentErrorsKeepTheLastOnesOldestFirst) {
   EXPECT_TRUE(m.recent_errors().empty());
   const auto before = std::chrono::system_clock::now();
   const std::size_t n = ModelMetrics::kRecentErrors + 5;
-  for (std::size_t i = 0; i < n; ++i) m.record_error(500 + static_cast<int>(i % 5), "error " + std::to_string(i));
+  for (std::size_t i = 0; i < n; ++i)
+    m.record_error(500 + static_cast<int>(i % 5), "error " + std::to_string(i));
   const std::vector<RecentError> errors = m.recent_errors();
   ASSERT_EQ(errors.size(), ModelMetrics::kRecentErrors);
   EXPECT_EQ(errors.front().message, "error 5");
