@@ -45,6 +45,7 @@ bench: build
 	bench/speech-registry
 	bench/speech-tts
 	bench/sizing-advisor
+	bench/dashboard-overhead
 
 asan: setup
 	@cmake --preset asan >/dev/null

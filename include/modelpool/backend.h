@@ -224,6 +224,14 @@ class Instance {
   // instead of handing it to a worker thread.
   virtual bool quick() const { return false; }
 
+  // Optional: a short text that tells this instance apart where the pool
+  // shows its instances (PoolSnapshot::instances, the dashboard's tiles),
+  // such as "pid 1234" for a seat on a worker process. Empty by default.
+  // Called once by the Pool, on a service thread with no lock held, after
+  // the instance was created and warmed up; the Pool keeps the text for the
+  // instance's life, so it should not change. Must be cheap and not block.
+  virtual std::string label() const { return {}; }
+
   // The kGenerate capability (model.h): generates text for `request`.
   // `prepared` is what this backend made of the request before it queued
   // (Backend::prepare_generation; tokens, a grammar), or null, and then the

@@ -49,6 +49,7 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -105,9 +106,34 @@ struct PoolOptions {
   std::function<void(const PoolProgress&)> on_progress;
 };
 
+// What one instance of a pool is doing now (PoolSnapshot::instances).
+enum class InstanceState {
+  kCreating,    // the factory is making it
+  kWarming,     // made; Instance::warmup() runs
+  kRestarting,  // being made (or warmed up) to replace a broken instance
+  kIdle,        // ready, not leased
+  kBusy,        // leased
+  kChecking,    // Instance::check() runs
+  kBroken,      // out of service, waiting to be destroyed
+};
+// "creating", "warming", "restarting", "idle", "busy", "checking", "broken".
+std::string_view instance_state_name(InstanceState state);
+
+// One instance in a PoolSnapshot.
+struct InstanceView {
+  // The id Lease::instance_id() reports once the instance serves; an
+  // instance keeps it from the start of its creation to its destruction.
+  std::uint64_t id = 0;
+  InstanceState state = InstanceState::kCreating;
+  // Instance::label(), read once when the instance was made; empty until
+  // then and for instances without one.
+  std::string label;
+};
+
 // A point-in-time view for metrics and tests.
 struct PoolSnapshot {
-  // Instances by state.
+  // Instances by state. `creating` counts every instance being made:
+  // those creating, warming and restarting in `instances`.
   std::size_t creating = 0;
   std::size_t idle = 0;
   std::size_t busy = 0;
@@ -131,6 +157,11 @@ struct PoolSnapshot {
   std::uint64_t model_failed = 0;  // acquires answered with kModelFailed
   HistogramSnapshot queue_wait;
   HistogramSnapshot lease_hold;
+  // Every instance, in the order of its id: those being made, the live ones
+  // and the broken ones not yet destroyed. The counts above agree with it
+  // (creating + idle + busy + checking + broken == instances.size()), as
+  // both are read under the same lock.
+  std::vector<InstanceView> instances;
 };
 
 class Lease;
@@ -182,6 +213,12 @@ class Pool {
   struct Slot;
   struct Waiter;
   struct WaitList;
+  // An instance being made: created, then warmed up, off the lock.
+  struct Making {
+    std::uint64_t id = 0;
+    bool warming = false;
+    bool replacing = false;  // replaces a broken instance
+  };
 
   Pool(InstanceFactory factory, PoolOptions options);
 
@@ -195,7 +232,10 @@ class Pool {
   std::size_t live_locked() const;
   std::size_t desired_locked() const;
   void service_loop();
-  void create_one();
+  void create_one(std::uint64_t id);
+  // Records that a creation starts and returns its id. REQUIRES: mu_ held.
+  std::uint64_t begin_making_locked();
+  void end_making_locked(std::uint64_t id);
   void check_one(Slot* slot);
   Lease make_lease_locked(Slot* slot, std::uint64_t ticket);
 
@@ -211,6 +251,7 @@ class Pool {
   std::vector<Slot*> idle_;                   // LIFO: back is the warmest
   std::unique_ptr<WaitList> waiters_;
   std::vector<std::unique_ptr<Slot>> doomed_;  // to destroy, off the lock
+  std::vector<Making> making_;                 // creations running now (creating_ of them)
   std::size_t busy_ = 0;
   std::size_t checking_ = 0;
   std::size_t creating_ = 0;

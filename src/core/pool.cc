@@ -9,7 +9,7 @@ namespace modelpool {
 
 using std::chrono::milliseconds;
 
-// One live instance. Fields other than `instance` and `id` are guarded by
+// One live instance. Fields other than `instance`, `id` and `label` are guarded by
 // Pool::mu_, except while the slot is busy: then its holder owns `broken` and
 // `broken_reason`, published to the pool by the locked release.
 struct Pool::Slot {
@@ -17,6 +17,7 @@ struct Pool::Slot {
 
   std::unique_ptr<Instance> instance;
   std::uint64_t id = 0;
+  std::string label;  // Instance::label(), read once before the slot went live
   State state = State::kIdle;
   bool broken = false;
   std::string broken_reason;
@@ -74,6 +75,14 @@ Status guarded(const char* what, Fn&& fn) {
   }
 }
 
+std::string read_label(const Instance& instance) {
+  try {
+    return instance.label();
+  } catch (...) {
+    return {};
+  }
+}
+
 std::string seconds_text(Clock::duration d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3fs", std::chrono::duration<double>(d).count());
@@ -81,6 +90,19 @@ std::string seconds_text(Clock::duration d) {
 }
 
 }  // namespace
+
+std::string_view instance_state_name(InstanceState state) {
+  switch (state) {
+    case InstanceState::kCreating: return "creating";
+    case InstanceState::kWarming: return "warming";
+    case InstanceState::kRestarting: return "restarting";
+    case InstanceState::kIdle: return "idle";
+    case InstanceState::kBusy: return "busy";
+    case InstanceState::kChecking: return "checking";
+    case InstanceState::kBroken: return "broken";
+  }
+  return "unknown";
+}
 
 // ---------------------------------------------------------------- Lease
 
@@ -155,6 +177,7 @@ Pool::Pool(InstanceFactory factory, PoolOptions options)
     : factory_(std::move(factory)), options_(std::move(options)), waiters_(new WaitList) {
   idle_.reserve(options_.max_instances);
   slots_.reserve(options_.max_instances);
+  making_.reserve(options_.max_instances);
   service_threads_.reserve(options_.service_threads);
   for (std::size_t i = 0; i < options_.service_threads; ++i) {
     service_threads_.emplace_back([this] { service_loop(); });
@@ -359,22 +382,46 @@ void Pool::release(Slot* slot) {
 
 // ---------------------------------------------------------------- service threads
 
-void Pool::create_one() {
+std::uint64_t Pool::begin_making_locked() {
+  const auto replacing = static_cast<std::size_t>(
+      std::count_if(making_.begin(), making_.end(), [](const Making& m) { return m.replacing; }));
+  const std::uint64_t id = next_instance_id_++;
+  making_.push_back({id, false, replacing < owed_replacements_});
+  ++creating_;
+  return id;
+}
+
+void Pool::end_making_locked(std::uint64_t id) {
+  auto it =
+      std::find_if(making_.begin(), making_.end(), [&](const Making& m) { return m.id == id; });
+  if (it != making_.end()) making_.erase(it);
+  --creating_;
+}
+
+void Pool::create_one(std::uint64_t id) {
   const Clock::time_point started = Clock::now();
   Result<std::unique_ptr<Instance>> made = internal_error("instance factory threw");
   Status status = guarded("instance factory", [&] {
     made = factory_();
     if (!made.ok()) return made.status();
     if (*made == nullptr) return internal_error("instance factory returned no instance");
-    return options_.warmup ? (*made)->warmup() : Status();
+    if (!options_.warmup) return Status();
+    {
+      std::lock_guard lock(mu_);  // seen as "warming" from now on
+      for (Making& m : making_) {
+        if (m.id == id) m.warming = true;
+      }
+    }
+    return (*made)->warmup();
   });
   if (!status.ok() && made.ok()) {
     // Warm-up failed: the instance is destroyed here, off the lock.
     made = status;
   }
+  std::string label = status.ok() ? read_label(**made) : std::string();
 
   std::unique_lock lock(mu_);
-  --creating_;
+  end_making_locked(id);
   const Clock::time_point now = Clock::now();
   if (status.ok()) {
     consecutive_failures_ = 0;
@@ -386,7 +433,8 @@ void Pool::create_one() {
     }
     auto slot = std::make_unique<Slot>();
     slot->instance = std::move(*made);
-    slot->id = next_instance_id_++;
+    slot->id = id;
+    slot->label = std::move(label);
     slot->last_checked = now;
     Slot* raw = slot.get();
     slots_.push_back(std::move(slot));
@@ -456,9 +504,9 @@ void Pool::service_loop() {
 
     const bool deficit = desired_locked() > slots_.size() + creating_;
     if (deficit && now >= next_create_at_) {
-      ++creating_;
+      const std::uint64_t id = begin_making_locked();
       lock.unlock();
-      create_one();
+      create_one(id);
       lock.lock();
       continue;
     }
@@ -537,6 +585,7 @@ Status Pool::resize(std::size_t min_instances, std::size_t max_instances) {
   options_.min_instances = min_instances;
   options_.max_instances = max_instances;
   idle_.reserve(max_instances);
+  making_.reserve(max_instances);
   while (slots_.size() > max_instances && !idle_.empty()) {
     Slot* victim = idle_.front();
     idle_.erase(idle_.begin());
@@ -604,7 +653,25 @@ PoolSnapshot Pool::snapshot() const {
     s.replaced = replaced_;
     s.destroyed = destroyed_;
     s.model_failed = model_failed_;
+    s.instances.reserve(making_.size() + slots_.size() + doomed_.size());
+    for (const Making& m : making_) {
+      s.instances.push_back({m.id,
+                             m.replacing ? InstanceState::kRestarting
+                             : m.warming ? InstanceState::kWarming
+                                         : InstanceState::kCreating,
+                             {}});
+    }
+    for (const auto& slot : slots_) {
+      const InstanceState state = slot->state == Slot::State::kBusy       ? InstanceState::kBusy
+                                  : slot->state == Slot::State::kChecking ? InstanceState::kChecking
+                                                                          : InstanceState::kIdle;
+      s.instances.push_back({slot->id, state, slot->label});
+    }
+    for (const auto& slot : doomed_)
+      s.instances.push_back({slot->id, InstanceState::kBroken, slot->label});
   }
+  std::sort(s.instances.begin(), s.instances.end(),
+            [](const InstanceView& a, const InstanceView& b) { return a.id < b.id; });
   s.queue_wait = queue_wait_.snapshot();
   s.lease_hold = lease_hold_.snapshot();
   return s;

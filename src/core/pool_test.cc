@@ -472,5 +472,143 @@ TEST(PoolTest, AFailedAcquireCannotBeUsedAsALease) {
   EXPECT_DEATH(late->release(), "value\\(\\) called on an error Result: timeout");
 }
 
+// ---------------------------------------------------------------- instance states
+
+// An instance whose warm-up waits for a gate, and that names itself.
+class GatedInstance final : public Instance {
+ public:
+  GatedInstance(std::atomic<bool>* warm_gate, std::string label)
+      : warm_gate_(warm_gate), label_(std::move(label)) {}
+  std::size_t bytes() const override { return 1; }
+  Status warmup() override {
+    while (!warm_gate_->load()) std::this_thread::sleep_for(1ms);
+    return {};
+  }
+  Status run(const Request&, Sink&, std::stop_token) override { return {}; }
+  std::string label() const override { return label_; }
+
+ private:
+  std::atomic<bool>* warm_gate_;
+  std::string label_;
+};
+
+// The states of `s`'s instances, in id order.
+std::vector<InstanceState> states_of(const PoolSnapshot& s) {
+  std::vector<InstanceState> out;
+  for (const InstanceView& v : s.instances) out.push_back(v.state);
+  return out;
+}
+
+// The counts and the per-instance list come from one read: they agree.
+void expect_counts_agree(const PoolSnapshot& s) {
+  auto n = [&](std::initializer_list<InstanceState> states) {
+    return static_cast<std::size_t>(
+        std::count_if(s.instances.begin(), s.instances.end(), [&](const InstanceView& v) {
+          return std::find(states.begin(), states.end(), v.state) != states.end();
+        }));
+  };
+  EXPECT_EQ(s.creating,
+            n({InstanceState::kCreating, InstanceState::kWarming, InstanceState::kRestarting}));
+  EXPECT_EQ(s.idle, n({InstanceState::kIdle}));
+  EXPECT_EQ(s.busy, n({InstanceState::kBusy}));
+  EXPECT_EQ(s.checking, n({InstanceState::kChecking}));
+  EXPECT_EQ(s.broken, n({InstanceState::kBroken}));
+}
+
+TEST(PoolStatesTest, AnInstanceIsWarmingWhileItsWarmupRunsThenIdleThenBusyWithItsLabel) {
+  std::atomic<bool> warm_gate{false};
+  std::atomic<int> made{0};
+  auto pool = Pool::create(
+      [&]() -> Result<std::unique_ptr<Instance>> {
+        return std::unique_ptr<Instance>(
+            std::make_unique<GatedInstance>(&warm_gate, "pid " + std::to_string(1000 + made++)));
+      },
+      sized(1, 1));
+  ASSERT_TRUE(pool.ok());
+  Pool& p = **pool;
+  ASSERT_TRUE(
+      eventually([&] { return states_of(p.snapshot()) == std::vector{InstanceState::kWarming}; }));
+  PoolSnapshot warming = p.snapshot();
+  expect_counts_agree(warming);
+  EXPECT_EQ(warming.creating, 1u);
+  EXPECT_EQ(warming.instances[0].label, "");  // read once the instance is warm
+  const std::uint64_t id = warming.instances[0].id;
+
+  warm_gate = true;
+  ASSERT_TRUE(p.wait_ready(Clock::now() + 10s).ok());
+  PoolSnapshot idle = p.snapshot();
+  expect_counts_agree(idle);
+  ASSERT_EQ(states_of(idle), std::vector{InstanceState::kIdle});
+  EXPECT_EQ(idle.instances[0].id, id);
+  EXPECT_EQ(idle.instances[0].label, "pid 1000");
+  {
+    Result<Lease> lease = p.acquire();
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ(lease->instance_id(), id);
+    PoolSnapshot busy = p.snapshot();
+    expect_counts_agree(busy);
+    ASSERT_EQ(states_of(busy), std::vector{InstanceState::kBusy});
+    EXPECT_EQ(busy.instances[0].label, "pid 1000");
+  }
+  EXPECT_EQ(states_of(p.snapshot()), std::vector{InstanceState::kIdle});
+}
+
+TEST(PoolStatesTest, TheReplacementOfABrokenInstanceIsRestartingUntilItServes) {
+  std::atomic<bool> warm_gate{true};
+  std::atomic<int> made{0};
+  PoolOptions o = sized(2, 2);
+  auto pool = Pool::create(
+      [&]() -> Result<std::unique_ptr<Instance>> {
+        return std::unique_ptr<Instance>(
+            std::make_unique<GatedInstance>(&warm_gate, "pid " + std::to_string(1000 + made++)));
+      },
+      o);
+  ASSERT_TRUE(pool.ok());
+  Pool& p = **pool;
+  ASSERT_TRUE(p.wait_ready(Clock::now() + 10s).ok());
+  warm_gate = false;  // the replacement's warm-up waits
+  std::uint64_t broken_id = 0;
+  {
+    Result<Lease> lease = p.acquire();
+    ASSERT_TRUE(lease.ok());
+    broken_id = lease->instance_id();
+    lease->mark_broken("worker died");
+  }
+  ASSERT_TRUE(eventually([&] {
+    PoolSnapshot s = p.snapshot();
+    return std::ranges::count_if(s.instances, [](const InstanceView& v) {
+             return v.state == InstanceState::kRestarting;
+           }) == 1;
+  }));
+  PoolSnapshot s = p.snapshot();
+  expect_counts_agree(s);
+  for (const InstanceView& v : s.instances) {
+    if (v.state == InstanceState::kRestarting) {
+      EXPECT_GT(v.id, broken_id);
+    }
+    EXPECT_TRUE(v.state == InstanceState::kRestarting || v.state == InstanceState::kIdle ||
+                v.state == InstanceState::kBroken)
+        << instance_state_name(v.state);
+  }
+  warm_gate = true;
+  ASSERT_TRUE(eventually([&] {
+    PoolSnapshot now = p.snapshot();
+    return states_of(now) == std::vector{InstanceState::kIdle, InstanceState::kIdle};
+  }));
+  PoolSnapshot after = p.snapshot();
+  EXPECT_EQ(after.instances[1].label, "pid 1002");
+  for (const InstanceView& v : after.instances) EXPECT_NE(v.id, broken_id);
+}
+
+TEST(PoolStatesTest, InstanceStatesHaveNames) {
+  EXPECT_EQ(instance_state_name(InstanceState::kCreating), "creating");
+  EXPECT_EQ(instance_state_name(InstanceState::kWarming), "warming");
+  EXPECT_EQ(instance_state_name(InstanceState::kRestarting), "restarting");
+  EXPECT_EQ(instance_state_name(InstanceState::kIdle), "idle");
+  EXPECT_EQ(instance_state_name(InstanceState::kBusy), "busy");
+  EXPECT_EQ(instance_state_name(InstanceState::kChecking), "checking");
+  EXPECT_EQ(instance_state_name(InstanceState::kBroken), "broken");
+}
+
 }  // namespace
 }  // namespace modelpool

@@ -91,6 +91,8 @@ class Seat final : public Instance {
 
   WorkerClient& worker() const { return *worker_; }
   std::size_t bytes() const override { return worker_->info().instance_bytes; }
+  // The dashboard's tile shows whose seat this is; a seat never changes worker.
+  std::string label() const override { return "pid " + std::to_string(worker_->pid()); }
   Status run(const Request& request, Sink& sink, std::stop_token stop) override {
     CallTrace trace;
     return worker_->infer(request, sink, kNoDeadline, stop, &trace).status();

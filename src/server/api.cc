@@ -29,6 +29,12 @@ Status cut_off_error() {
 Outcome Api::account(ServedModel& model, const Exchange& ex, const Status& status) {
   const auto [outcome, code] = outcome_of(status, ex.stop_reason());
   model.metrics.count(outcome, code);
+  // The dashboard's recent errors: what went wrong for a client, not a
+  // client that left.
+  if (outcome != Outcome::kOk && outcome != Outcome::kCancelled) {
+    model.metrics.record_error(
+        code, outcome == Outcome::kCutOff ? cut_off_error().message() : status.message());
+  }
   if (ex.stop_reason() == StopReason::kSlowClient) ++model.metrics.stream_overflows;
   if (outcome == Outcome::kCutOff) ++cut_off_;
   return outcome;
@@ -174,6 +180,12 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
     if (!only(http::verb::get)) return;
     return metrics(*ex, path == "/metrics.json");
   }
+  // The dashboard's page and files: static, no data.
+  if (path == "/" || path == "/dashboard" || starts_with(path, "/dashboard/")) {
+    if (!only(http::verb::get)) return;
+    if (!dashboard_file(*ex, path)) respond_error(*ex, not_found_error("no route " + path));
+    return;
+  }
 
   if (!authorized(req)) {
     return ex->respond(http::status::unauthorized,
@@ -185,6 +197,10 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
                        "application/json", {{"WWW-Authenticate", "Bearer"}});
   }
 
+  if (path == "/dashboard.json") {
+    if (!only(http::verb::get)) return;
+    return dashboard_json(*ex);
+  }
   if (path == "/v1/models") {
     if (!only(http::verb::get)) return;
     return list_models(*ex);

@@ -93,9 +93,25 @@
 // tensors: a value out of its datatype's range, a shape that overflows; see
 // tensor_json.h and binary_tensors.h), 401 API key, 404 model, version or route, 405 method,
 // 413 body too large (max_body_bytes; an audio upload: max_audio_upload_mb), 429 queue full
-// (Retry-After), 503 not ready or shutting down, 504 deadline passed. With an API key configured, every
-// endpoint but /health, /v2/health/*, /metrics and /metrics.json needs
-// "Authorization: Bearer KEY".
+// (Retry-After), 503 not ready or shutting down, 504 deadline passed. With an API key configured,
+// every endpoint but /health, /v2/health/*, /metrics, /metrics.json, / and the dashboard's page and
+// files needs "Authorization: Bearer KEY" (401 "missing API key" or "wrong API key" otherwise).
+//
+// Dashboard (dashboard.cc; the page is src/server/dashboard/, embedded in the
+// binary at build time):
+//   GET /      302 to /dashboard
+//   GET /dashboard, /dashboard/dashboard.js, /dashboard/dashboard.css: the
+//              page, open to anyone (it holds no data); with the API key set
+//              it asks for the key and sends it as a Bearer token.
+//   GET /dashboard.json: what the page draws, polled twice a second:
+//              /metrics.json's document plus "time_ms" and, per model,
+//              "instance_list" (each instance or batch slot: id, state,
+//              label such as "pid 1234") and "recent_errors" (time, HTTP
+//              code, message). It needs the API key when one is set: the
+//              error messages may quote requests. /metrics and /metrics.json
+//              stay open and unchanged for scrapers (counts, no messages);
+//              the detail lives only behind the key, in its own endpoint,
+//              so a document's shape never depends on who asked.
 #pragma once
 
 #include <atomic>
@@ -216,6 +232,11 @@ class Api {
   void refuse_draining(ServedModel& model, Exchange& ex);
   // GET /metrics (Prometheus text) or, with `json`, GET /metrics.json.
   void metrics(Exchange& ex, bool json);
+  // GET / (302 to /dashboard) and the dashboard's embedded files
+  // (dashboard.cc); false when `path` is none of them.
+  bool dashboard_file(Exchange& ex, std::string_view path);
+  // GET /dashboard.json: the metrics snapshot with the dashboard's detail.
+  void dashboard_json(Exchange& ex);
 
   ModelManager& models_;
   const ApiOptions options_;

@@ -110,7 +110,30 @@ void json_histogram(std::string& out, const HistogramBuckets& h) {
   out += "],\"count\":" + std::to_string(h.count) + ",\"sum\":" + json_number(h.sum_s) + "}";
 }
 
-void json_model(std::string& out, const ModelSnapshot& m) {
+std::string epoch_ms(std::chrono::system_clock::time_point t) {
+  return std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
+
+// The dashboard's part of a model: its instances and recent errors.
+void json_model_detail(std::string& out, const ModelSnapshot& m) {
+  out += ",\"instance_list\":[";
+  for (std::size_t i = 0; i < m.instance_list.size(); ++i) {
+    const InstanceView& v = m.instance_list[i];
+    out += std::string(i ? "," : "") + "{\"id\":" + std::to_string(v.id) +
+           ",\"state\":" + json_string(instance_state_name(v.state)) +
+           ",\"label\":" + (v.label.empty() ? std::string("null") : json_string(v.label)) + "}";
+  }
+  out += "],\"recent_errors\":[";
+  for (std::size_t i = 0; i < m.recent_errors.size(); ++i) {
+    const RecentError& e = m.recent_errors[i];
+    out += std::string(i ? "," : "") + "{\"time_ms\":" + epoch_ms(e.time) +
+           ",\"code\":" + std::to_string(e.code) + ",\"message\":" + json_string(e.message) + "}";
+  }
+  out += "]";
+}
+
+void json_model(std::string& out, const ModelSnapshot& m, JsonDetail detail) {
   out += "{\"requests\":[";
   for (std::size_t i = 0; i < m.requests.size(); ++i) {
     const OutcomeCount& r = m.requests[i];
@@ -159,7 +182,9 @@ void json_model(std::string& out, const ModelSnapshot& m) {
     out += std::string(h ? "," : "") + "\"" + kHistograms[h].json_name + "\":";
     json_histogram(out, m.*kHistograms[h].buckets);
   }
-  out += "}}";
+  out += "}";
+  if (detail == JsonDetail::kDashboard) json_model_detail(out, m);
+  out += "}";
 }
 
 }  // namespace
@@ -201,6 +226,8 @@ ModelSnapshot snapshot_model(std::string name, const ModelStats& stats, const Mo
   for (const HistogramFamily& f : kHistograms) {
     m.*f.buckets = buckets_of((metrics.*f.source).snapshot(), kLatencyBounds);
   }
+  m.instance_list = stats.pool.instances;
+  m.recent_errors = metrics.recent_errors();
   return m;
 }
 
@@ -304,14 +331,16 @@ std::string render_prometheus(const MetricsSnapshot& snapshot) {
   return out;
 }
 
-std::string render_json(const MetricsSnapshot& snapshot) {
-  std::string out = "{\"process\":{\"pss_bytes\":";
+std::string render_json(const MetricsSnapshot& snapshot, JsonDetail detail) {
+  std::string out = "{";
+  if (detail == JsonDetail::kDashboard) out += "\"time_ms\":" + epoch_ms(snapshot.time) + ",";
+  out += "\"process\":{\"pss_bytes\":";
   out += snapshot.process_pss_bytes ? std::to_string(*snapshot.process_pss_bytes) : "null";
   out += "},\"registry\":{\"loads\":" + std::to_string(snapshot.registry_loads) +
          ",\"hits\":" + std::to_string(snapshot.registry_hits) + "},\"models\":{";
   for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
     out += (i ? "," : "") + json_string(snapshot.models[i].name) + ":";
-    json_model(out, snapshot.models[i]);
+    json_model(out, snapshot.models[i], detail);
   }
   out += "}}";
   return out;

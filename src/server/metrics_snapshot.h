@@ -35,8 +35,8 @@
 //   modelpool_worker_restarts_total{model}                counter
 //   modelpool_worker_crashes_total{model,cause}           counter (cause: SIGKILL, exit 1, ...)
 //   modelpool_worker_kills_total{model,reason}            counter (heartbeat, hang)
-//   modelpool_worker_requests_total{model,outcome}        counter (succeeded, retried, failed_by_crash)
-//   modelpool_process_pss_bytes                           gauge (0: unknown)
+//   modelpool_worker_requests_total{model,outcome}        counter (succeeded, retried,
+//   failed_by_crash) modelpool_process_pss_bytes                           gauge (0: unknown)
 //   modelpool_registry_loads_total                        counter (weights loaded)
 //   modelpool_registry_hits_total                         counter (weights shared instead)
 //
@@ -54,9 +54,16 @@
 //                          "last_exit"}|null,
 //                        "histograms": {"queue_wait_seconds": {"le": [...],
 //                          "counts": [...], "count", "sum"}, ...}}}}
+// With JsonDetail::kDashboard (GET /dashboard.json, which needs the API key
+// when there is one) the document also has "time_ms" (the server's clock,
+// milliseconds since the Unix epoch) at the top, and per model:
+//   "instance_list": [{"id", "state": "creating"|"warming"|"restarting"|"idle"|
+//                      "busy"|"checking"|"broken", "label": "..."|null}],
+//   "recent_errors": [{"time_ms", "code", "message"}]   (oldest first)
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -122,6 +129,12 @@ struct ModelSnapshot {
   HistogramBuckets request_duration;
   HistogramBuckets time_to_first_token;
   HistogramBuckets time_per_output_token;
+  // Each instance (or batch slot) and what it does, in id order (PoolSnapshot::
+  // instances); rendered in the dashboard's JSON only.
+  std::vector<InstanceView> instance_list;
+  // The last failed requests, oldest first (ModelMetrics::recent_errors);
+  // rendered in the dashboard's JSON only: their messages may quote requests.
+  std::vector<RecentError> recent_errors;
 };
 
 struct MetricsSnapshot {
@@ -131,7 +144,14 @@ struct MetricsSnapshot {
   // already loaded (or loading) and shared them.
   std::uint64_t registry_loads = 0;
   std::uint64_t registry_hits = 0;
+  // When it was read (the dashboard's rates are differences over this clock).
+  std::chrono::system_clock::time_point time = std::chrono::system_clock::now();
 };
+
+// How much render_json writes: kCounts is /metrics.json (the numbers
+// /metrics has, open to scrapers); kDashboard adds the instance list and the
+// recent errors (GET /dashboard.json, behind the API key).
+enum class JsonDetail { kCounts, kDashboard };
 
 // A model's snapshot from what the model reports about itself (`stats`)
 // and what the server recorded of its requests (`metrics`).
@@ -140,6 +160,6 @@ ModelSnapshot snapshot_model(std::string name, const ModelStats& stats, const Mo
 // The Prometheus text exposition of `snapshot` (families above).
 std::string render_prometheus(const MetricsSnapshot& snapshot);
 // The JSON document of `snapshot` (shape above).
-std::string render_json(const MetricsSnapshot& snapshot);
+std::string render_json(const MetricsSnapshot& snapshot, JsonDetail detail = JsonDetail::kCounts);
 
 }  // namespace modelpool::server

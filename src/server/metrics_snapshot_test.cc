@@ -278,5 +278,64 @@ TEST(MetricsSnapshotTest, SnapshotOfAModelReadsItsStatsAndMetrics) {
   EXPECT_EQ(m.inference.count, 0u);
 }
 
+TEST(MetricsSnapshotTest, DashboardJsonAddsInstancesAndRecentErrorsOnlyWhenAsked) {
+  MetricsSnapshot s = hand_built();
+  s.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
+  s.models[1].instance_list = {{1, InstanceState::kBusy, "pid 101"},
+                               {2, InstanceState::kIdle, "pid 102"},
+                               {4, InstanceState::kRestarting, ""}};
+  RecentError e;
+  e.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000001));
+  e.code = 504;
+  e.message = "deadline passed \"quoted\"";
+  s.models[1].recent_errors = {e};
+
+  // /metrics.json: the numbers only, as scrapers always had them.
+  const json::value counts = json::parse(render_json(s));
+  EXPECT_FALSE(counts.as_object().contains("time_ms"));
+  EXPECT_FALSE(counts.at("models").at("echo").as_object().contains("instance_list"));
+  EXPECT_FALSE(counts.at("models").at("echo").as_object().contains("recent_errors"));
+
+  const std::string text = render_json(s, JsonDetail::kDashboard);
+  boost::system::error_code ec;
+  const json::value doc = json::parse(text, ec);
+  ASSERT_FALSE(ec) << ec.message() << "\n" << text;
+  EXPECT_EQ(doc.at("time_ms").to_number<std::int64_t>(), 1700000000123);
+  const json::object& echo = doc.at("models").at("echo").as_object();
+  const json::array& list = echo.at("instance_list").as_array();
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].at("id").to_number<int>(), 1);
+  EXPECT_EQ(list[0].at("state").as_string(), "busy");
+  EXPECT_EQ(list[0].at("label").as_string(), "pid 101");
+  EXPECT_EQ(list[1].at("state").as_string(), "idle");
+  EXPECT_EQ(list[2].at("state").as_string(), "restarting");
+  EXPECT_TRUE(list[2].at("label").is_null());
+  const json::array& errors = echo.at("recent_errors").as_array();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].at("time_ms").to_number<std::int64_t>(), 1700000000001);
+  EXPECT_EQ(errors[0].at("code").to_number<int>(), 504);
+  EXPECT_EQ(errors[0].at("message").as_string(), "deadline passed \"quoted\"");
+  // A model without instances or errors has empty lists, and the counts
+  // are the same numbers /metrics.json has.
+  const json::object& d = doc.at("models").at("default").as_object();
+  EXPECT_TRUE(d.at("instance_list").as_array().empty());
+  EXPECT_TRUE(d.at("recent_errors").as_array().empty());
+  EXPECT_EQ(d.at("instances"), counts.at("models").at("default").at("instances"));
+}
+
+TEST(MetricsSnapshotTest, SnapshotOfAModelCarriesItsInstancesAndRecentErrors) {
+  ModelMetrics metrics;
+  metrics.record_error(429, "queue is full");
+  ModelStats stats;
+  stats.pool.busy = 1;
+  stats.pool.instances = {{7, InstanceState::kBusy, "pid 9"}};
+  const ModelSnapshot m = snapshot_model("m", stats, metrics);
+  ASSERT_EQ(m.instance_list.size(), 1u);
+  EXPECT_EQ(m.instance_list[0].id, 7u);
+  EXPECT_EQ(m.instance_list[0].label, "pid 9");
+  ASSERT_EQ(m.recent_errors.size(), 1u);
+  EXPECT_EQ(m.recent_errors[0].code, 429);
+}
+
 }  // namespace
 }  // namespace modelpool::server

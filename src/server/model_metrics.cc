@@ -1,5 +1,7 @@
 #include "server/model_metrics.h"
 
+#include <algorithm>
+
 namespace modelpool::server {
 namespace {
 
@@ -65,6 +67,35 @@ std::vector<OutcomeCount> ModelMetrics::outcomes() const {
       if (n > 0) out.push_back({static_cast<Outcome>(o), kCountedCodes[c], n});
     }
   }
+  return out;
+}
+
+void ModelMetrics::record_error(int http_status, std::string_view message) {
+  RecentError e;
+  e.time = std::chrono::system_clock::now();
+  e.code = http_status;
+  if (message.size() > kErrorMessageBytes) {
+    std::size_t cut = kErrorMessageBytes;
+    // Back to the start of a UTF-8 character.
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+    e.message.reserve(cut + 3);
+    e.message.append(message.substr(0, cut)).append("...");
+  } else {
+    e.message = message;
+  }
+  std::lock_guard lock(errors_mu_);
+  errors_[errors_next_] = std::move(e);  // the old message is freed under the lock: bounded
+  errors_next_ = (errors_next_ + 1) % kRecentErrors;
+  errors_size_ = std::min(errors_size_ + 1, kRecentErrors);
+}
+
+std::vector<RecentError> ModelMetrics::recent_errors() const {
+  std::vector<RecentError> out;
+  out.reserve(kRecentErrors);
+  std::lock_guard lock(errors_mu_);
+  const std::size_t first = (errors_next_ + kRecentErrors - errors_size_) % kRecentErrors;
+  for (std::size_t i = 0; i < errors_size_; ++i)
+    out.push_back(errors_[(first + i) % kRecentErrors]);
   return out;
 }
 

@@ -1,7 +1,9 @@
 // ModelMetrics: what one model's callers experienced, for /metrics.
 //
-// Every method is lock-free: counters are atomics, so recording on the data
-// path never waits on a scrape.
+// Counting is lock-free: counters are atomics, so recording on the data
+// path never waits on a scrape. The one lock is the recent errors' ring
+// (record_error): a short mutex held to copy one bounded message, taken only
+// for requests that failed.
 //
 // Every request that reached a model ends in exactly one Outcome, named for
 // what the client saw, with the HTTP status it got:
@@ -22,7 +24,11 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -52,14 +58,33 @@ struct OutcomeCount {
 // (ok or not), its exchange having been stopped for `reason`.
 std::pair<Outcome, int> outcome_of(const Status& status, StopReason reason);
 
+// A request that failed, as its client was told.
+struct RecentError {
+  std::chrono::system_clock::time_point time;  // when it was answered
+  int code = 0;                                // the HTTP status
+  std::string message;                         // the error's message, at most kErrorMessageBytes
+};
+
 class ModelMetrics {
  public:
+  // How many failed requests recent_errors() keeps, and how much of each
+  // one's message.
+  static constexpr std::size_t kRecentErrors = 20;
+  static constexpr std::size_t kErrorMessageBytes = 300;
+
   // One request ended: its outcome and the status the client got (a status
   // not in kCountedCodes is counted as 500).
   void count(Outcome outcome, int http_status);
   // Requests by outcome and status, those counted at least once, sorted by
   // outcome (in enum order), then status.
   std::vector<OutcomeCount> outcomes() const;
+
+  // Keeps a failed request in the ring of recent errors (the oldest goes
+  // when it is full); a message longer than kErrorMessageBytes is cut at a
+  // character boundary and ends with "...". Takes the ring's mutex.
+  void record_error(int http_status, std::string_view message);
+  // The recent errors, oldest first (at most kRecentErrors).
+  std::vector<RecentError> recent_errors() const;
 
   // A finished generation's tokens and latencies.
   void record_generation(const GenerationResult& r);
@@ -77,6 +102,12 @@ class ModelMetrics {
 
  private:
   std::array<std::array<std::atomic<std::uint64_t>, kCountedCodes.size()>, kOutcomes> outcomes_{};
+
+  mutable std::mutex errors_mu_;
+  // Guarded by errors_mu_: a ring, errors_next_ is where the next one goes.
+  std::array<RecentError, kRecentErrors> errors_;
+  std::size_t errors_next_ = 0;
+  std::size_t errors_size_ = 0;
 };
 
 }  // namespace modelpool::server

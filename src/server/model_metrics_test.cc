@@ -65,5 +65,35 @@ TEST(ModelMetricsTest, ConcurrentCountsAreAllKept) {
   EXPECT_EQ(m.outcomes()[0].count, 40000u);
 }
 
+TEST(ModelMetricsTest, RecentErrorsKeepTheLastOnesOldestFirst) {
+  ModelMetrics m;
+  EXPECT_TRUE(m.recent_errors().empty());
+  const auto before = std::chrono::system_clock::now();
+  const std::size_t n = ModelMetrics::kRecentErrors + 5;
+  for (std::size_t i = 0; i < n; ++i)
+    m.record_error(500 + static_cast<int>(i % 5), "error " + std::to_string(i));
+  const std::vector<RecentError> errors = m.recent_errors();
+  ASSERT_EQ(errors.size(), ModelMetrics::kRecentErrors);
+  EXPECT_EQ(errors.front().message, "error 5");
+  EXPECT_EQ(errors.back().message, "error " + std::to_string(n - 1));
+  EXPECT_EQ(errors.back().code, 500 + static_cast<int>((n - 1) % 5));
+  EXPECT_GE(errors.front().time, before);
+  EXPECT_LE(errors.front().time, errors.back().time);
+}
+
+TEST(ModelMetricsTest, ALongErrorMessageIsCutAtACharacterBoundary) {
+  ModelMetrics m;
+  // "é" is two bytes: the cut at kErrorMessageBytes falls inside one.
+  std::string message = "x";
+  while (message.size() < 2 * ModelMetrics::kErrorMessageBytes) message += "\xc3\xa9";
+  m.record_error(400, message);
+  const std::string kept = m.recent_errors().at(0).message;
+  EXPECT_LE(kept.size(), ModelMetrics::kErrorMessageBytes + 3);
+  ASSERT_TRUE(kept.ends_with("..."));
+  const std::string body = kept.substr(0, kept.size() - 3);
+  EXPECT_EQ(body, message.substr(0, body.size()));
+  EXPECT_NE(static_cast<unsigned char>(body.back()), 0xc3);  // no half character
+}
+
 }  // namespace
 }  // namespace modelpool::server

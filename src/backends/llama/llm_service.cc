@@ -24,6 +24,8 @@ class BatchSlot final : public LlmInstance {
   // A slot's own state is its share of the context.
   std::size_t bytes() const override { return engine_->buffers().total() / engine_->slots(); }
   std::size_t sequence_tokens() const override { return engine_->sequence_tokens(); }
+  // A pool of slots is one context: its tiles say they share it.
+  std::string label() const override { return "batch slot"; }
   // Joins the batch at the next step; ends at the prompt's deadline with
   // kTimeout (BatchEngine::run).
   Result<GenerationResult> generate(const GenerationRequest& request,
