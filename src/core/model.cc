@@ -127,7 +127,7 @@ class PooledModel final : public Model {
   PooledModel(Capabilities capabilities, WeightsRef weights, std::unique_ptr<Pool> pool, std::string describe,
               std::shared_ptr<const std::atomic<std::size_t>> instance_bytes)
       : capabilities_(capabilities), weights_(std::move(weights)), pool_(std::move(pool)),
-        describe_(std::move(describe)), instance_bytes_(std::move(instance_bytes)) {}
+        instance_bytes_(std::move(instance_bytes)), describe_(std::move(describe)) {}
   ~PooledModel() override { pool_.reset(); }  // the instances go before their weights
 
   Capabilities capabilities() const override { return capabilities_; }

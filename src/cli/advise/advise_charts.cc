@@ -15,6 +15,12 @@ bool labelled(std::size_t size, std::size_t chosen) {
   return size == chosen || (size & (size - 1)) == 0;
 }
 
+ChartSeries series(std::string title) {
+  ChartSeries s;
+  s.title = std::move(title);
+  return s;
+}
+
 Status add_files(Result<std::vector<std::string>> r, std::vector<std::string>& files) {
   if (!r.ok()) return r.status();
   files.insert(files.end(), r->begin(), r->end());
@@ -38,8 +44,8 @@ Result<std::vector<std::string>> write_advice_charts(const Measurement& m, const
               " (" + way.label() + ")";
     c.x_label = burst ? "time until every caller is answered (s)" : "p99 latency (s)";
     c.y_label = "memory (MiB)";
-    ChartSeries predicted{"predicted (queueing model on the measured curve)"};
-    ChartSeries theory{"naive theory: ram = pool x model, time = ceil(n/pool) x t"};
+    ChartSeries predicted = series("predicted (queueing model on the measured curve)");
+    ChartSeries theory = series("naive theory: ram = pool x model, time = ceil(n/pool) x t");
     theory.dashed = true;
     const double t1 = way.curve().seconds(1);
     const double model_bytes = way.memory_bytes(1);
@@ -56,13 +62,13 @@ Result<std::vector<std::string>> write_advice_charts(const Measurement& m, const
     }
     c.series.push_back(std::move(predicted));
     if (burst) c.series.push_back(std::move(theory));
-    ChartSeries chosen{"recommended: " + std::to_string(a.chosen.size) + " " + unit};
+    ChartSeries chosen = series("recommended: " + std::to_string(a.chosen.size) + " " + unit);
     chosen.style = ChartSeries::Style::kPoints;
     chosen.x = {burst ? a.chosen.predicted.makespan_s : a.chosen.predicted.p99_s};
     chosen.y = {a.chosen.memory_bytes / kMiB};
     c.series.push_back(std::move(chosen));
     if (verified) {
-      ChartSeries v{"measured (--verify)"};
+      ChartSeries v = series("measured (--verify)");
       v.style = ChartSeries::Style::kPoints;
       v.x = {burst ? static_cast<double>(g.concurrency) / verified->throughput : verified->p99_s};
       v.y = {verified->memory_bytes / kMiB};
@@ -78,15 +84,15 @@ Result<std::vector<std::string>> write_advice_charts(const Measurement& m, const
     c.y_label = "requests/s";
     for (const Way& w : m.ways) {
       if (!w.usable()) continue;
-      ChartSeries s{"measured: " + w.label()};
+      ChartSeries s = series("measured: " + w.label());
       for (const Level& l : w.levels) {
         s.x.push_back(static_cast<double>(l.k));
         s.y.push_back(static_cast<double>(l.k) / l.service_s);
       }
       c.series.push_back(std::move(s));
     }
-    ChartSeries model{"the model's curve: " + way.label()};
-    ChartSeries ideal{"perfect scaling"};
+    ChartSeries model = series("the model's curve: " + way.label());
+    ChartSeries ideal = series("perfect scaling");
     model.dashed = ideal.dashed = true;
     model.style = ideal.style = ChartSeries::Style::kLines;
     const ServiceCurve curve = way.curve();
@@ -105,7 +111,7 @@ Result<std::vector<std::string>> write_advice_charts(const Measurement& m, const
     c.title = "predicted latency against pool size (" + way.label() + ")";
     c.x_label = unit;
     c.y_label = "latency (s)";
-    ChartSeries p50{"p50"}, p99{"p99"};
+    ChartSeries p50 = series("p50"), p99 = series("p99");
     for (const Option& o : a.options) {
       if (o.way != &way) continue;
       p50.x.push_back(static_cast<double>(o.size));
@@ -116,7 +122,7 @@ Result<std::vector<std::string>> write_advice_charts(const Measurement& m, const
     c.series.push_back(std::move(p50));
     c.series.push_back(std::move(p99));
     if (verified) {
-      ChartSeries v{"measured p50, p99 (--verify)"};
+      ChartSeries v = series("measured p50, p99 (--verify)");
       v.style = ChartSeries::Style::kPoints;
       v.x = {static_cast<double>(a.chosen.size), static_cast<double>(a.chosen.size)};
       v.y = {verified->p50_s, verified->p99_s};
