@@ -153,6 +153,7 @@ int run_advise(const AdviseArgs& args) {
   mo.memory_budget_bytes = goal.memory_budget_bytes;
   mo.time_limit_s = args.time_limit_s > 0 ? args.time_limit_s : args.quick ? 45 : 240;
   mo.requests_per_caller = args.quick ? 2 : 4;
+  mo.min_level_s = args.quick ? 0.5 : 1.5;
   mo.workload = args.workload;
   mo.only_mode = args.mode;
   mo.only_isolation = args.isolation;
@@ -227,7 +228,8 @@ int run_advise(const AdviseArgs& args) {
         args.verify_requests ? args.verify_requests
                              : static_cast<std::size_t>(std::clamp(goal.arrivals.rate * (args.quick ? 20.0 : 60.0), 50.0, 2000.0));
     std::fprintf(stderr, "modelpool advise: verifying...\n");
-    Result<Verified> v = verify(rec, goal, args.workload, m->base_pss_bytes, args.quick ? 1 : 3, requests);
+    Result<Verified> v =
+        verify_in_fresh_process(block, rec.name, goal, args.workload, args.quick ? 1 : 3, requests);
     if (!v.ok()) {
       std::fprintf(stderr, "modelpool advise: verify: %s\n", v.status().message().c_str());
       return 1;
@@ -279,6 +281,7 @@ int run_advise(const AdviseArgs& args) {
 }  // namespace
 
 void add_advise_command(CLI::App& app, int* exit_code) {
+  advise::add_advise_verify_command(app, exit_code);
   auto args = std::make_shared<AdviseArgs>();
   CLI::App* cmd = app.add_subcommand(
       "advise",

@@ -85,6 +85,20 @@ Result<LevelRun> run_level(server::ModelConfig config, const Way& way, std::size
     run.weights_bytes = static_cast<double>(stats.weights_bytes);
     run.reported_instance_bytes = static_cast<double>(stats.instance_bytes);
     std::vector<Outcome> outcomes = run_closed_loop(model, *work, k, each);
+    // A quick model: more requests, until the level has run long enough for
+    // a steady mean (the first ones stay in it).
+    auto elapsed = [&] {
+      double sum = 0;
+      for (const Outcome& out : outcomes) sum += out.latency_s;
+      return sum / static_cast<double>(k);
+    };
+    for (int round = 0; round < 4 && elapsed() < o.min_level_s; ++round) {
+      const double s = std::max(1e-6, elapsed() / static_cast<double>(outcomes.size() / k));
+      const std::size_t more = std::min<std::size_t>(
+          64, static_cast<std::size_t>(std::ceil((o.min_level_s - elapsed()) / s)) + 1);
+      std::vector<Outcome> extra = run_closed_loop(model, *work, k, more);
+      outcomes.insert(outcomes.end(), extra.begin(), extra.end());
+    }
     if (auto [n, first] = errors_of(outcomes); n) {
       return internal_error(std::to_string(n) + " of " + std::to_string(outcomes.size()) +
                             " requests failed, the first: " + first);
@@ -95,18 +109,6 @@ Result<LevelRun> run_level(server::ModelConfig config, const Way& way, std::size
       run.latencies.push_back(out.latency_s);
     }
     run.level.service_s = sum / static_cast<double>(outcomes.size());
-    if (run.level.service_s * static_cast<double>(each) < 0.3 && each < 64) {
-      // A quick model: measure again with more requests per caller.
-      each = std::min<std::size_t>(64, static_cast<std::size_t>(std::ceil(0.3 / std::max(1e-6, run.level.service_s))));
-      outcomes = run_closed_loop(model, *work, k, each);
-      sum = 0;
-      run.latencies.clear();
-      for (const Outcome& out : outcomes) {
-        sum += out.latency_s;
-        run.latencies.push_back(out.latency_s);
-      }
-      run.level.service_s = sum / static_cast<double>(outcomes.size());
-    }
     const PoolSnapshot pool = model.stats().pool;
     run.level.live = way.mode == "batched" ? k : pool.idle + pool.busy + pool.checking;
     run.level.pss_bytes = std::max(0.0, static_cast<double>(pss.peak_bytes()) - base_pss);
@@ -290,21 +292,15 @@ Result<Measurement> measure(const server::ModelConfig& config, const MeasureOpti
     }
     measure_way(config, way, o, limits, m.base_pss_bytes, t0);
     if (way.isolation == "process" && thread_way != nullptr && way.usable()) {
-      // The thread curve, scaled at each k by the process/thread ratio
-      // measured at the nearest measured level.
+      // Measured where measured; beyond, the thread curve times what one
+      // request alone costs more (or less) in a worker: isolation's cost is
+      // per request, while past the cores both share the same machine.
       const ServiceCurve thread_curve = thread_way->curve();
+      const double ratio = way.levels.front().service_s / thread_curve.seconds(1);
+      way.isolation_ratio = ratio;
+      for (const Level& l : way.levels) way.scaled_points.emplace_back(static_cast<double>(l.k), l.service_s);
       for (const auto& [k, s] : thread_curve.points()) {
-        const Level* nearest = &way.levels.front();
-        for (const Level& l : way.levels) {
-          if (static_cast<double>(l.k) <= k) nearest = &l;
-        }
-        const double ratio = nearest->service_s / thread_curve.seconds(static_cast<double>(nearest->k));
-        way.scaled_points.emplace_back(k, s * ratio);
-      }
-      for (const Level& l : way.levels) {
-        auto it = std::find_if(way.scaled_points.begin(), way.scaled_points.end(),
-                               [&](const auto& p) { return p.first == static_cast<double>(l.k); });
-        if (it != way.scaled_points.end()) it->second = l.service_s;
+        if (k > static_cast<double>(way.levels.back().k)) way.scaled_points.emplace_back(k, s * ratio);
       }
     }
   }

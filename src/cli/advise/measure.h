@@ -29,6 +29,9 @@ struct MeasureOptions {
   double memory_budget_bytes = 0;   // 0: none (the machine's available memory still bounds)
   double time_limit_s = 300;        // for all of measuring
   std::size_t requests_per_caller = 4;
+  // A level runs at least this long (more requests per caller for quick
+  // models), so its mean is steady.
+  double min_level_s = 1.5;
   WorkloadOptions workload;
   // Only these ways (empty: every way the backend and the executors offer).
   std::string only_mode;       // "exclusive" or "batched"
@@ -61,9 +64,11 @@ struct Way {
   bool generates = false;
   // Service times relative to their mean at k = 1 (the spread of the work).
   std::vector<double> relative_work;
-  // Process isolation measured at fewer levels: the curve is the thread
-  // curve scaled by the measured ratio (set by measure()).
+  // Process isolation measured at fewer levels: its measured points, then
+  // the thread curve times the measured cost of one request alone in a
+  // worker (set by measure()).
   std::vector<std::pair<double, double>> scaled_points;
+  double isolation_ratio = 0;  // one request alone: in a worker / in a thread
 
   ServiceCurve curve() const;
   double memory_bytes(std::size_t units) const { return fixed_bytes + unit_bytes * static_cast<double>(units); }

@@ -61,9 +61,11 @@ void describe_scaling(const Measurement& m, const Way& w, std::vector<std::strin
   const Level& last = w.levels.back();
   char buf[400];
   if (w.stopped == "throughput stopped growing") {
-    std::snprintf(buf, sizeof buf,
-                  "throughput stops growing at %zu at once (%.2f requests/s; %.2f at %zu)%s", peak->k, x_peak,
-                  static_cast<double>(last.k) / last.service_s, last.k,
+    const std::string after =
+        &last == peak ? "" : "; " + fmt("%.2f", static_cast<double>(last.k) / last.service_s) + " at " +
+                                 std::to_string(last.k);
+    std::snprintf(buf, sizeof buf, "throughput stops growing at %zu at once (%.2f requests/s%s)%s", peak->k,
+                  x_peak, after.c_str(),
                   peak->k <= 2 * m.cores ? (": this machine has " + std::to_string(m.cores) + " cores").c_str() : "");
   } else if (w.stopped == "reached the concurrency") {
     const double gain = static_cast<double>(last.k) / last.service_s * w.levels.front().service_s;
@@ -73,6 +75,11 @@ void describe_scaling(const Measurement& m, const Way& w, std::vector<std::strin
                   : gain >= 0.8 * static_cast<double>(last.k)
                       ? ": a request mostly waits rather than computes, so instances overlap"
                       : "");
+  } else if (!w.scaled_points.empty()) {
+    std::snprintf(buf, sizeof buf,
+                  "measured up to %zu at once (%.2f requests/s), to compare with threads; beyond, the thread "
+                  "curve times one request's cost in a worker (x%.2f)",
+                  last.k, static_cast<double>(last.k) / last.service_s, w.isolation_ratio);
   } else {
     std::snprintf(buf, sizeof buf,
                   "measured up to %zu at once (stopped by %s; %.2f requests/s there); past it the model assumes "
@@ -168,10 +175,25 @@ Advice recommend(const Measurement& m, const Goal& g) {
                     " with " + unit_name(w, c.size));
     }
   } else if (largest != nullptr && c.size < largest->size) {
-    why.push_back("more than " + unit_name(w, c.size) + " do not help: p99 " + secs(c.predicted.p99_s) + " at " +
-                  std::to_string(c.size) + ", " + secs(largest->predicted.p99_s) + " at " +
-                  std::to_string(largest->size) + ", for " + format_bytes(largest->memory_bytes - c.memory_bytes) +
-                  " more");
+    // Compared with the largest size the budget allows, which is the real
+    // alternative; the budget is named when it is what stops growth.
+    const Option* limit = largest;
+    for (const Option& o : advice.options) {
+      if (o.way == &w && o.size == budget_allows) limit = &o;
+    }
+    const bool budget_binds = g.memory_budget_bytes > 0 && budget_allows < largest->size;
+    if (budget_binds) {
+      why.push_back("the budget of " + format_bytes(g.memory_budget_bytes) + " allows " +
+                    unit_name(w, budget_allows) + " (" + format_bytes(limit->memory_bytes) + "); " +
+                    std::to_string(largest->size) + " would need " + format_bytes(largest->memory_bytes) +
+                    " for p99 " + secs(largest->predicted.p99_s));
+    }
+    if (c.size < limit->size) {
+      why.push_back("more than " + unit_name(w, c.size) + " do not help: p99 " + secs(c.predicted.p99_s) +
+                    " at " + std::to_string(c.size) + ", " + secs(limit->predicted.p99_s) + " at " +
+                    std::to_string(limit->size) + ", for " +
+                    format_bytes(limit->memory_bytes - c.memory_bytes) + " more");
+    }
   } else if (largest != nullptr) {
     why.push_back("every caller gets its own " + unit_name(w, 1).substr(2) + ": p99 keeps falling up to " +
                   std::to_string(c.size));

@@ -2,6 +2,8 @@
 // stated load and compares what it measured with what was predicted.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <string>
 #include <vector>
 
@@ -37,5 +39,21 @@ Result<Verified> verify(const server::ModelConfig& recommended, const Goal& goal
 // Predicted against measured, with the goal's tolerance (0.10); memory is
 // also within when it is off by 4 MiB or less (the resolution of PSS).
 std::vector<Comparison> compare(const Option& predicted, const Verified& measured, double tolerance);
+
+}  // namespace modelpool::cli::advise
+
+namespace modelpool::cli::advise {
+
+// verify() in a fresh `modelpool advise-verify` process, as a server would
+// start: the measuring levels before it leave this process's heap larger
+// and fragmented, which would count against the recommendation's memory.
+// `block` is the recommended [[model]] table (model_block()); its memory
+// is the child's PSS (and its workers') above the child's own before
+// loading. Progress goes to stderr.
+Result<Verified> verify_in_fresh_process(const std::string& block, const std::string& model, const Goal& goal,
+                                         const WorkloadOptions& workload, std::size_t runs, std::size_t requests);
+
+// The hidden `advise-verify` command that verify_in_fresh_process() runs.
+void add_advise_verify_command(CLI::App& app, int* exit_code);
 
 }  // namespace modelpool::cli::advise
