@@ -154,6 +154,7 @@ int run_advise(const AdviseArgs& args) {
   mo.time_limit_s = args.time_limit_s > 0 ? args.time_limit_s : args.quick ? 45 : 240;
   mo.requests_per_caller = args.quick ? 2 : 4;
   mo.min_level_s = args.quick ? 0.5 : 1.5;
+  mo.threads = args.concurrency;
   mo.workload = args.workload;
   mo.only_mode = args.mode;
   mo.only_isolation = args.isolation;

@@ -84,7 +84,7 @@ Result<LevelRun> run_level(server::ModelConfig config, const Way& way, std::size
     const ModelStats stats = model.stats();
     run.weights_bytes = static_cast<double>(stats.weights_bytes);
     run.reported_instance_bytes = static_cast<double>(stats.instance_bytes);
-    std::vector<Outcome> outcomes = run_closed_loop(model, *work, k, each);
+    std::vector<Outcome> outcomes = run_closed_loop(model, *work, k, each, o.threads);
     // A quick model: more requests, until the level has run long enough for
     // a steady mean (the first ones stay in it).
     auto elapsed = [&] {
@@ -96,7 +96,7 @@ Result<LevelRun> run_level(server::ModelConfig config, const Way& way, std::size
       const double s = std::max(1e-6, elapsed() / static_cast<double>(outcomes.size() / k));
       const std::size_t more = std::min<std::size_t>(
           64, static_cast<std::size_t>(std::ceil((o.min_level_s - elapsed()) / s)) + 1);
-      std::vector<Outcome> extra = run_closed_loop(model, *work, k, more);
+      std::vector<Outcome> extra = run_closed_loop(model, *work, k, more, o.threads);
       outcomes.insert(outcomes.end(), extra.begin(), extra.end());
     }
     if (auto [n, first] = errors_of(outcomes); n) {

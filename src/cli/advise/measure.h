@@ -32,6 +32,9 @@ struct MeasureOptions {
   // A level runs at least this long (more requests per caller for quick
   // models), so its mean is steady.
   double min_level_s = 1.5;
+  // Threads that take turns at a level's requests (at least k): the
+  // callers a server would have, each on its own handler thread.
+  std::size_t threads = 0;
   WorkloadOptions workload;
   // Only these ways (empty: every way the backend and the executors offer).
   std::string only_mode;       // "exclusive" or "batched"

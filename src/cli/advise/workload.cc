@@ -2,7 +2,9 @@
 
 #include <fstream>
 #include <iterator>
+#include <condition_variable>
 #include <latch>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -89,18 +91,39 @@ Outcome Workload::run(Model& model, std::chrono::seconds timeout) const {
 }
 
 std::vector<Outcome> run_closed_loop(Model& model, const Workload& work, std::size_t callers,
-                                     std::size_t each) {
-  std::vector<Outcome> outcomes(callers * each);
-  std::latch go(static_cast<std::ptrdiff_t>(callers) + 1);
+                                     std::size_t each, std::size_t threads) {
+  const std::size_t total = callers * each;
+  threads = std::max(threads, callers);
+  std::vector<Outcome> outcomes(total);
+  // Request r starts on thread r % threads once fewer than `callers` run:
+  // the threads take turns, each keeping its own state warm or cold as a
+  // handler thread would.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t next = 0, running = 0;
   {
-    std::vector<std::jthread> threads;
-    for (std::size_t c = 0; c < callers; ++c) {
-      threads.emplace_back([&, c] {
-        go.arrive_and_wait();
-        for (std::size_t i = 0; i < each; ++i) outcomes[c * each + i] = work.run(model);
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        for (;;) {
+          std::size_t r;
+          {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return next >= total || (next % threads == t && running < callers); });
+            if (next >= total) return;
+            r = next++;
+            ++running;
+          }
+          cv.notify_all();
+          outcomes[r] = work.run(model);
+          {
+            std::lock_guard lock(mu);
+            --running;
+          }
+          cv.notify_all();
+        }
       });
     }
-    go.arrive_and_wait();
   }
   return outcomes;
 }

@@ -55,10 +55,12 @@ class Workload {
   std::string description_;
 };
 
-// `callers` callers at once, each making `each` requests back to back: k
-// requests in service all the time. Outcomes in completion order per caller.
+// `callers` requests in service all the time, `callers` x `each` in all, run
+// by `threads` (>= callers) threads in turn, as a server's many handler
+// threads take requests: an engine that keeps per-thread state (malloc's
+// arenas, caches) sees as many threads as it would serving that many callers.
 std::vector<Outcome> run_closed_loop(Model& model, const Workload& work, std::size_t callers,
-                                     std::size_t each);
+                                     std::size_t each, std::size_t threads = 0);
 // `callers` callers released together, one request each; latency from the
 // common release.
 std::vector<Outcome> run_burst(Model& model, const Workload& work, std::size_t callers);
