@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/bench_command.h"
+#include "cli/configured_model.h"
 #include "cli/report.h"
 #include "cli/tree_pss.h"
 #include "modelpool/memory.h"
@@ -250,19 +251,12 @@ std::vector<NamedChart> charts_of(const ModelBenchOptions& o, const server::Mode
 }  // namespace
 
 int run_model_bench(const ModelBenchOptions& o) {
-  Result<server::ServerConfig> loaded = server::load_config_file(o.config_path);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "modelpool bench: %s\n", loaded.status().message().c_str());
+  Result<server::ModelConfig> found = configured_model(o.config_path, o.model);
+  if (!found.ok()) {
+    std::fprintf(stderr, "modelpool bench: %s\n", found.status().message().c_str());
     return 1;
   }
-  const server::ModelConfig* config = nullptr;
-  for (const server::ModelConfig& m : loaded->models) {
-    if (m.name == o.model || (o.model.empty() && loaded->models.size() == 1)) config = &m;
-  }
-  if (config == nullptr) {
-    std::fprintf(stderr, "modelpool bench: %s has no model '%s'\n", o.config_path.c_str(), o.model.c_str());
-    return 1;
-  }
+  const server::ModelConfig* config = &*found;
   double solo_s = 0;
   std::vector<Row> rows;
   for (std::size_t size : o.pool_sizes) {

@@ -13,6 +13,7 @@
 #include "cli/advise/model_block.h"
 #include "cli/advise/recommend.h"
 #include "cli/advise/verify.h"
+#include "cli/configured_model.h"
 #include "cli/report.h"
 #include "server/config.h"
 
@@ -122,19 +123,12 @@ boost::json::object measurement_json(const Measurement& m) {
 }
 
 int run_advise(const AdviseArgs& args) {
-  Result<server::ServerConfig> loaded = server::load_config_file(args.config_path);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "modelpool advise: %s\n", loaded.status().message().c_str());
+  Result<server::ModelConfig> found = configured_model(args.config_path, args.model);
+  if (!found.ok()) {
+    std::fprintf(stderr, "modelpool advise: %s\n", found.status().message().c_str());
     return 1;
   }
-  const server::ModelConfig* config = nullptr;
-  for (const server::ModelConfig& m : loaded->models) {
-    if (m.name == args.model || (args.model.empty() && loaded->models.size() == 1)) config = &m;
-  }
-  if (config == nullptr) {
-    std::fprintf(stderr, "modelpool advise: %s has no model '%s'\n", args.config_path.c_str(), args.model.c_str());
-    return 1;
-  }
+  const server::ModelConfig* config = &*found;
   Goal goal;
   goal.concurrency = args.concurrency;
   goal.arrivals = args.arrival == "poisson" ? Arrivals::poisson(args.rate) : Arrivals::burst(args.concurrency);

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cli/advise/verify.h"
+#include "cli/configured_model.h"
 #include "cli/report.h"
 #include "modelpool/memory.h"
 #include "server/config.h"
@@ -38,17 +39,9 @@ std::string temp_path(const char* suffix) {
 
 int run_verify(const VerifyArgs& a) {
   Result<std::size_t> base = read_pss_bytes(0);
-  Result<server::ServerConfig> loaded = server::load_config_file(a.config_path);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "modelpool advise-verify: %s\n", loaded.status().message().c_str());
-    return 1;
-  }
-  const server::ModelConfig* config = nullptr;
-  for (const server::ModelConfig& m : loaded->models) {
-    if (m.name == a.model) config = &m;
-  }
-  if (config == nullptr) {
-    std::fprintf(stderr, "modelpool advise-verify: no model '%s'\n", a.model.c_str());
+  Result<server::ModelConfig> config = configured_model(a.config_path, a.model);
+  if (!config.ok()) {
+    std::fprintf(stderr, "modelpool advise-verify: %s\n", config.status().message().c_str());
     return 1;
   }
   Goal goal;
