@@ -69,6 +69,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (call_ == nullptr && buffer_.size() == 0 && !(parser_ && parser_->got_some())) close();
   }
   void cut_off();
+  // Only after every loop has stopped: drops the request in flight, whose
+  // answer will never be written. The Call and this Connection hold each
+  // other; without this neither is freed when the loops' pending handlers
+  // (the other owners) are destroyed.
+  void abandon() { call_.reset(); }
 
  private:
   void read();
@@ -623,6 +628,16 @@ void HttpServer::stop() {
   for (auto& loop : loops_) loop->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  // No loop runs now. A request whose answer was still being written (its
+  // client may have read it and gone) would keep its Connection alive.
+  std::vector<std::shared_ptr<detail::Connection>> live;
+  {
+    std::lock_guard lock(connections_mu_);
+    for (auto& [raw, weak] : connections_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) c->abandon();
 }
 
 }  // namespace modelpool::server
