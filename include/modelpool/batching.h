@@ -22,7 +22,10 @@
 //     already running before the next step, not when the batch drains. It
 //     takes the lowest free slot (an index in [0, slots)): an engine that
 //     groups consecutive ids (llama.cpp's micro-batches) keeps a step in one
-//     piece when ids stay compact.
+//     piece when ids stay compact. The engine sees each admitted item
+//     (StepEngine::admit) before the step is planned.
+//   * Held items (BatchItem::held) take no part in steps until the engine
+//     lets them go.
 //   * Leaving: an item leaves as soon as it is finished(), its caller's stop
 //     token fires or its deadline passes. The check runs before every step,
 //     so a stopped item is out within one step; its slot is released to the
@@ -84,6 +87,12 @@ class BatchItem {
   // The engine starts on the item: its time in the queue ends here. Called
   // once, just before the first step the item takes part in.
   virtual void mark_started() = 0;
+
+  // True while the engine holds the item out of the steps: it waits for
+  // work another running item is doing for it (an LLM: a prompt prefix the
+  // other is computing, to be copied instead of computed twice). A held
+  // item keeps its slot and still leaves when stopped or at its deadline.
+  virtual bool held() const { return false; }
 };
 
 // One item's part in a step.
@@ -108,6 +117,17 @@ class StepEngine {
   // finished(). An error means the whole step failed; the scheduler then
   // ends every running item with it.
   virtual Status step(std::span<const StepEntry> entries) = 0;
+
+  // `item` took `slot` and takes part from the next step on. The engine may
+  // move its prefill on here (a cache supplies part of its prompt) or hold
+  // it (BatchItem::held). An engine that holds items keeps at least one
+  // running item that is not held while any is, and releases the held ones
+  // (in step() or release()) when what they wait for is done or gone.
+  // Called once per item, on the loop thread, with no lock held.
+  virtual void admit(BatchItem& item, int slot) {
+    (void)item;
+    (void)slot;
+  }
 
   // Forgets what `slot` holds: its item left (finished, stopped, timed out
   // or failed), and the slot may be given to another item at the next

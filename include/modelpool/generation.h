@@ -84,6 +84,10 @@ struct GenerationRequest {
   std::optional<std::uint32_t> seed;  // none: a random seed
   std::vector<std::string> stop;      // stop strings; not part of the output
   bool ignore_eos = false;  // keep generating past end-of-generation (benchmarks)
+  // Whether the model's prefix cache may serve this prompt's prefix and
+  // keep its blocks for later requests (llama-server's cache_prompt). With
+  // false the prompt is computed in full and nothing of it is cached.
+  bool cache_prompt = true;
   TextCallback on_text;     // optional streaming
 
   // Added to a token's logit before sampling, greedy decoding included:
@@ -120,6 +124,9 @@ struct GenerationResult {
   std::vector<std::int32_t> tokens;  // completion token ids
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // Of prompt_tokens, those whose KV state came from the prefix cache
+  // instead of being computed (OpenAI: usage.prompt_tokens_details).
+  int cached_tokens = 0;
   FinishReason finish_reason = FinishReason::kStop;
   double queue_s = 0;  // from the call until the model started on it (first prompt tokens decoded)
   double ttft_s = 0;   // from the call to the first completion token
@@ -151,6 +158,18 @@ Result<GenerationResult> infer_by_generating(
 struct KvUsage {
   std::size_t used_cells = 0;
   std::size_t total_cells = 0;
+};
+
+// A model's prefix cache (text models): prompt tokens whose KV state was
+// reused from an earlier request instead of being computed again.
+struct PrefixCacheStats {
+  std::uint64_t hit_tokens = 0;   // prompt tokens served from the cache
+  std::uint64_t miss_tokens = 0;  // prompt tokens computed by requests that looked
+  std::uint64_t evictions = 0;    // blocks dropped to stay within the bounds
+  std::size_t tokens = 0;         // tokens cached now
+  std::size_t bytes = 0;          // their KV state
+  std::size_t max_tokens = 0;     // the bounds
+  std::size_t max_bytes = 0;
 };
 
 // What one context's decoding calls did, cumulative since it was made.

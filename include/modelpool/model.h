@@ -109,6 +109,7 @@ struct ModelStats {
   std::size_t instance_bytes = 0;  // one instance's (or slot's) own state
   std::optional<KvUsage> kv;     // text models: KV-cache cells
   std::vector<LlmEngineStats> engines;  // step engines: what their steps did
+  std::optional<PrefixCacheStats> prefix_cache;  // text models with a prefix cache
   // How long a batching loop with work has not finished a step (zero when
   // idle or keeping up): the heartbeat liveness probes read.
   std::chrono::milliseconds stalled_for{0};

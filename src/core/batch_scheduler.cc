@@ -86,6 +86,7 @@ void BatchScheduler::beat() {
 void BatchScheduler::loop() {
   beat();
   for (;;) {
+    std::size_t first_admitted = 0;
     {
       std::unique_lock lock(mu_);
       if (running_.empty() && submitted_.empty() && has_work_.load()) {
@@ -98,7 +99,13 @@ void BatchScheduler::loop() {
         beat();  // before has_work_: stalled_for() never sees an old beat
         has_work_.store(true);
       }
+      first_admitted = running_.size();
       admit_locked();
+    }
+    // The engine sees the newcomers outside the lock (a cache lookup may
+    // copy state).
+    for (std::size_t i = first_admitted; i < running_.size(); ++i) {
+      engine_.admit(*running_[i]->item, running_[i]->slot);
     }
     drop_leaving();
     if (running_.empty()) continue;
@@ -157,9 +164,19 @@ void BatchScheduler::drop_leaving() {
 }
 
 void BatchScheduler::plan_step() {
-  std::size_t decoding = 0;
+  // Held items sit the step out, unless all are held: the engine promises
+  // that never happens, and a loop with nothing to step would never end.
+  const bool honour_held = std::any_of(running_.begin(), running_.end(),
+                                       [](const Job* job) { return !job->item->held(); });
+  auto sits_out = [&](const Job* job) { return honour_held && job->item->held(); };
+  std::size_t decoding = 0, prefilling = 0;
   for (const Job* job : running_) {
-    if (job->item->prefill_pending() == 0) ++decoding;
+    if (sits_out(job)) continue;
+    if (job->item->prefill_pending() == 0) {
+      ++decoding;
+    } else {
+      ++prefilling;
+    }
   }
   // While some items decode, prefilling ones bring at most prefill_chunk
   // prompt units each into the step (in all, the oldest first): one long
@@ -167,10 +184,11 @@ void BatchScheduler::plan_step() {
   // fills the step.
   std::size_t budget = options_.batch - decoding;
   if (decoding > 0) {
-    budget = std::min(budget, options_.prefill_chunk * (running_.size() - decoding));
+    budget = std::min(budget, options_.prefill_chunk * prefilling);
   }
   entries_.clear();
   for (Job* job : running_) {
+    if (sits_out(job)) continue;
     const std::size_t pending = job->item->prefill_pending();
     const std::size_t prefill = std::min(budget, pending);
     if (pending > 0 && prefill == 0) continue;  // no room left this step

@@ -34,6 +34,8 @@ class FakeItem final : public BatchItem {
     ++finish_now_calls;
   }
   void mark_started() override { ++mark_started_calls; }
+  bool held() const override { return held_; }
+  void set_held(bool held) { held_ = held; }
 
   // The engine's side of a step.
   void advance(std::size_t prefill) {
@@ -57,6 +59,7 @@ class FakeItem final : public BatchItem {
   std::size_t prefilled_ = 0;
   std::size_t produced_ = 0;
   bool ended_ = false;
+  bool held_ = false;
 };
 
 // One entry of a step as the engine saw it: "B1:8" is item B in slot 1 with
@@ -94,8 +97,17 @@ class FakeEngine final : public StepEngine {
     lock.unlock();
     if (fail) return internal_error("the engine caught fire");
     for (const StepEntry& e : entries) static_cast<FakeItem*>(e.item)->advance(e.prefill);
+    if (after_step) after_step();
     return {};
   }
+
+  void admit(BatchItem& item, int slot) override {
+    if (on_admit) on_admit(static_cast<FakeItem&>(item), slot);
+  }
+
+  // Called on the loop thread (set before the scheduler starts).
+  std::function<void(FakeItem&, int)> on_admit;
+  std::function<void()> after_step;
 
   void release(int slot) override {
     std::lock_guard lock(mu_);
@@ -342,6 +354,48 @@ TEST_F(BatchSchedulerTest, DecodingItemsComeFirstThenPromptUnitsToTheOldestWithi
   a.stop.request_stop();
   for (auto& c : callers_) c->stop.request_stop();
   EXPECT_LE(engine_.most_units(), 16u);
+}
+
+TEST_F(BatchSchedulerTest, AHeldItemSitsStepsOutUntilTheEngineLetsItGo) {
+  // The engine holds B at admission until A's prompt is done (as a prefix
+  // cache holds a prompt whose prefix another is computing).
+  FakeItem* b = nullptr;
+  std::vector<char> admitted;
+  engine_.on_admit = [&](FakeItem& item, int) {
+    admitted.push_back(item.name());
+    EXPECT_EQ(item.mark_started_calls, 0);  // before its first step is planned
+    if (item.name() == 'B') {
+      item.set_held(true);
+      b = &item;
+    }
+  };
+  int steps = 0;
+  engine_.after_step = [&] {
+    if (++steps == 2 && b != nullptr) b->set_held(false);
+  };
+  make(options(4, 64, 8));
+  engine_.hold();
+  Caller& x = start('X', 1, 1);
+  ASSERT_TRUE(engine_.wait_for_step(1));
+  arrive('A', 20, 2);
+  arrive('B', 20, 2);
+  engine_.allow(3);
+  ASSERT_TRUE(engine_.wait_for_step(4));
+  // Step 2: A's prompt, B held (and not started). Step 3: B joins.
+  EXPECT_EQ(engine_.step_seen(2), (Step{{'A', 0, 20}}));
+  EXPECT_EQ(engine_.step_seen(3), (Step{{'A', 0, 0}, {'B', 1, 8}}));  // A decodes: a chunk
+  engine_.open();
+  for (auto& c : callers_) ASSERT_TRUE(finish(*c).ok());
+  EXPECT_EQ(admitted, (std::vector<char>{'X', 'A', 'B'}));
+  EXPECT_TRUE(finish(x).ok());
+}
+
+TEST_F(BatchSchedulerTest, ItemsThatAreAllHeldAreSteppedAnywayRatherThanLeftWaiting) {
+  engine_.on_admit = [](FakeItem& item, int) { item.set_held(true); };
+  make(options(2, 16, 4));
+  Caller& a = start('A', 3, 2);
+  ASSERT_TRUE(finish(a).ok());
+  EXPECT_EQ(engine_.step_seen(1), (Step{{'A', 0, 3}}));
 }
 
 TEST_F(BatchSchedulerTest, WithNothingDecodingPromptsGetTheWholeBatch) {

@@ -1,6 +1,7 @@
 #include "backends/llama/batch_engine.h"
 
 #include <numeric>
+#include <string>
 
 namespace modelpool::llama {
 
@@ -40,6 +41,20 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::create(
   e->sequence_tokens_ = llama_n_ctx_seq(e->ctx_);
   e->batch_ = llama_batch_init(static_cast<int32_t>(capped.batch), 0, 1);
   e->kv_cells_.assign(options.slots, 0);
+  e->sequence_of_.assign(options.slots, nullptr);
+  e->step_failed_.assign(options.slots, false);
+  e->prompt_hashes_.resize(options.slots);
+  e->held_for_.assign(options.slots, -1);
+  if (options.prefix_cache) {
+    // No step runs before create() returns: the context is this thread's.
+    auto prefix = ContextPrefixCache::create(options.prefix_cache, e->ctx_,
+                                             llama_vocab_bos(e->weights_->vocab()));
+    if (prefix.ok()) {
+      e->prefix_ = std::move(*prefix);
+    } else {
+      e->prefix_cache_off_ = prefix.status().message();
+    }
+  }
   return e;
 }
 
@@ -64,6 +79,12 @@ Status BatchEngine::step(std::span<const StepEntry> entries) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto& s = static_cast<Sequence&>(*entries[i].item);
     const llama_seq_id seq = entries[i].slot;
+    if (s.held()) {
+      // Planned although held (the scheduler's safety net): it computes
+      // its prompt itself.
+      s.set_held(false);
+      held_for_[static_cast<std::size_t>(seq)] = -1;
+    }
     if (entries[i].prefill == 0) {
       output_index_[i] = batch_.n_tokens;
       add_to_batch(batch_, s.pending_token(), s.next_pos(), seq, true);
@@ -83,22 +104,84 @@ Status BatchEngine::step(std::span<const StepEntry> entries) {
   const int rc = llama_decode(ctx_, batch_);
   meter_.record(decoding, static_cast<std::size_t>(batch_.n_tokens) - decoding,
                 Clock::now() - start);
-  if (rc != 0) return internal_error("llama_decode failed (" + std::to_string(rc) + ")");
+  if (rc != 0) {
+    for (const StepEntry& e : entries) step_failed_[static_cast<std::size_t>(e.slot)] = true;
+    return internal_error("llama_decode failed (" + std::to_string(rc) + ")");
+  }
 
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto& s = static_cast<Sequence&>(*entries[i].item);
+    const int slot = entries[i].slot;
     s.advance_prefill(entries[i].prefill);
     if (output_index_[i] >= 0) s.on_logits(ctx_, output_index_[i]);
-    kv_cells_[static_cast<std::size_t>(entries[i].slot)] =
-        s.finished() ? 0 : static_cast<std::size_t>(s.next_pos());
+    kv_cells_[static_cast<std::size_t>(slot)] = static_cast<std::size_t>(s.next_pos());
+    if (prefix_ && s.cache_prompt() && entries[i].prefill > 0 && s.prefill_done()) {
+      // The prompt is done: cached now, for the slots held for it.
+      prefix_->save(slot, s.prompt());
+      end_computing(slot);
+    }
   }
   publish_kv_used();
   return {};
 }
 
+void BatchEngine::admit(BatchItem& item, int slot) {
+  auto& s = static_cast<Sequence&>(item);
+  const auto i = static_cast<std::size_t>(slot);
+  sequence_of_[i] = &s;
+  step_failed_[i] = false;
+  held_for_[i] = -1;
+  if (!prefix_ || !s.cache_prompt()) return;
+  prompt_hashes_[i] = prefix_->prompt_hashes(s.prompt());
+  start_from_cache(slot);
+}
+
+void BatchEngine::start_from_cache(int slot) {
+  const auto i = static_cast<std::size_t>(slot);
+  Sequence& s = *sequence_of_[i];
+  const std::vector<BlockHash>& hashes = prompt_hashes_[i];
+  const std::size_t have = prefix_->cache().cached_blocks(s.prompt(), hashes);
+  if (have < hashes.size()) {
+    const auto it = computing_.find(hashes[have]);
+    if (it != computing_.end() && it->second != slot) {
+      held_for_[i] = it->second;
+      s.set_held(true);
+      return;
+    }
+  }
+  held_for_[i] = -1;
+  s.set_held(false);
+  const std::size_t restored = prefix_->restore(slot, s.prompt(), hashes);
+  s.take_cached(restored);
+  kv_cells_[i] = restored;
+  for (std::size_t b = restored / prefix_->block_tokens(); b < hashes.size(); ++b) {
+    computing_.emplace(hashes[b], slot);
+  }
+}
+
+void BatchEngine::end_computing(int slot) {
+  std::erase_if(computing_, [slot](const auto& entry) { return entry.second == slot; });
+  for (std::size_t w = 0; w < held_for_.size(); ++w) {
+    if (held_for_[w] == slot) start_from_cache(static_cast<int>(w));
+  }
+}
+
 void BatchEngine::release(int slot) {
+  const auto i = static_cast<std::size_t>(slot);
+  Sequence* s = sequence_of_[i];
+  if (prefix_ && s != nullptr && s->cache_prompt()) {
+    // What it computed, generated tokens included: a conversation's next
+    // turn resends them.
+    if (!step_failed_[i] && !s->held()) prefix_->save(slot, s->tokens_with_kv());
+    sequence_of_[i] = nullptr;  // not started again by end_computing
+    held_for_[i] = -1;
+    end_computing(slot);
+  }
+  sequence_of_[i] = nullptr;
+  held_for_[i] = -1;
+  prompt_hashes_[i].clear();
   llama_memory_seq_rm(llama_get_memory(ctx_), slot, -1, -1);
-  kv_cells_[static_cast<std::size_t>(slot)] = 0;
+  kv_cells_[i] = 0;
   publish_kv_used();
 }
 

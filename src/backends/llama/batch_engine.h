@@ -11,12 +11,24 @@
 // once. Callers block in run(); which slot they hold is decided by the
 // LlmService's pool of slots, so admission is FIFO with deadlines and a
 // queue limit like any pool.
+//
+// With a prefix cache (BatchEngineOptions::prefix_cache), a sequence takes
+// its prompt's longest cached prefix when it is admitted and computes only
+// the rest. A sequence whose next prompt block another running sequence is
+// computing right now (a burst of requests with one system prompt) is held
+// until that one's prompt is done, then copies it: the shared prefix is
+// computed once per burst, not once per request. A sequence's blocks are
+// cached when its prompt is done (for the held ones) and when it leaves
+// (prompt and generated tokens, for the next turn of a conversation).
 #pragma once
 
 #include <memory>
 #include <span>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "backends/llama/context_prefix_cache.h"
 #include "backends/llama/llm_instance.h"
 #include "modelpool/batching.h"
 
@@ -31,6 +43,8 @@ struct BatchEngineOptions {
   // Fault injection (tests): each step also sleeps this long, as a wedged
   // loop would, so that stalled_for() can be seen to grow.
   std::chrono::milliseconds step_delay{0};
+  // Shared with the model's other contexts; null: no prefix cache.
+  std::shared_ptr<PrefixCache> prefix_cache;
 };
 
 class BatchEngine final : private StepEngine {
@@ -58,6 +72,9 @@ class BatchEngine final : private StepEngine {
   const DecodeMeter& meter() const { return meter_; }
   // Time since the loop last made progress while it had sequences to run.
   std::chrono::milliseconds stalled_for() const { return scheduler_->stalled_for(); }
+  // Why the prefix cache is off for this context although one was given
+  // (llama.cpp's state has a layout it cannot read); empty otherwise.
+  const std::string& prefix_cache_off() const { return prefix_cache_off_; }
 
  private:
   BatchEngine(std::shared_ptr<const LlamaWeights> weights, const BatchEngineOptions& options)
@@ -66,8 +83,15 @@ class BatchEngine final : private StepEngine {
   // StepEngine, on the scheduler's loop thread. Every entry's item is a
   // Sequence made by run().
   Status step(std::span<const StepEntry> entries) override;
+  void admit(BatchItem& item, int slot) override;
   void release(int slot) override;
   void publish_kv_used();
+  // Prefix cache: takes the slot's cached prefix, or holds it while another
+  // slot computes its next block (then registers nothing).
+  void start_from_cache(int slot);
+  // The slot's prompt is done or it left: its blocks are no longer being
+  // computed, and the slots held for them start.
+  void end_computing(int slot);
 
   const std::shared_ptr<const LlamaWeights> weights_;
   const BatchEngineOptions options_;
@@ -79,6 +103,16 @@ class BatchEngine final : private StepEngine {
   llama_batch batch_{};
   std::vector<int32_t> output_index_;  // per entry: its logits in the batch (-1: none)
   std::vector<std::size_t> kv_cells_;  // per slot: cells its sequence holds
+  std::vector<Sequence*> sequence_of_;  // per slot: its sequence, from admit() to release()
+  std::vector<bool> step_failed_;       // per slot: its KV is from a failed step
+  // Prefix cache (null: off). Per slot: the prompt blocks it may take from
+  // the cache, and the slot it is held for (-1: none); per block being
+  // computed: the slot computing it.
+  std::unique_ptr<ContextPrefixCache> prefix_;
+  std::string prefix_cache_off_;
+  std::vector<std::vector<BlockHash>> prompt_hashes_;
+  std::vector<int> held_for_;
+  std::unordered_map<BlockHash, int> computing_;
   DecodeMeter meter_;                  // lock-free; read from any thread
   // Its loop calls step() and release(); the destructor stops it first.
   std::unique_ptr<BatchScheduler> scheduler_;

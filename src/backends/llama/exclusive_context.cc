@@ -6,7 +6,8 @@ namespace modelpool::llama {
 
 Result<std::unique_ptr<ExclusiveContext>> ExclusiveContext::create(
     std::shared_ptr<const LlamaWeights> weights, std::size_t context_tokens, std::size_t threads,
-    std::size_t batch, std::shared_ptr<ComputeGate> gate, std::shared_ptr<DecodeMeter> meter) {
+    std::size_t batch, std::shared_ptr<ComputeGate> gate, std::shared_ptr<DecodeMeter> meter,
+    std::shared_ptr<PrefixCache> prefix_cache) {
   std::unique_ptr<ExclusiveContext> c(
       new ExclusiveContext(std::move(weights), std::move(gate), std::move(meter)));
   llama_context_params p = llama_context_default_params();
@@ -21,6 +22,12 @@ Result<std::unique_ptr<ExclusiveContext>> ExclusiveContext::create(
   c->context_tokens_ = llama_n_ctx(c->ctx_);
   c->batch_size_ = batch;
   c->batch_ = llama_batch_init(static_cast<int32_t>(batch), 0, 1);
+  if (prefix_cache) {
+    // A layout it cannot read leaves this context without the cache.
+    auto prefix = ContextPrefixCache::create(std::move(prefix_cache), c->ctx_,
+                                             llama_vocab_bos(c->weights_->vocab()));
+    if (prefix.ok()) c->prefix_ = std::move(*prefix);
+  }
   return c;
 }
 
@@ -56,6 +63,10 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
   // cache was zeroed when created, and masked cells are never attended).
   llama_memory_clear(llama_get_memory(ctx_), false);
   Sequence seq(*weights_, request, std::move(*prompt), context_tokens_, t0);
+  const bool cached = prefix_ && seq.cache_prompt();
+  if (cached) {
+    seq.take_cached(prefix_->restore(0, seq.prompt(), prefix_->prompt_hashes(seq.prompt())));
+  }
   seq.mark_started();
   while (!seq.finished()) {
     if (stop.stop_requested()) {
@@ -82,11 +93,18 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
     meter_->set_kv_used(static_cast<std::size_t>(seq.next_pos()) + prefill);
     if (prefill > 0) {
       seq.advance_prefill(prefill);
-      if (seq.prefill_done()) seq.on_logits(ctx_, batch_.n_tokens - 1);
+      if (seq.prefill_done()) {
+        seq.on_logits(ctx_, batch_.n_tokens - 1);
+        // Cached at once, for the requests other contexts start meanwhile.
+        if (cached) prefix_->save(0, seq.prompt());
+      }
     } else {
       seq.on_logits(ctx_, 0);
     }
   }
+  // What it computed, generated tokens included: a conversation's next turn
+  // resends them.
+  if (cached) prefix_->save(0, seq.tokens_with_kv());
   meter_->set_kv_used(0);
   return seq.take_result();
 }

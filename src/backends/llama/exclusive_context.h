@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "backends/llama/context_prefix_cache.h"
 #include "backends/llama/llm_instance.h"
 
 namespace modelpool::llama {
@@ -11,11 +12,15 @@ namespace modelpool::llama {
 class ExclusiveContext final : public LlmInstance {
  public:
   // A context of `context_tokens` KV cells using `threads` compute threads;
-  // decoding calls go through `gate`. Errors: kModelFailed from llama.cpp.
+  // decoding calls go through `gate`. With `prefix_cache` (shared with the
+  // model's other contexts) a prompt starts from its longest cached prefix,
+  // and what the context computed is cached. Errors: kModelFailed from
+  // llama.cpp.
   static Result<std::unique_ptr<ExclusiveContext>> create(
       std::shared_ptr<const LlamaWeights> weights, std::size_t context_tokens,
       std::size_t threads, std::size_t batch, std::shared_ptr<ComputeGate> gate,
-      std::shared_ptr<DecodeMeter> meter = std::make_shared<DecodeMeter>());
+      std::shared_ptr<DecodeMeter> meter = std::make_shared<DecodeMeter>(),
+      std::shared_ptr<PrefixCache> prefix_cache = nullptr);
   ~ExclusiveContext() override;
 
   std::size_t bytes() const override { return buffers_.total(); }
@@ -45,6 +50,7 @@ class ExclusiveContext final : public LlmInstance {
   std::size_t batch_size_ = 0;
   std::size_t context_tokens_ = 0;
   ContextBuffers buffers_;
+  std::unique_ptr<ContextPrefixCache> prefix_;  // null: no prefix cache
 };
 
 }  // namespace modelpool::llama

@@ -29,6 +29,14 @@ const BackendInfo& llama_info() {
           OptionSpec::integer(
               "prefill_chunk", 1, 1 << 16, "64",
               "batched: prompt tokens per waiting sequence and step while others decode"),
+          OptionSpec::integer("prefix_cache_tokens", 0, 1 << 24, "8192",
+                              "prompt tokens whose KV the prefix cache keeps for later requests, "
+                              "shared by all of the model's sequences (0: no cache)"),
+          OptionSpec::integer("prefix_cache_mb", 0, 1 << 20, "256",
+                              "most MiB of KV the prefix cache keeps (0: no cache)"),
+          OptionSpec::integer("prefix_block_tokens", 1, 4096, "16",
+                              "tokens per prefix-cache block: prompts share cached KV in whole "
+                              "blocks"),
           OptionSpec::integer(
               "fault_step_delay_ms", 0, 600'000, "0",
               "fault injection for tests (batched): every decoding step also sleeps this long"),
@@ -65,6 +73,9 @@ Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve)
   o.batch = static_cast<std::size_t>(values->integer("batch"));
   o.prefill_chunk = static_cast<std::size_t>(values->integer("prefill_chunk"));
   o.step_delay = std::chrono::milliseconds(values->integer("fault_step_delay_ms"));
+  o.prefix_cache_tokens = static_cast<std::size_t>(values->integer("prefix_cache_tokens"));
+  o.prefix_cache_bytes = static_cast<std::size_t>(values->integer("prefix_cache_mb")) << 20;
+  o.prefix_block_tokens = static_cast<std::size_t>(values->integer("prefix_block_tokens"));
   return o;
 }
 

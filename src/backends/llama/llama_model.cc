@@ -50,6 +50,7 @@ class LlamaModel final : public Model {
                                                   : info.context_bytes;
     s.kv = llm_->kv_usage();
     s.engines = llm_->engine_stats();
+    s.prefix_cache = llm_->prefix_cache_stats();
     s.stalled_for = llm_->stalled_for();
     return s;
   }
@@ -67,7 +68,7 @@ class LlamaModel final : public Model {
            " tokens";
     }
     return s + ", KV cache " + mib(i.kv_bytes * i.instances) + ", " + std::to_string(i.threads) +
-           " threads, chat template: " + i.chat_template;
+           " threads, prefix cache " + i.prefix_cache + ", chat template: " + i.chat_template;
   }
 
   Status shutdown(std::chrono::milliseconds timeout) override { return llm_->shutdown(timeout); }

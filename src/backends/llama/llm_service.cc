@@ -84,12 +84,17 @@ class LlmServiceImpl final : public LlmService {
     for (const auto& m : meters_) u.used_cells += m->kv_used();
     return u;
   }
+  std::optional<PrefixCacheStats> prefix_cache_stats() const override {
+    if (!prefix_cache_) return std::nullopt;
+    return prefix_cache_->stats();
+  }
   Status shutdown(std::chrono::milliseconds timeout) override { return pool_->shutdown(timeout); }
 
  private:
   WeightsRef weights_ref_;
   std::shared_ptr<const LlamaWeights> weights_;
   LlmInfo info_;
+  std::shared_ptr<PrefixCache> prefix_cache_;  // null: none
   std::unique_ptr<BatchEngine> engine_;  // batched mode; outlives the pool's slots
   std::vector<std::shared_ptr<DecodeMeter>> meters_;  // exclusive mode: one per context
   std::unique_ptr<Pool> pool_;
@@ -104,6 +109,7 @@ Status validate(const LlmOptions& o) {
   if (o.step_delay.count() > 0 && o.mode != LlmMode::kBatched) {
     return invalid_argument_error("step_delay applies to batched mode only");
   }
+  if (o.prefix_block_tokens == 0) return invalid_argument_error("prefix_block_tokens must be >= 1");
   if (o.separate_loads && o.mode != LlmMode::kExclusive) {
     return invalid_argument_error("separate_loads applies to exclusive mode only");
   }
@@ -132,6 +138,16 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
     info.chat_template = "chatml (the model has none)";
   }
 
+  if (options.prefix_cache_tokens >= options.prefix_block_tokens && options.prefix_cache_bytes > 0) {
+    svc->prefix_cache_ = std::make_shared<PrefixCache>(PrefixCacheOptions{
+        options.prefix_block_tokens, options.prefix_cache_tokens, options.prefix_cache_bytes});
+    info.prefix_cache = std::to_string(options.prefix_cache_tokens) + " tokens, " +
+                        std::to_string(options.prefix_cache_bytes >> 20) + " MiB, blocks of " +
+                        std::to_string(options.prefix_block_tokens);
+  } else {
+    info.prefix_cache = "off";
+  }
+
   PoolOptions po;
   po.name = spec.name;
   po.max_queue = options.max_queue;
@@ -145,11 +161,15 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
     // A step carries one token of every slot, so it takes at least `slots`.
     BatchEngineOptions eo{options.slots, options.context, threads,
                           std::max(options.batch, options.slots), options.prefill_chunk,
-                          options.step_delay};
+                          options.step_delay, svc->prefix_cache_};
     auto engine = BatchEngine::create(weights, eo);
     if (!engine.ok()) return engine.status();
     svc->engine_ = std::move(*engine);
     BatchEngine* e = svc->engine_.get();
+    if (!e->prefix_cache_off().empty()) {
+      info.prefix_cache = "off: " + e->prefix_cache_off();
+      svc->prefix_cache_.reset();
+    }
     factory = [e]() -> Result<std::unique_ptr<Instance>> {
       return std::unique_ptr<Instance>(std::make_unique<BatchSlot>(e));
     };
@@ -172,6 +192,7 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
     }
     auto next_meter = std::make_shared<std::atomic<std::size_t>>(0);
     auto meters = svc->meters_;
+    std::shared_ptr<PrefixCache> prefix_cache = svc->prefix_cache_;
     // What a context costs, as the contexts report it when they are made
     // (every context of a model has the same size).
     auto sizes = std::make_shared<ContextSizes>();
@@ -186,7 +207,8 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
       }
       // Replacements reuse meters round-robin: the totals stay right.
       auto meter = meters[next_meter->fetch_add(1) % meters.size()];
-      auto c = ExclusiveContext::create(w, options.context, per_context, options.batch, gate, meter);
+      auto c = ExclusiveContext::create(w, options.context, per_context, options.batch, gate, meter,
+                                        options.separate_loads ? nullptr : prefix_cache);
       if (!c.ok()) return c.status();
       sizes->total.store((*c)->buffers().total());
       sizes->kv.store((*c)->buffers().kv_bytes);

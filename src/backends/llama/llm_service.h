@@ -68,6 +68,13 @@ struct LlmOptions {
   // nothing decoding, prompts are prefilled `batch` tokens at a time.
   std::size_t prefill_chunk = 64;
   std::size_t max_queue = 1024;
+  // The prefix cache, shared by the model's contexts: the KV of prompt
+  // blocks of `prefix_block_tokens` tokens, at most `prefix_cache_tokens`
+  // tokens and `prefix_cache_bytes` bytes (least recently used blocks go
+  // first). Either bound 0: no cache.
+  std::size_t prefix_cache_tokens = 8192;
+  std::size_t prefix_cache_bytes = std::size_t{256} << 20;
+  std::size_t prefix_block_tokens = 16;
   // kExclusive, benchmarks only: load the model once per instance (the naive
   // pool), to measure what sharing saves.
   bool separate_loads = false;
@@ -87,6 +94,8 @@ struct LlmInfo {
   std::size_t slots = 0;              // concurrent sequences in all
   std::size_t threads = 0;            // compute threads in all
   std::string chat_template;          // which template renders chat messages, in words
+  // The prefix cache, in words: its bounds, or why it is off.
+  std::string prefix_cache;
 };
 
 class LlmService {
@@ -121,6 +130,8 @@ class LlmService {
   virtual std::vector<LlmEngineStats> engine_stats() const = 0;
   virtual PoolSnapshot snapshot() const = 0;
   virtual KvUsage kv_usage() const = 0;
+  // nullopt when the model has no prefix cache.
+  virtual std::optional<PrefixCacheStats> prefix_cache_stats() const = 0;
   // Stops admitting, wakes waiters with kShuttingDown, drains (bounded).
   virtual Status shutdown(std::chrono::milliseconds timeout) = 0;
 };

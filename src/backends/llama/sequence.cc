@@ -269,6 +269,15 @@ void Sequence::finish(FinishReason reason) {
   result_.finish_reason = reason;
 }
 
+std::vector<llama_token> Sequence::tokens_with_kv() const {
+  std::vector<llama_token> out(prompt_.begin(), prompt_.begin() + static_cast<std::ptrdiff_t>(prefilled_));
+  if (prefill_done()) {
+    out.insert(out.end(), result_.tokens.begin(),
+               result_.tokens.begin() + static_cast<std::ptrdiff_t>(fed_generated_));
+  }
+  return out;
+}
+
 GenerationResult Sequence::take_result() {
   result_.total_s = since(t0_);
   if (!started_) result_.queue_s = result_.total_s;  // ended before the model started on it

@@ -58,6 +58,21 @@ class Sequence final : public BatchItem {
   // The model starts on the sequence now: its queue time ends (once).
   void mark_started() override;
   bool prefill_done() const { return prefilled_ == prompt_.size(); }
+  // Whether the request lets the prefix cache serve and keep its prompt.
+  bool cache_prompt() const { return request_.cache_prompt; }
+  // The first `n` prompt tokens' KV came from the prefix cache: they count
+  // as prefilled and are reported as cached. REQUIRES: nothing prefilled.
+  void take_cached(std::size_t n) {
+    prefilled_ = n;
+    result_.cached_tokens = static_cast<int>(n);
+  }
+  // The tokens whose KV the sequence holds, in position order: the prompt
+  // tokens prefilled, then the generated tokens fed back.
+  std::vector<llama_token> tokens_with_kv() const;
+  // Held: waiting for a prompt prefix another sequence is computing
+  // (BatchItem::held).
+  bool held() const override { return held_; }
+  void set_held(bool held) { held_ = held; }
   std::size_t prefill_pending() const override { return prompt_.size() - prefilled_; }
   // Position of the next token to feed.
   llama_pos next_pos() const { return static_cast<llama_pos>(prefilled_ + fed_generated_); }
@@ -103,6 +118,7 @@ class Sequence final : public BatchItem {
   std::size_t longest_stop_ = 0;
   bool finished_ = false;
   bool started_ = false;
+  bool held_ = false;
   bool finished_streaming_ = false;  // on_text returned false
   GenerationResult result_;
 };
