@@ -140,7 +140,7 @@ struct GenerationResult {
 // A generic (KServe) request as a generation request: the first input, a
 // BYTES tensor, is the prompt; the typed parameters "max_tokens" (integer,
 // 1..2^20), "temperature" (0..2), "top_p" (0.0001..1), "top_k" (0..2^20),
-// "seed" (0..2^32-1) and "ignore_eos" (bool) apply (Parameters' rules: 1e3
+// "seed" (0..2^32-1), "ignore_eos" and "cache_prompt" (bool) apply (Parameters' rules: 1e3
 // is 1000, "50 tokens" an error). kInvalidArgument naming the parameter when
 // one is of the wrong type or out of range, or naming every unknown key.
 Result<GenerationRequest> generation_request_from(const Request& request);

@@ -23,13 +23,15 @@ Result<GenerationRequest> generation_request_from(const Request& request) {
   // sampler's seed is 32 bits, and a wider one is refused rather than wrapped.
   std::int64_t max_tokens = g.max_tokens, top_k = g.top_k, seed = -1;
   double temperature = g.temperature, top_p = g.top_p;
-  for (Status s : {p.refuse_unknown({"max_tokens", "temperature", "top_p", "top_k", "seed", "ignore_eos"}),
+  for (Status s : {p.refuse_unknown({"max_tokens", "temperature", "top_p", "top_k", "seed", "ignore_eos",
+                                     "cache_prompt"}),
                    p.read_int("max_tokens", &max_tokens, 1, 1 << 20),
                    p.read_number("temperature", &temperature, 0, 2),
                    p.read_number("top_p", &top_p, 0.0001, 1),
                    p.read_int("top_k", &top_k, 0, 1 << 20),
                    p.read_int("seed", &seed, 0, UINT32_MAX),
-                   p.read_bool("ignore_eos", &g.ignore_eos)}) {
+                   p.read_bool("ignore_eos", &g.ignore_eos),
+                   p.read_bool("cache_prompt", &g.cache_prompt)}) {
     if (!s.ok()) return s;
   }
   g.max_tokens = static_cast<int>(max_tokens);

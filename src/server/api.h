@@ -26,6 +26,9 @@
 //        "instances": {"creating": N, "idle": N, "busy": N, "checking": N,
 //                      "broken": N},
 //        "kv_cache": {"used_cells": N, "cells": N} | null,  // null: not a text model
+//        "prefix_cache": {"hit_tokens": N, "miss_tokens": N, "evictions": N,
+//                         "tokens": N, "bytes": N, "max_tokens": N,
+//                         "max_bytes": N} | null,  // null: none (or not a text model)
 //        "memory": {"weights_bytes": N, "instance_bytes": N},
 //        "histograms": {"queue_wait_seconds" | "inference_duration_seconds" |
 //                       "request_duration_seconds" | "time_to_first_token_seconds" |

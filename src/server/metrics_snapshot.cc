@@ -152,6 +152,15 @@ void json_model(std::string& out, const ModelSnapshot& m, JsonDetail detail) {
   out += m.kv ? "{\"used_cells\":" + std::to_string(m.kv->used_cells) +
                     ",\"cells\":" + std::to_string(m.kv->total_cells) + "}"
               : "null";
+  out += ",\"prefix_cache\":";
+  if (const std::optional<PrefixCacheStats>& c = m.prefix_cache) {
+    out += "{\"hit_tokens\":" + std::to_string(c->hit_tokens) + ",\"miss_tokens\":" + std::to_string(c->miss_tokens) +
+           ",\"evictions\":" + std::to_string(c->evictions) + ",\"tokens\":" + std::to_string(c->tokens) +
+           ",\"bytes\":" + std::to_string(c->bytes) + ",\"max_tokens\":" + std::to_string(c->max_tokens) +
+           ",\"max_bytes\":" + std::to_string(c->max_bytes) + "}";
+  } else {
+    out += "null";
+  }
   out += ",\"memory\":{\"weights_bytes\":" + std::to_string(m.weights_bytes) +
          ",\"instance_bytes\":" + std::to_string(m.instance_bytes) + "}";
   out += ",\"ready\":" + std::string(m.unready_reason.empty() ? "true" : "false");
@@ -210,6 +219,7 @@ ModelSnapshot snapshot_model(std::string name, const ModelStats& stats, const Mo
   m.queue_length = p.queue_length;
   m.instances = {p.creating, p.idle, p.busy, p.checking, p.broken};
   m.kv = stats.kv;
+  m.prefix_cache = stats.prefix_cache;
   m.weights_bytes = stats.weights_bytes;
   m.instance_bytes = stats.instance_bytes;
   m.unready_reason = stats.unready_reason;
@@ -270,6 +280,32 @@ std::string render_prometheus(const MetricsSnapshot& snapshot) {
   for (const ModelSnapshot& m : models) sample(out, "modelpool_tokens_generated_total", m.name, m.tokens_generated);
   header(out, "modelpool_prompt_tokens_total", "counter", "Prompt tokens processed.");
   for (const ModelSnapshot& m : models) sample(out, "modelpool_prompt_tokens_total", m.name, m.prompt_tokens);
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t (*value)(const PrefixCacheStats&);
+  } kPrefixCache[] = {
+      {"modelpool_prefix_cache_hit_tokens_total", "counter",
+       "Prompt tokens whose KV state came from the prefix cache instead of being computed.",
+       [](const PrefixCacheStats& c) -> std::uint64_t { return c.hit_tokens; }},
+      {"modelpool_prefix_cache_miss_tokens_total", "counter",
+       "Prompt tokens computed by requests that looked in the prefix cache.",
+       [](const PrefixCacheStats& c) -> std::uint64_t { return c.miss_tokens; }},
+      {"modelpool_prefix_cache_evictions_total", "counter",
+       "Prefix-cache blocks dropped (least recently used first) to stay within its bounds.",
+       [](const PrefixCacheStats& c) -> std::uint64_t { return c.evictions; }},
+      {"modelpool_prefix_cache_tokens", "gauge", "Tokens whose KV state the prefix cache holds now.",
+       [](const PrefixCacheStats& c) -> std::uint64_t { return c.tokens; }},
+      {"modelpool_prefix_cache_bytes", "gauge", "Bytes of KV state the prefix cache holds now.",
+       [](const PrefixCacheStats& c) -> std::uint64_t { return c.bytes; }},
+  };
+  for (const auto& family : kPrefixCache) {
+    header(out, family.name, family.type, family.help);
+    for (const ModelSnapshot& m : models) {
+      if (m.prefix_cache) sample(out, family.name, m.name, family.value(*m.prefix_cache));
+    }
+  }
   header(out, "modelpool_stream_overflows_total", "counter",
          "Streams cancelled because their client stopped reading (more than stream_buffer_bytes queued); "
          "each is also counted in modelpool_requests_total as cancelled, 499.");

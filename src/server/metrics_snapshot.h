@@ -26,6 +26,11 @@
 //   modelpool_kv_cache_cells{model}                       gauge (text models)
 //   modelpool_tokens_generated_total{model}               counter
 //   modelpool_prompt_tokens_total{model}                  counter
+//   modelpool_prefix_cache_hit_tokens_total{model}        counter (text models with a prefix cache)
+//   modelpool_prefix_cache_miss_tokens_total{model}       counter
+//   modelpool_prefix_cache_evictions_total{model}         counter (blocks)
+//   modelpool_prefix_cache_tokens{model}                  gauge
+//   modelpool_prefix_cache_bytes{model}                   gauge
 //   modelpool_stream_overflows_total{model}               counter
 //   modelpool_weights_bytes{model}                        gauge
 //   modelpool_model_ready{model}                          gauge (1 ready, 0 not)
@@ -46,6 +51,8 @@
 //                        "tokens_generated", "prompt_tokens", "stream_overflows",
 //                        "queue_length", "instances": {"creating", "idle", "busy",
 //                        "checking", "broken"}, "kv_cache": {"used_cells", "cells"}|null,
+//                        "prefix_cache": {"hit_tokens", "miss_tokens", "evictions",
+//                          "tokens", "bytes", "max_tokens", "max_bytes"}|null,
 //                        "memory": {"weights_bytes", "instance_bytes"},
 //                        "ready": bool, "unready_reason": "..."|null,
 //                        "workers": {"pids", "pss_bytes", "started", "restarts",
@@ -114,6 +121,7 @@ struct ModelSnapshot {
   std::size_t queue_length = 0;
   InstanceCounts instances;
   std::optional<KvUsage> kv;  // text models only
+  std::optional<PrefixCacheStats> prefix_cache;  // text models with a prefix cache
   // Memory.
   std::size_t weights_bytes = 0;
   std::size_t instance_bytes = 0;

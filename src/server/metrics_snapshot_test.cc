@@ -30,6 +30,13 @@ MetricsSnapshot hand_built() {
   llm.queue_length = 3;
   llm.instances = {0, 5, 3, 0, 0};
   llm.kv = KvUsage{96, 2048};
+  llm.prefix_cache = PrefixCacheStats{.hit_tokens = 960,
+                                      .miss_tokens = 320,
+                                      .evictions = 7,
+                                      .tokens = 4096,
+                                      .bytes = 2097152,
+                                      .max_tokens = 8192,
+                                      .max_bytes = 268435456};
   llm.weights_bytes = 4194304;
   llm.instance_bytes = 65536;
   llm.queue_wait = two_buckets(1, 2, 3, 0.25);
@@ -96,6 +103,11 @@ TEST(MetricsSnapshotTest, PrometheusListsEveryFamilyInOrder) {
       "modelpool_kv_cache_cells gauge",
       "modelpool_tokens_generated_total counter",
       "modelpool_prompt_tokens_total counter",
+      "modelpool_prefix_cache_hit_tokens_total counter",
+      "modelpool_prefix_cache_miss_tokens_total counter",
+      "modelpool_prefix_cache_evictions_total counter",
+      "modelpool_prefix_cache_tokens gauge",
+      "modelpool_prefix_cache_bytes gauge",
       "modelpool_stream_overflows_total counter",
       "modelpool_weights_bytes gauge",
       "modelpool_model_ready gauge",
@@ -136,6 +148,11 @@ TEST(MetricsSnapshotTest, PrometheusSamples) {
            "modelpool_kv_cache_cells{model=\"default\"} 2048",
            "modelpool_tokens_generated_total{model=\"default\"} 120",
            "modelpool_prompt_tokens_total{model=\"default\"} 45",
+           "modelpool_prefix_cache_hit_tokens_total{model=\"default\"} 960",
+           "modelpool_prefix_cache_miss_tokens_total{model=\"default\"} 320",
+           "modelpool_prefix_cache_evictions_total{model=\"default\"} 7",
+           "modelpool_prefix_cache_tokens{model=\"default\"} 4096",
+           "modelpool_prefix_cache_bytes{model=\"default\"} 2097152",
            "modelpool_stream_overflows_total{model=\"default\"} 1",
            "modelpool_stream_overflows_total{model=\"echo\"} 0",
            "modelpool_weights_bytes{model=\"default\"} 4194304",
@@ -143,8 +160,9 @@ TEST(MetricsSnapshotTest, PrometheusSamples) {
        }) {
     EXPECT_TRUE(has_line(text, line)) << "missing: " << line << "\nin:\n" << text;
   }
-  // A model without a KV cache has no KV series.
+  // A model without a KV cache has no KV series, nor prefix-cache ones.
   EXPECT_EQ(text.find("modelpool_kv_cache_cells{model=\"echo\"}"), std::string::npos);
+  EXPECT_EQ(text.find("modelpool_prefix_cache_tokens{model=\"echo\"}"), std::string::npos);
 }
 
 TEST(MetricsSnapshotTest, PrometheusWorkerAndReadinessSamples) {
@@ -198,6 +216,14 @@ TEST(MetricsSnapshotTest, JsonHoldsTheSameNumbers) {
   EXPECT_EQ(d.at("instances").at("busy").to_number<int>(), 3);
   EXPECT_EQ(d.at("kv_cache").at("used_cells").to_number<int>(), 96);
   EXPECT_EQ(d.at("kv_cache").at("cells").to_number<int>(), 2048);
+  const json::value& pc = d.at("prefix_cache");
+  EXPECT_EQ(pc.at("hit_tokens").to_number<int>(), 960);
+  EXPECT_EQ(pc.at("miss_tokens").to_number<int>(), 320);
+  EXPECT_EQ(pc.at("evictions").to_number<int>(), 7);
+  EXPECT_EQ(pc.at("tokens").to_number<int>(), 4096);
+  EXPECT_EQ(pc.at("bytes").to_number<int>(), 2097152);
+  EXPECT_EQ(pc.at("max_tokens").to_number<int>(), 8192);
+  EXPECT_EQ(pc.at("max_bytes").to_number<int>(), 268435456);
   EXPECT_EQ(d.at("memory").at("weights_bytes").to_number<int>(), 4194304);
   EXPECT_EQ(d.at("memory").at("instance_bytes").to_number<int>(), 65536);
   const json::object& histograms = d.at("histograms").as_object();
@@ -213,6 +239,7 @@ TEST(MetricsSnapshotTest, JsonHoldsTheSameNumbers) {
   EXPECT_EQ(q.at("count").to_number<int>(), 3);
   EXPECT_EQ(q.at("sum").to_number<double>(), 0.25);
   EXPECT_TRUE(models.at("echo").at("kv_cache").is_null());
+  EXPECT_TRUE(models.at("echo").at("prefix_cache").is_null());
   EXPECT_TRUE(d.at("ready").as_bool());
   EXPECT_TRUE(d.at("unready_reason").is_null());
   EXPECT_TRUE(d.at("workers").is_null());
@@ -257,6 +284,7 @@ TEST(MetricsSnapshotTest, SnapshotOfAModelReadsItsStatsAndMetrics) {
   stats.pool.idle = 1;
   stats.weights_bytes = 1000;
   stats.kv = KvUsage{3, 64};
+  stats.prefix_cache = PrefixCacheStats{.hit_tokens = 32};
   const ModelSnapshot m = snapshot_model("m", stats, metrics);
   EXPECT_EQ(m.name, "m");
   ASSERT_EQ(m.requests.size(), 2u);
@@ -271,6 +299,8 @@ TEST(MetricsSnapshotTest, SnapshotOfAModelReadsItsStatsAndMetrics) {
   EXPECT_EQ(m.weights_bytes, 1000u);
   ASSERT_TRUE(m.kv.has_value());
   EXPECT_EQ(m.kv->total_cells, 64u);
+  ASSERT_TRUE(m.prefix_cache.has_value());
+  EXPECT_EQ(m.prefix_cache->hit_tokens, 32u);
   ASSERT_EQ(m.queue_wait.bounds_s.size(), kLatencyBounds.size());
   EXPECT_EQ(m.queue_wait.count, 2u);
   EXPECT_EQ(m.queue_wait.cumulative.front(), 1u);  // <= 1 ms

@@ -108,7 +108,8 @@ class LogprobsJson {
 json::object usage_json(const GenerationResult& r) {
   return {{"prompt_tokens", r.prompt_tokens},
           {"completion_tokens", r.completion_tokens},
-          {"total_tokens", r.prompt_tokens + r.completion_tokens}};
+          {"total_tokens", r.prompt_tokens + r.completion_tokens},
+          {"prompt_tokens_details", json::object{{"cached_tokens", r.cached_tokens}}}};
 }
 
 }  // namespace

@@ -173,6 +173,7 @@ Result<CompletionAsk> parse_completion_ask(std::string_view body, bool chat) {
             "response_format",
             "user",
             "ignore_eos",
+            "cache_prompt",
             "timeout_ms"});
   } else {
     f.only({"model",
@@ -195,6 +196,7 @@ Result<CompletionAsk> parse_completion_ask(std::string_view body, bool chat) {
             "response_format",
             "user",
             "ignore_eos",
+            "cache_prompt",
             "timeout_ms"});
   }
   CompletionAsk a;
@@ -245,6 +247,7 @@ Result<CompletionAsk> parse_completion_ask(std::string_view body, bool chat) {
       f.fail(key, "only 1 is supported by this server");
     }
   }
+  f.optional_bool("cache_prompt", &g.cache_prompt);
   bool echo = false;
   f.optional_bool("echo", &echo);
   if (echo) f.fail("echo", "not supported by this server");

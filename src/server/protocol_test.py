@@ -412,6 +412,43 @@ if doc:
     q = model.get("histograms", {}).get("request_duration_seconds", {})  # 3 generations, the cut one too
     check(q.get("count") == 3 and len(q.get("le", [])) == len(q.get("counts", [])) == 15,
           "/metrics.json request_duration_seconds: %r" % q)
+
+# ---------------------------------------------------------------- the prefix cache
+SYSTEM = ("You answer questions about the harbour, its boats, the tides and the weather. "
+          "Keep every answer short and say so when you do not know. ") * 2
+
+
+def cached_tokens(path, body):
+    status, resp = request(port, "POST", path, body)
+    check(status == 200, "prefix cache: %s %s %r" % (path, status, resp[:300]))
+    usage = json.loads(resp).get("usage", {}) if status == 200 else {}
+    details = usage.get("prompt_tokens_details") or {}
+    return usage.get("prompt_tokens", 0), details.get("cached_tokens")
+
+
+hits_before = metric(port, "modelpool_prefix_cache_hit_tokens_total", {"model": "default"}) or 0
+_, first = cached_tokens("/v1/completions", {"model": "default", "prompt": SYSTEM + "Q: one?", "max_tokens": 2})
+prompt_tokens, second = cached_tokens("/v1/completions",
+                                      {"model": "default", "prompt": SYSTEM + "Q: two?", "max_tokens": 2})
+check(first == 0 and second is not None and second >= 32 and second < prompt_tokens,
+      "prefix cache: cached_tokens %r then %r (of %d)" % (first, second, prompt_tokens))
+_, opted_out = cached_tokens("/v1/completions", {"model": "default", "prompt": SYSTEM + "Q: two?", "max_tokens": 2,
+                                                 "cache_prompt": False})
+check(opted_out == 0, "prefix cache: cache_prompt false still reported %r cached tokens" % opted_out)
+chat = {"model": "default", "max_tokens": 2, "messages": [{"role": "system", "content": SYSTEM},
+                                                          {"role": "user", "content": "three?"}]}
+cached_tokens("/v1/chat/completions", chat)
+_, chat_second = cached_tokens("/v1/chat/completions", chat)
+check((chat_second or 0) >= 32, "prefix cache: a chat's second ask reported %r cached tokens" % chat_second)
+status, resp = request(port, "POST", "/v1/completions", {"model": "default", "prompt": "Hi", "cache_prompt": "yes"})
+check(status == 400 and b"cache_prompt" in resp, "prefix cache: cache_prompt \"yes\": %s %r" % (status, resp[:200]))
+hits = metric(port, "modelpool_prefix_cache_hit_tokens_total", {"model": "default"})
+check(hits is not None and hits - hits_before >= second + chat_second,
+      "prefix cache: hit tokens in /metrics went from %r to %r" % (hits_before, hits))
+_, doc = metrics_json(port)
+pc = (doc or {}).get("models", {}).get("default", {}).get("prefix_cache") or {}
+check(pc.get("hit_tokens") == hits and pc.get("tokens", 0) > 0 and pc.get("max_tokens") == 8192,
+      "/metrics.json prefix_cache: %r" % pc)
 srv.kill()
 
 # ---------------------------------------------------------------- binary tensor data
@@ -821,7 +858,7 @@ if port:
     check(re.search(r'access 127\.0\.0\.1 "POST /v1/completions HTTP/1\.1" 200 [\d.]+ms model=default '
                     r'prompt_tokens=\d+ completion_tokens=2', log) is not None,
           "access log line: %s" % log[-1000:])
-    check(re.search(r"model 'default': llama .* batched, 4 slots x 256 tokens, KV cache .* 1 threads, chat template", log),
+    check(re.search(r"model 'default': llama .* batched, 4 slots x 256 tokens, KV cache .* 1 threads, prefix cache 8192 tokens, 256 MiB, blocks of 16, chat template", log),
           "start-up summary: %s" % log[-2000:])
 srv.kill()
 
