@@ -39,6 +39,9 @@ struct Sample {
   double ttft_s = 0;
   double latency_s = 0;
   std::size_t completion_tokens = 0;
+  std::size_t prompt_tokens = 0;  // as usage reports them (0: not reported)
+  std::size_t cached_tokens = 0;
+  std::string text;  // the answer (for the next turn of a conversation)
 };
 
 Sample failure(std::string kind, std::string message) {
@@ -67,12 +70,27 @@ std::string_view choice_text(const json::object& response) {
   return {};
 }
 
-std::optional<std::size_t> usage_completion_tokens(const json::object& response) {
-  const json::value* usage = response.if_contains("usage");
-  if (!usage || !usage->is_object()) return std::nullopt;
-  const json::value* n = usage->get_object().if_contains("completion_tokens");
+std::optional<std::size_t> count_in(const json::value* object, const char* key) {
+  if (!object || !object->is_object()) return std::nullopt;
+  const json::value* n = object->get_object().if_contains(key);
   if (!n || !n->is_int64() || n->get_int64() < 0) return std::nullopt;
   return static_cast<std::size_t>(n->get_int64());
+}
+
+std::optional<std::size_t> usage_completion_tokens(const json::object& response) {
+  return count_in(response.if_contains("usage"), "completion_tokens");
+}
+
+// usage.prompt_tokens and usage.prompt_tokens_details.cached_tokens, when
+// the response has them, into `s`.
+void read_prompt_usage(const json::object& response, Sample& s) {
+  const json::value* usage = response.if_contains("usage");
+  if (auto n = count_in(usage, "prompt_tokens")) s.prompt_tokens = *n;
+  if (usage && usage->is_object()) {
+    if (auto n = count_in(usage->get_object().if_contains("prompt_tokens_details"), "cached_tokens")) {
+      s.cached_tokens = *n;
+    }
+  }
 }
 
 // What a server-sent event stream has said so far.
@@ -81,6 +99,8 @@ struct EventStream {
   std::optional<double> ttft_s;
   std::size_t text_events = 0;
   std::optional<std::size_t> usage_tokens;
+  Sample usage;       // prompt and cached tokens, from the usage event
+  std::string text;   // the text of every event, in order
   std::string error;  // a malformed event or one that reports an error
 
   // Consumes the complete lines of `body` past `consumed`; events with text
@@ -101,11 +121,13 @@ struct EventStream {
       } else if (event.get_object().contains("error")) {
         error = "event reports an error: " + std::string(line.substr(0, 200));
       } else {
-        if (!choice_text(event.get_object()).empty()) {
+        if (const std::string_view piece = choice_text(event.get_object()); !piece.empty()) {
           if (!ttft_s) ttft_s = seconds_since(t0);
           ++text_events;
+          text += piece;
         }
         if (auto n = usage_completion_tokens(event.get_object())) usage_tokens = n;
+        read_prompt_usage(event.get_object(), usage);
       }
     }
   }
@@ -198,6 +220,9 @@ class Connection {
       if (!reader.error.empty()) return failure("bad response", reader.error);
       s.ttft_s = reader.ttft_s.value_or(s.latency_s);
       s.completion_tokens = reader.usage_tokens.value_or(reader.text_events);
+      s.prompt_tokens = reader.usage.prompt_tokens;
+      s.cached_tokens = reader.usage.cached_tokens;
+      s.text = std::move(reader.text);
       return s;
     }
     beast::error_code json_ec;
@@ -209,6 +234,8 @@ class Connection {
     if (!tokens) return failure("bad response", "response has no usage.completion_tokens");
     s.ttft_s = s.latency_s;
     s.completion_tokens = *tokens;
+    read_prompt_usage(response.get_object(), s);
+    s.text = std::string(choice_text(response.get_object()));
     return s;
   }
 
@@ -228,14 +255,31 @@ class Connection {
   bool open_ = false;
 };
 
-http::request<http::string_body> make_request(const LoadgenOptions& o, std::size_t index) {
+// The conversation so far of a multi-turn chat: the first question, then
+// each answer and the next question.
+json::array conversation(const LoadgenOptions& o, std::size_t index,
+                         const std::vector<std::string>& answers) {
+  json::array messages{json::object{{"role", "user"}, {"content", make_prompt(o, index)}}};
+  for (std::size_t t = 0; t < answers.size(); ++t) {
+    messages.push_back(json::object{{"role", "assistant"}, {"content", answers[t]}});
+    messages.push_back(json::object{
+        {"role", "user"},
+        {"content", "Question " + std::to_string(t + 2) + " of conversation " +
+                        std::to_string(index) + ": and what comes after that?"}});
+  }
+  return messages;
+}
+
+// Request number `index`; with turns > 1, turn answers.size() + 1 of
+// conversation `index`.
+http::request<http::string_body> make_request(const LoadgenOptions& o, std::size_t index,
+                                              const std::vector<std::string>& answers = {}) {
   json::object body;
   body["model"] = o.model;
-  const std::string prompt = make_prompt(o, index);
   if (o.chat) {
-    body["messages"] = json::array{json::object{{"role", "user"}, {"content", prompt}}};
+    body["messages"] = conversation(o, index, answers);
   } else {
-    body["prompt"] = prompt;
+    body["prompt"] = make_prompt(o, index);
   }
   body["max_tokens"] = o.max_tokens;
   body["temperature"] = 0;
@@ -257,11 +301,14 @@ http::request<http::string_body> make_request(const LoadgenOptions& o, std::size
   return request;
 }
 
-LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool stream) {
+LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool stream,
+                        std::size_t turns = 1) {
   LoadgenReport r;
   r.wall_s = wall_s;
   std::vector<double> ttft, latency, tpot;
-  for (const Sample& s : samples) {
+  std::vector<std::vector<double>> ttft_by_turn(turns > 1 ? turns : 0);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const Sample& s = samples[i];
     if (!s.error_kind.empty()) {
       ++r.errors;
       ++r.errors_by_kind[s.error_kind];
@@ -270,7 +317,10 @@ LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool 
     }
     ++r.ok;
     r.completion_tokens += s.completion_tokens;
+    r.prompt_tokens += s.prompt_tokens;
+    r.cached_tokens += s.cached_tokens;
     ttft.push_back(s.ttft_s);
+    if (!ttft_by_turn.empty()) ttft_by_turn[i % turns].push_back(s.ttft_s);
     latency.push_back(s.latency_s);
     if (stream && s.completion_tokens > 1) {
       tpot.push_back((s.latency_s - s.ttft_s) / static_cast<double>(s.completion_tokens - 1));
@@ -285,6 +335,10 @@ LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool 
   r.latency_p50_s = percentile(latency, 0.5);
   r.latency_p99_s = percentile(latency, 0.99);
   r.tpot_p50_s = percentile(tpot, 0.5);
+  for (const std::vector<double>& t : ttft_by_turn) {
+    r.ttft_p50_by_turn_s.push_back(percentile(t, 0.5));
+    r.ttft_p99_by_turn_s.push_back(percentile(t, 0.99));
+  }
   return r;
 }
 
@@ -359,16 +413,26 @@ std::string make_prompt(const LoadgenOptions& o, std::size_t index) {
       "the",   "river", "stone", "light", "garden", "slow", "window", "paper",
       "north", "quiet", "music", "bread", "winter", "door", "green",  "house"};
   constexpr std::size_t kWordCount = sizeof kWords / sizeof *kWords;
-  const std::string id = std::to_string(o.prompt_salt) + "-" + std::to_string(index);
-  std::string text = "Request " + id + ":";
   // Counted for llama's SPM vocabulary: "Request", ":" and each digit or
   // dash are a token, as is each short word with its leading space. BPE
   // vocabularies take a number in fewer tokens, so the prompt comes out a
   // little shorter.
-  const std::size_t prefix_tokens = 2 + id.size();
-  for (std::size_t k = prefix_tokens; k < o.prompt_tokens; ++k) {
+  std::string text;
+  std::size_t tokens = 0;
+  if (o.shared_prefix_tokens > 0) {
+    const std::string salt = std::to_string(o.prompt_salt);
+    text = "System " + salt + ":";
+    for (tokens = 2 + salt.size(); tokens < o.shared_prefix_tokens; ++tokens) {
+      text += ' ';
+      text += kWords[(o.prompt_salt + tokens * 7) % kWordCount];
+    }
     text += ' ';
-    text += kWords[(index + k) % kWordCount];
+  }
+  const std::string id = std::to_string(o.prompt_salt) + "-" + std::to_string(index);
+  text += "Request " + id + ":";
+  for (tokens += 2 + id.size(); tokens < o.prompt_tokens; ++tokens) {
+    text += ' ';
+    text += kWords[(index + tokens) % kWordCount];
   }
   return text;
 }
@@ -383,8 +447,9 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
   if (ec) {
     for (Sample& s : samples)
       s = failure("transport", "resolve '" + o.url.host + "': " + ec.message());
-    return summarize(samples, 0, o.stream);
+    return summarize(samples, 0, o.stream, o.turns);
   }
+  const std::size_t turns = std::max<std::size_t>(1, o.turns);
 
   const std::chrono::milliseconds timeout(o.timeout_ms);
   std::atomic<std::size_t> next{0};
@@ -397,15 +462,27 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
         Connection connection(endpoints, o.url.host + ":" + std::to_string(o.url.port));
         start.wait();
         // Each index is taken by one worker, so samples[i] needs no lock.
-        for (std::size_t i; (i = next.fetch_add(1)) < o.requests;) {
-          samples[i] = connection.send(make_request(o, i), o.stream, timeout);
+        // With turns, an index is a conversation: its turns one after the
+        // other, each resending the answers before it.
+        for (std::size_t i; (i = next.fetch_add(1)) < o.requests / turns;) {
+          std::vector<std::string> answers;
+          for (std::size_t t = 0; t < turns; ++t) {
+            Sample& s = samples[i * turns + t];
+            s = connection.send(make_request(o, i, answers), o.stream, timeout);
+            if (!s.error_kind.empty()) break;  // the rest of the conversation is not sent
+            answers.push_back(s.text);
+          }
         }
       });
     }
     t0 = Clock::now();
     start.count_down();
   }  // joins the workers
-  return summarize(samples, seconds_since(t0), o.stream);
+  // Turns never sent because their conversation failed count as failed.
+  for (Sample& s : samples) {
+    if (s.error_kind.empty() && s.latency_s == 0) s = failure("not sent", "an earlier turn failed");
+  }
+  return summarize(samples, seconds_since(t0), o.stream, turns);
 }
 
 void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
@@ -420,6 +497,14 @@ void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
   std::printf("  TTFT            p50 %.4f s   p99 %.4f s\n", r.ttft_p50_s, r.ttft_p99_s);
   std::printf("  latency         p50 %.4f s   p99 %.4f s\n", r.latency_p50_s, r.latency_p99_s);
   if (o.stream) std::printf("  time per token  p50 %.4f s\n", r.tpot_p50_s);
+  if (r.cached_tokens > 0) {
+    std::printf("  prompt tokens   %zu, of which %zu cached (%.0f%%)\n", r.prompt_tokens,
+                r.cached_tokens, 100.0 * static_cast<double>(r.cached_tokens) / static_cast<double>(r.prompt_tokens));
+  }
+  for (std::size_t t = 0; t < r.ttft_p50_by_turn_s.size(); ++t) {
+    std::printf("  turn %-2zu TTFT    p50 %.4f s   p99 %.4f s\n", t + 1, r.ttft_p50_by_turn_s[t],
+                r.ttft_p99_by_turn_s[t]);
+  }
   if (r.errors == 0) return;
   std::string kinds;
   for (const auto& [kind, n] : r.errors_by_kind) {
@@ -450,6 +535,12 @@ Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const 
       {"stream", o.stream},
       {"max_tokens", o.max_tokens},
       {"prompt_salt", o.prompt_salt},
+      {"shared_prefix_tokens", o.shared_prefix_tokens},
+      {"turns", o.turns},
+      {"prompt_tokens", r.prompt_tokens},
+      {"cached_tokens", r.cached_tokens},
+      {"ttft_p50_by_turn_s", json::value_from(r.ttft_p50_by_turn_s)},
+      {"ttft_p99_by_turn_s", json::value_from(r.ttft_p99_by_turn_s)},
   };
   return write_json_file(path, report);
 }

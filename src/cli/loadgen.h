@@ -23,6 +23,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "modelpool/status.h"
 
@@ -54,6 +55,15 @@ struct LoadgenOptions {
   std::string prompt;
   std::size_t prompt_tokens = 32;
   std::uint64_t prompt_salt = 0;
+  // Of prompt_tokens, about this many open every generated prompt the same
+  // way (a service's system prompt; it still names prompt_salt, so runs
+  // with different salts share nothing). 0: none.
+  std::size_t shared_prefix_tokens = 0;
+  // With `chat`: requests come as conversations of this many turns, each
+  // turn resending the conversation so far (the answers included) and
+  // asking one more question, as a chat client does. A worker runs one
+  // conversation at a time. REQUIRES: requests a multiple of turns.
+  std::size_t turns = 1;
   bool ignore_eos = false;          // sent as "ignore_eos": true (llama-server, vLLM)
   std::string api_key;              // sent as "Authorization: Bearer KEY" when set
   std::size_t timeout_ms = 300000;  // whole-request deadline, connect included
@@ -76,9 +86,16 @@ struct LoadgenReport {
   // Streams only: (latency - TTFT) / (tokens - 1) over requests with >= 2
   // tokens; 0 without --stream.
   double tpot_p50_s = 0;
+  // usage.prompt_tokens and usage.prompt_tokens_details.cached_tokens summed
+  // over successful requests (servers that report no cached tokens add 0).
+  std::size_t prompt_tokens = 0;
+  std::size_t cached_tokens = 0;
+  // turns > 1: TTFT percentiles of each turn (index 0: the first).
+  std::vector<double> ttft_p50_by_turn_s, ttft_p99_by_turn_s;
 };
 
-// The prompt of request number `index` (see LoadgenOptions::prompt).
+// The prompt of request number `index` (see LoadgenOptions::prompt); with
+// turns > 1, the first question of conversation number `index`.
 std::string make_prompt(const LoadgenOptions& options, std::size_t index);
 
 // Sends all requests and measures them; blocks until every worker is done.

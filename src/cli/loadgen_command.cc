@@ -55,6 +55,17 @@ void add_loadgen_command(CLI::App& app, int* exit_code) {
                   "(default: random)")
       ->check(CLI::Range(0, 99999))
       ->excludes(prompt);
+  cmd->add_option("--shared-prefix-tokens", o->shared_prefix_tokens,
+                  "Of --prompt-tokens, about this many are the same in every prompt (a system "
+                  "prompt; still salted per run)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->excludes(prompt);
+  CLI::Option* turns =
+      cmd->add_option("--turns", o->turns,
+                      "With --chat: conversations of this many turns, each resending the "
+                      "conversation so far (--requests counts turns; a multiple of this)")
+          ->check(CLI::Range(1, 1000))
+          ->capture_default_str();
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Ask the server to generate all --max-tokens");
   cmd->add_option("--api-key", o->api_key, "Sent as 'Authorization: Bearer KEY'");
   cmd->add_option("--timeout-ms", o->timeout_ms, "Deadline of each request, connect included")
@@ -63,7 +74,15 @@ void add_loadgen_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--json", args->json_path, "Also write the results as JSON to FILE")
       ->check(check_writable);
 
-  cmd->callback([args, o, exit_code] {
+  cmd->callback([args, o, exit_code, turns] {
+    if (o->turns > 1 && (!o->chat || o->requests % o->turns != 0)) {
+      throw CLI::ValidationError(turns->get_name(),
+                                 "needs --chat and a --requests that is a multiple of it");
+    }
+    if (o->shared_prefix_tokens >= o->prompt_tokens && o->prompt.empty() &&
+        o->shared_prefix_tokens > 0) {
+      throw CLI::ValidationError("--shared-prefix-tokens", "must be less than --prompt-tokens");
+    }
     o->url = *parse_server_url(args->url);  // checked while parsing
     const LoadgenReport report = run_loadgen(*o);
     print_report(*o, report);
