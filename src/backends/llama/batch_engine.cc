@@ -1,5 +1,6 @@
 #include "backends/llama/batch_engine.h"
 
+#include <algorithm>
 #include <numeric>
 #include <string>
 
@@ -116,8 +117,13 @@ Status BatchEngine::step(std::span<const StepEntry> entries) {
     if (output_index_[i] >= 0) s.on_logits(ctx_, output_index_[i]);
     kv_cells_[static_cast<std::size_t>(slot)] = static_cast<std::size_t>(s.next_pos());
     if (prefix_ && s.cache_prompt() && entries[i].prefill > 0 && s.prefill_done()) {
-      // The prompt is done: cached now, for the slots held for it.
-      prefix_->save(slot, s.prompt());
+      // The prompt is done: cached at once when slots are held for it,
+      // else by the cache's writer (the loop pays only the copy).
+      if (std::find(held_for_.begin(), held_for_.end(), slot) != held_for_.end()) {
+        prefix_->save(slot, s.prompt());
+      } else {
+        prefix_->save_later(slot, s.prompt());
+      }
       end_computing(slot);
     }
   }
@@ -172,7 +178,7 @@ void BatchEngine::release(int slot) {
   if (prefix_ && s != nullptr && s->cache_prompt()) {
     // What it computed, generated tokens included: a conversation's next
     // turn resends them.
-    if (!step_failed_[i] && !s->held()) prefix_->save(slot, s->tokens_with_kv());
+    if (!step_failed_[i] && !s->held()) prefix_->save_later(slot, s->tokens_with_kv());
     sequence_of_[i] = nullptr;  // not started again by end_computing
     held_for_[i] = -1;
     end_computing(slot);

@@ -44,6 +44,11 @@ class ContextPrefixCache {
   // at positions 0, 1, ... Nothing is read from the context when every
   // block is cached already.
   void save(llama_seq_id seq, std::span<const llama_token> tokens);
+  // save(), but only the copy of `seq`'s state out of the context happens
+  // now; the cache's writer thread cuts it into blocks (PrefixCache::
+  // insert_later), so the calling loop pays one memcpy of the sequence's
+  // KV instead of the whole insert.
+  void save_later(llama_seq_id seq, std::span<const llama_token> tokens);
 
  private:
   ContextPrefixCache(std::shared_ptr<PrefixCache> cache, llama_context* ctx, KvLayout layout)

@@ -96,7 +96,7 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
       if (seq.prefill_done()) {
         seq.on_logits(ctx_, batch_.n_tokens - 1);
         // Cached at once, for the requests other contexts start meanwhile.
-        if (cached) prefix_->save(0, seq.prompt());
+        if (cached) prefix_->save_later(0, seq.prompt());
       }
     } else {
       seq.on_logits(ctx_, 0);
@@ -104,7 +104,7 @@ Result<GenerationResult> ExclusiveContext::generate(const GenerationRequest& req
   }
   // What it computed, generated tokens included: a conversation's next turn
   // resends them.
-  if (cached) prefix_->save(0, seq.tokens_with_kv());
+  if (cached) prefix_->save_later(0, seq.tokens_with_kv());
   meter_->set_kv_used(0);
   return seq.take_result();
 }

@@ -71,11 +71,15 @@ Result<SeqKv> SeqKv::read(llama_context* ctx, llama_seq_id seq, std::vector<std:
   if (llama_state_seq_get_data(ctx, buffer.data(), buffer.size(), seq) != size) {
     return internal_error("llama.cpp could not copy the state of sequence " + std::to_string(seq));
   }
+  return parse(buffer);
+}
+
+Result<SeqKv> SeqKv::parse(std::span<const std::uint8_t> state) {
   SeqKv s;
-  s.blob_ = std::span<const std::uint8_t>(buffer);
+  s.blob_ = state;
   Reader r(s.blob_);
-  std::int32_t seq_id = 0;
-  if (!r.read(&s.layout_.magic) || !r.read(&seq_id) || !r.read(&s.layout_.n_stream)) {
+  std::int32_t seq = 0;
+  if (!r.read(&s.layout_.magic) || !r.read(&seq) || !r.read(&s.layout_.n_stream)) {
     return unknown_layout("header");
   }
   if (s.layout_.n_stream == 0 || s.layout_.n_stream > 4096) return unknown_layout("stream count");

@@ -71,6 +71,10 @@ class SeqKv {
   // Reads `seq`'s state from `ctx` into `buffer` (reused between reads).
   // kInternal when llama.cpp gives none or its layout is not the one above.
   static Result<SeqKv> read(llama_context* ctx, llama_seq_id seq, std::vector<std::uint8_t>& buffer);
+  // A state read earlier (llama_state_seq_get_data). The SeqKv refers to
+  // `state`, which must outlive it. kInternal when its layout is not the
+  // one above.
+  static Result<SeqKv> parse(std::span<const std::uint8_t> state);
 
   const KvLayout& layout() const { return layout_; }
   // Writes the rows of positions [first, first + n) to `out` (KvBlock

@@ -28,6 +28,15 @@ PrefixCache::PrefixCache(const PrefixCacheOptions& options) : options_(options) 
   counts_.max_bytes = options.max_bytes;
 }
 
+PrefixCache::~PrefixCache() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
 std::vector<BlockHash> PrefixCache::hashes(std::span<const llama_token> tokens,
                                            std::size_t max_blocks) const {
   const std::size_t b = options_.block_tokens;
@@ -49,37 +58,78 @@ bool PrefixCache::matches(const KvBlock& block, std::span<const llama_token> tok
          std::equal(block.tokens.begin(), block.tokens.end(), tokens.begin() + index * b);
 }
 
+std::size_t PrefixCache::cached_locked(std::unique_lock<std::mutex>& lock,
+                                       std::span<const llama_token> tokens,
+                                       std::span<const BlockHash> hashes) const {
+  for (;;) {
+    BlockHash parent = 0;
+    std::size_t n = 0;
+    for (; n < hashes.size(); ++n) {
+      const auto it = blocks_.find(hashes[n]);
+      if (it == blocks_.end() || !matches(*it->second.block, tokens, n, parent)) break;
+      parent = hashes[n];
+    }
+    if (n == hashes.size() || queued_.count(hashes[n]) == 0) return n;
+    inserted_.wait(lock);  // the next block is on its way
+  }
+}
+
 std::vector<KvBlockRef> PrefixCache::lookup(std::span<const llama_token> tokens,
                                             std::span<const BlockHash> hashes) {
+  std::unique_lock lock(mu_);
+  const std::size_t n = cached_locked(lock, tokens, hashes);
   std::vector<KvBlockRef> out;
-  std::lock_guard lock(mu_);
-  BlockHash parent = 0;
-  for (std::size_t i = 0; i < hashes.size(); ++i) {
-    const auto it = blocks_.find(hashes[i]);
-    if (it == blocks_.end() || !matches(*it->second.block, tokens, i, parent)) break;
-    out.push_back(it->second.block);
-    parent = hashes[i];
-  }
-  touch_locked(hashes, out.size());
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(blocks_.at(hashes[i]).block);
+  touch_locked(hashes, n);
   return out;
 }
 
 std::size_t PrefixCache::cached_blocks(std::span<const llama_token> tokens,
                                        std::span<const BlockHash> hashes) const {
-  std::lock_guard lock(mu_);
-  BlockHash parent = 0;
-  std::size_t n = 0;
-  for (; n < hashes.size(); ++n) {
-    const auto it = blocks_.find(hashes[n]);
-    if (it == blocks_.end() || !matches(*it->second.block, tokens, n, parent)) break;
-    parent = hashes[n];
-  }
-  return n;
+  std::unique_lock lock(mu_);
+  return cached_locked(lock, tokens, hashes);
 }
 
-void PrefixCache::insert(
-    std::span<const llama_token> tokens, std::span<const BlockHash> hashes, std::size_t first,
-    const std::function<bool(std::size_t, std::vector<std::uint8_t>&)>& rows_of) {
+void PrefixCache::insert_later(std::vector<llama_token> tokens, std::vector<BlockHash> hashes,
+                               std::size_t first, RowsOf rows_of) {
+  {
+    std::lock_guard lock(mu_);
+    if (pending_.size() >= kMaxPending || stopping_) return;
+    if (!writer_.joinable()) writer_ = std::thread([this] { write_loop(); });
+    for (std::size_t i = first; i < hashes.size(); ++i) queued_.insert(hashes[i]);
+    pending_.push_back({std::move(tokens), std::move(hashes), first, std::move(rows_of)});
+  }
+  work_.notify_one();
+}
+
+void PrefixCache::write_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // stopping, and nothing left
+    PendingInsert job = std::move(pending_.front());
+    pending_.pop_front();
+    ++writing_;
+    lock.unlock();
+    insert(job.tokens, job.hashes, job.first, job.rows_of);
+    job.rows_of = nullptr;  // frees the state it read, outside the lock
+    lock.lock();
+    for (std::size_t i = job.first; i < job.hashes.size(); ++i) {
+      queued_.erase(queued_.find(job.hashes[i]));
+    }
+    --writing_;
+    inserted_.notify_all();
+  }
+}
+
+void PrefixCache::flush() {
+  std::unique_lock lock(mu_);
+  inserted_.wait(lock, [&] { return pending_.empty() && writing_ == 0; });
+}
+
+void PrefixCache::insert(std::span<const llama_token> tokens, std::span<const BlockHash> hashes,
+                         std::size_t first, const RowsOf& rows_of) {
   const std::size_t b = options_.block_tokens;
   if (options_.max_tokens < b || options_.max_bytes == 0) return;
   std::size_t done = first;

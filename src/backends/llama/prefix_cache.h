@@ -22,6 +22,12 @@
 // recently used than its children and eviction takes leaves before the
 // prefixes they extend.
 //
+// Inserting blocks means cutting rows out of a copy of a sequence's state:
+// insert_later() hands that work to the cache's writer thread, so a decoding
+// loop pays only for the copy. A lookup whose next block is queued for
+// insertion waits for it (milliseconds), so queued work never turns a hit
+// into a miss.
+//
 // Thread safety: every method may be called from any thread. The lock
 // guards the index only; rows are copied outside it (a block's rows are
 // shared, immutable, and outlive their eviction while a caller holds them).
@@ -29,14 +35,18 @@
 
 #include <llama.h>
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "modelpool/generation.h"
@@ -62,7 +72,13 @@ struct PrefixCacheOptions {
 
 class PrefixCache {
  public:
+  using RowsOf = std::function<bool(std::size_t, std::vector<std::uint8_t>&)>;
+
   explicit PrefixCache(const PrefixCacheOptions& options);
+  // Finishes the inserts handed to the writer, then stops it.
+  ~PrefixCache();
+  PrefixCache(const PrefixCache&) = delete;
+  PrefixCache& operator=(const PrefixCache&) = delete;
 
   const PrefixCacheOptions& options() const { return options_; }
   std::size_t block_tokens() const { return options_.block_tokens; }
@@ -90,8 +106,14 @@ class PrefixCache {
   // is ever cached under a parent that is not its own.
   // REQUIRES: blocks 0 .. first-1 cached (or first == 0).
   void insert(std::span<const llama_token> tokens, std::span<const BlockHash> hashes,
-              std::size_t first,
-              const std::function<bool(std::size_t, std::vector<std::uint8_t>&)>& rows_of);
+              std::size_t first, const RowsOf& rows_of);
+  // insert() on the writer thread; `rows_of` owns what it reads. Dropped
+  // (it is a cache) when kMaxPending inserts wait already.
+  void insert_later(std::vector<llama_token> tokens, std::vector<BlockHash> hashes,
+                    std::size_t first, RowsOf rows_of);
+  // Waits until every insert handed to the writer is done.
+  void flush();
+  static constexpr std::size_t kMaxPending = 16;
 
   // A lookup's outcome for the statistics: prompt tokens served from the
   // cache and prompt tokens computed.
@@ -109,6 +131,18 @@ class PrefixCache {
   // Moves hashes[0..n) to the most recent end, deepest first. REQUIRES: mu_.
   void touch_locked(std::span<const BlockHash> hashes, std::size_t n);
   void evict_locked();
+  // How many of hashes[0..] are cached, waiting first for a queued insert
+  // of the next one. REQUIRES: `lock` holds mu_.
+  std::size_t cached_locked(std::unique_lock<std::mutex>& lock, std::span<const llama_token> tokens,
+                            std::span<const BlockHash> hashes) const;
+  void write_loop();
+
+  struct PendingInsert {
+    std::vector<llama_token> tokens;
+    std::vector<BlockHash> hashes;
+    std::size_t first = 0;
+    RowsOf rows_of;
+  };
 
   const PrefixCacheOptions options_;
   mutable std::mutex mu_;
@@ -116,6 +150,16 @@ class PrefixCache {
   std::list<BlockHash> lru_;                     // guarded by mu_; front: most recent
   std::size_t bytes_ = 0;                        // guarded by mu_
   PrefixCacheStats counts_;                      // guarded by mu_ (the counters)
+  // The writer's queue, and the blocks queued or being inserted (with
+  // repeats): guarded by mu_. inserted_ wakes lookups waiting for a block
+  // and flush(); work_ wakes the writer.
+  std::deque<PendingInsert> pending_;
+  std::unordered_multiset<BlockHash> queued_;
+  std::size_t writing_ = 0;
+  bool stopping_ = false;
+  mutable std::condition_variable inserted_;
+  std::condition_variable work_;
+  std::thread writer_;  // started by the first insert_later()
 };
 
 }  // namespace modelpool::llama

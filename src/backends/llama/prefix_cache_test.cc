@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <latch>
 #include <numeric>
+#include <thread>
 
 namespace modelpool::llama {
 namespace {
@@ -143,6 +146,37 @@ TEST(PrefixCacheTest, RowsThatCannotBeReadEndTheInsert) {
     return i < 1;
   });
   EXPECT_EQ(c.cached_blocks(t, c.hashes(t)), 1u);
+}
+
+TEST(PrefixCacheTest, ALookupWaitsForABlockQueuedForTheWriterInsteadOfMissingIt) {
+  PrefixCache c = make(64);
+  const auto t = run(1, 3 * kBlock);
+  std::latch release(1);
+  // The writer is held inside the rows of the first block.
+  c.insert_later(t, c.hashes(t), 0, [&](std::size_t i, std::vector<std::uint8_t>& out) {
+    if (i == 0) release.wait();
+    out.assign(8, static_cast<std::uint8_t>(i));
+    return true;
+  });
+  std::atomic<std::size_t> found{99};
+  std::thread reader([&] { found = c.lookup(t, c.hashes(t)).size(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(found.load(), 99u);  // still waiting
+  release.count_down();
+  reader.join();
+  EXPECT_EQ(found.load(), 3u);
+  // A block that is neither cached nor queued is a miss at once.
+  EXPECT_TRUE(c.lookup(run(500, kBlock), c.hashes(run(500, kBlock))).empty());
+}
+
+TEST(PrefixCacheTest, FlushWaitsForEveryQueuedInsert) {
+  PrefixCache c = make(1024);
+  for (llama_token p = 0; p < 10; ++p) {
+    const auto t = run(p * 100, 2 * kBlock);
+    c.insert_later(t, c.hashes(t), 0, rows_from(p));
+  }
+  c.flush();
+  EXPECT_EQ(c.stats().tokens, 20 * kBlock);
 }
 
 }  // namespace

@@ -238,6 +238,12 @@ TEST_F(PrefixReuseTest, AFinishedSequenceCachesItsAnswerForTheNextTurn) {
   // Prompt and answer (all but the last token, never fed back) in whole
   // blocks: the next turn resends them.
   const auto with_answer = static_cast<std::size_t>(a->prompt_tokens + a->completion_tokens - 1);
+  // The cache's writer inserts them a moment after the answer.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (llm->prefix_cache_stats()->tokens < with_answer / 16 * 16 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_EQ(llm->prefix_cache_stats()->tokens, with_answer / 16 * 16);
   // The next request resends the conversation and asks more. Its text is
   // tokenized again, so the cache serves the blocks whose tokens come out
