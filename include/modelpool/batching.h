@@ -32,12 +32,19 @@
 //     engine at once and the next run() may take it.
 //   * The step's units: every decoding item (no prefill pending) brings one
 //     unit. Prompt units go to the prefilling items, oldest first. While some
-//     items decode, a step carries at most prefill_chunk prompt units per
+//     items decode, a step carries at most a chunk of prompt units per
 //     prefilling item in all (and never more than batch minus the decoding
 //     ones), so a long prompt is spread over steps instead of stalling every
-//     stream, while a burst of new prompts still fills the step. With nothing
-//     decoding, prompts get the whole batch. Entries reach the engine in slot
-//     order.
+//     stream, while a burst of new prompts still fills the step. The chunk
+//     comes from a cost model of the engine learned from the steps that ran
+//     (StepCostModel, step_cost.h): as many prompt units as keep the step
+//     within prefill_stall times a step of the same decoding items alone;
+//     until the model has seen enough steps it is prefill_chunk. That holds
+//     while the decoding items are at least as many as the prefilling ones;
+//     when more prompts wait than items decode (a burst of arrivals),
+//     prompts fill the step. With prefill_stall 0 the chunk is always
+//     prefill_chunk. With nothing decoding, prompts get the whole batch.
+//     Entries reach the engine in slot order.
 //   * A failed step ends every running item with the step's error.
 //   * The heartbeat: stalled_for() says how long the loop has had work
 //     without finishing a step (a liveness probe reads it).
@@ -62,6 +69,7 @@
 
 #include "modelpool/backend.h"
 #include "modelpool/status.h"
+#include "modelpool/step_cost.h"
 
 namespace modelpool {
 
@@ -142,8 +150,13 @@ struct BatchSchedulerOptions {
   // Most units one step carries. >= slots (every decoding item brings one).
   std::size_t batch = 512;
   // While some items decode: prompt units a step takes per prefilling item
-  // (see the file comment). >= 1.
+  // when the cost model does not decide it (see the file comment). >= 1.
   std::size_t prefill_chunk = 64;
+  // While some items decode: a step with prompt units may take this many
+  // times as long as the same decoding step alone, by the cost model. The
+  // slowest gap a decoding item sees is about this ratio of its usual time
+  // per unit. 0: always prefill_chunk. 0 or >= 1.
+  double prefill_stall = 2.0;
   // Fault injection (tests): every step also sleeps this long, as a wedged
   // engine would, so that stalled_for() can be seen to grow.
   std::chrono::milliseconds step_delay{0};
@@ -181,6 +194,9 @@ class BatchScheduler {
   std::chrono::milliseconds stalled_for() const;
 
   const BatchSchedulerOptions& options() const { return options_; }
+  // The cost model learned so far. Read it only while no run() is in
+  // progress (it belongs to the loop thread).
+  const StepCostModel& cost_model() const { return cost_; }
 
  private:
   struct Job;
@@ -208,6 +224,8 @@ class BatchScheduler {
   std::vector<Job*> running_;  // in admission order (oldest first)
   std::vector<bool> slot_used_;
   std::vector<StepEntry> entries_;  // the step being planned, in slot order
+  std::size_t planned_decode_ = 0, planned_prompt_ = 0;  // the planned step's units
+  StepCostModel cost_;
 
   // Heartbeat: when the loop last finished a step or took on work after
   // being idle (steady-clock nanoseconds), and whether it has work now.

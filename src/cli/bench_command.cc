@@ -83,8 +83,13 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--threads", llama->threads, "Compute threads for the model (default: cores)")
       ->group(g)->check(CLI::Range(1, 1024));
   cmd->add_option("--prefill-chunk", llama->prefill_chunk,
-                  "batched: prompt tokens per step while others decode")
+                  "batched: prompt tokens per step while others decode, until the cost model "
+                  "has measured enough steps (always, with --prefill-stall 0)")
       ->group(g)->check(CLI::Range(1, 1 << 16))->capture_default_str();
+  cmd->add_option("--prefill-stall", llama->prefill_stall,
+                  "batched: while others decode, a step with prompt tokens may take this many "
+                  "times a decoding step (cost model); 0: a fixed --prefill-chunk")
+      ->group(g)->check(CLI::Range(0.0, 100.0))->capture_default_str();
   cmd->add_flag("--separate-loads", llama->separate_loads,
                 "exclusive: each instance reads its own copy of the model (the naive pool)")
       ->group(g);

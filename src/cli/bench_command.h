@@ -31,6 +31,7 @@ struct LlamaBenchOptions {
   std::size_t context_per_seq = 0;  // 0 = prompt + max tokens, rounded up to 256
   std::size_t threads = 0;          // 0 = the cores
   std::size_t prefill_chunk = 64;
+  double prefill_stall = 2.0;  // 0: a fixed prefill_chunk
   bool separate_loads = false;
   std::size_t long_prompt_tokens = 0;  // > 0: the fair-prefill scenario
   std::string json_path;

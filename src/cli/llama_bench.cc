@@ -65,6 +65,7 @@ LlmOptions service_options(const LlamaBenchOptions& o, std::size_t concurrency,
   if (per_seq == 0) per_seq = (longest_prompt + o.max_tokens + 8 + 255) / 256 * 256;
   lo.threads = o.threads;
   lo.prefill_chunk = o.prefill_chunk;
+  lo.prefill_stall = o.prefill_stall;
   lo.max_queue = 1 << 16;
   if (lo.mode == LlmMode::kBatched) {
     lo.slots = o.slots ? o.slots : concurrency;
@@ -288,8 +289,11 @@ int run_fair_prefill(const LlamaBenchOptions& o) {
     std::fprintf(stderr, "modelpool bench: %s\n", f.status().to_string().c_str());
     return 1;
   }
-  std::printf("\nfair prefill: %zu streams decoding, a %zu-token prompt arrives (prefill chunk %zu)\n",
-              f->streams, f->long_prompt_tokens, o.prefill_chunk);
+  std::printf("\nfair prefill: %zu streams decoding, a %zu-token prompt arrives (%s)\n", f->streams,
+              f->long_prompt_tokens,
+              o.prefill_stall > 0
+                  ? ("cost model, steps at most " + std::to_string(o.prefill_stall) + "x").c_str()
+                  : ("prefill chunk " + std::to_string(o.prefill_chunk)).c_str());
   std::printf("  streams' median time per token  %.4f s\n", f->median_tpot_s);
   std::printf("  streams' largest gap            %.4f s  (%.2fx the median; goal <= 3x)\n",
               f->max_gap_s, f->gap_ratio);
@@ -302,7 +306,8 @@ int run_fair_prefill(const LlamaBenchOptions& o) {
   doc["model"] = o.model;
   doc["results"] = boost::json::array{boost::json::object{
       {"streams", f->streams},           {"long_prompt_tokens", f->long_prompt_tokens},
-      {"prefill_chunk", o.prefill_chunk}, {"median_tpot_s", f->median_tpot_s},
+      {"prefill_chunk", o.prefill_chunk}, {"prefill_stall", o.prefill_stall},
+      {"median_tpot_s", f->median_tpot_s},
       {"max_gap_s", f->max_gap_s},       {"gap_ratio", f->gap_ratio},
       {"startup_max_gap_s", f->startup_max_gap_s}, {"long_ttft_s", f->long_ttft_s}}};
   return write_json(o.json_path, doc);

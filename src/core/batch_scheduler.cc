@@ -32,6 +32,9 @@ Result<std::unique_ptr<BatchScheduler>> BatchScheduler::create(
                                   ") must be >= slots (" + std::to_string(options.slots) + ")");
   }
   if (options.prefill_chunk == 0) return invalid_argument_error("prefill_chunk must be >= 1");
+  if (!(options.prefill_stall == 0 || options.prefill_stall >= 1)) {
+    return invalid_argument_error("prefill_stall must be 0 (off) or >= 1");
+  }
   std::unique_ptr<BatchScheduler> s(new BatchScheduler(engine, options));
   s->thread_ = std::thread([raw = s.get()] { raw->loop(); });
   return s;
@@ -112,8 +115,11 @@ void BatchScheduler::loop() {
 
     plan_step();
     if (options_.step_delay.count() > 0) std::this_thread::sleep_for(options_.step_delay);
+    const Clock::time_point started = Clock::now();
     const Status status = engine_.step(entries_);
     beat();
+    cost_.record(planned_decode_, planned_prompt_,
+                 std::chrono::duration<double>(Clock::now() - started).count());
     if (!status.ok()) {
       for (Job* job : running_) finish_job(job, status);
       running_.clear();
@@ -183,16 +189,27 @@ void BatchScheduler::plan_step() {
   // prompt cannot stall many streams, and a burst of new prompts still
   // fills the step.
   std::size_t budget = options_.batch - decoding;
-  if (decoding > 0) {
+  if (decoding > 0 && options_.prefill_stall > 0) {
+    // Fair to the decoding items while they are at least as many as the
+    // prompts waiting; a burst of new prompts (more waiting than decoding)
+    // fills the step, as most of the callers are the ones waiting.
+    if (decoding >= prefilling) {
+      const auto fair = cost_.prompt_budget(decoding, options_.prefill_stall);
+      budget = std::min(budget, fair ? *fair * prefilling : options_.prefill_chunk * prefilling);
+    }
+  } else if (decoding > 0) {
     budget = std::min(budget, options_.prefill_chunk * prefilling);
   }
   entries_.clear();
+  planned_decode_ = decoding;
+  planned_prompt_ = 0;
   for (Job* job : running_) {
     if (sits_out(job)) continue;
     const std::size_t pending = job->item->prefill_pending();
     const std::size_t prefill = std::min(budget, pending);
     if (pending > 0 && prefill == 0) continue;  // no room left this step
     budget -= prefill;
+    planned_prompt_ += prefill;
     if (!job->started) {
       job->started = true;
       job->item->mark_started();

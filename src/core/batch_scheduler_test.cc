@@ -246,6 +246,7 @@ BatchSchedulerOptions options(std::size_t slots, std::size_t batch, std::size_t 
   o.slots = slots;
   o.batch = batch;
   o.prefill_chunk = prefill_chunk;
+  o.prefill_stall = 0;  // the fixed chunk: these tests are about the rules, not the cost model
   return o;
 }
 

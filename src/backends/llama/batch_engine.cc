@@ -25,6 +25,7 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::create(
   so.slots = options.slots;
   so.batch = capped.batch;
   so.prefill_chunk = options.prefill_chunk;
+  so.prefill_stall = options.prefill_stall;
   so.step_delay = options.step_delay;
   auto scheduler = BatchScheduler::create(*e, so);
   if (!scheduler.ok()) return scheduler.status();

@@ -40,6 +40,7 @@ struct BatchEngineOptions {
   std::size_t threads = 2;
   std::size_t batch = 512;
   std::size_t prefill_chunk = 64;
+  double prefill_stall = 2.0;  // BatchSchedulerOptions::prefill_stall
   // Fault injection (tests): each step also sleeps this long, as a wedged
   // loop would, so that stalled_for() can be seen to grow.
   std::chrono::milliseconds step_delay{0};

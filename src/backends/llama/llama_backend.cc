@@ -26,9 +26,14 @@ const BackendInfo& llama_info() {
           OptionSpec::integer("batch", 1, 1 << 16, "512",
                               "most tokens one decoding call takes (llama n_batch; batched mode "
                               "raises it to `slots`)"),
-          OptionSpec::integer(
-              "prefill_chunk", 1, 1 << 16, "64",
-              "batched: prompt tokens per waiting sequence and step while others decode"),
+          OptionSpec::integer("prefill_chunk", 1, 1 << 16, "64",
+                              "batched: prompt tokens per waiting sequence and step while others "
+                              "decode, until the step cost model has measured enough steps (or "
+                              "always, with prefill_stall 0)"),
+          OptionSpec::number("prefill_stall", 0, 100, "2",
+                             "batched: while others decode, a step with prompt tokens may take "
+                             "this many times a decoding step (from a cost model of the measured "
+                             "steps); 0: a fixed prefill_chunk"),
           OptionSpec::integer("prefix_cache_tokens", 0, 1 << 24, "8192",
                               "prompt tokens whose KV the prefix cache keeps for later requests, "
                               "shared by all of the model's sequences (0: no cache)"),
@@ -72,6 +77,7 @@ Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve)
   o.max_queue = serve.max_queue;
   o.batch = static_cast<std::size_t>(values->integer("batch"));
   o.prefill_chunk = static_cast<std::size_t>(values->integer("prefill_chunk"));
+  o.prefill_stall = values->number("prefill_stall");
   o.step_delay = std::chrono::milliseconds(values->integer("fault_step_delay_ms"));
   o.prefix_cache_tokens = static_cast<std::size_t>(values->integer("prefix_cache_tokens"));
   o.prefix_cache_bytes = static_cast<std::size_t>(values->integer("prefix_cache_mb")) << 20;

@@ -161,7 +161,7 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
     // A step carries one token of every slot, so it takes at least `slots`.
     BatchEngineOptions eo{options.slots, options.context, threads,
                           std::max(options.batch, options.slots), options.prefill_chunk,
-                          options.step_delay, svc->prefix_cache_};
+                          options.prefill_stall, options.step_delay, svc->prefix_cache_};
     auto engine = BatchEngine::create(weights, eo);
     if (!engine.ok()) return engine.status();
     svc->engine_ = std::move(*engine);

@@ -67,6 +67,11 @@ struct LlmOptions {
   // stall the streams while a burst of prompts still fills the batch. With
   // nothing decoding, prompts are prefilled `batch` tokens at a time.
   std::size_t prefill_chunk = 64;
+  // kBatched: while other sequences decode, a step with prompt tokens may
+  // take this many times as long as a decoding step alone; the prompt
+  // tokens per step come from a cost model learned from the running steps
+  // (prefill_chunk until it has seen enough). 0: always prefill_chunk.
+  double prefill_stall = 2.0;
   std::size_t max_queue = 1024;
   // The prefix cache, shared by the model's contexts: the KV of prompt
   // blocks of `prefix_block_tokens` tokens, at most `prefix_cache_tokens`
