@@ -1,33 +1,53 @@
 # The README's commands. Each sets up what it needs (scripts/setup-deps is
 # idempotent and fast when everything is installed), builds, and runs.
-.PHONY: serve demo test bench build setup asan tsan sanitize format clean
+.PHONY: serve demo test bench build build-cpu build-cuda setup asan tsan sanitize format clean
 
 JOBS ?= $(shell nproc)
+
+# MODELPOOL_CUDA=1 makes `build` and `serve` use llama.cpp's CUDA flavour
+# (GPU offload: README, "With a GPU"), built in build-cuda/ from its own
+# llama.cpp cache. Every other target, test included, builds and runs the
+# CPU flavour in build/ whatever it says, and the scripts see it only where
+# the recipe passes it on.
+unexport MODELPOOL_CUDA
+ifeq ($(MODELPOOL_CUDA),1)
+FLAVOUR := cuda
+else
+FLAVOUR := cpu
+endif
 
 setup:
 	@scripts/setup-deps
 
-build: setup
+build: build-$(FLAVOUR)
+
+build-cpu: setup
 	@cmake --preset default >/dev/null
 	@cmake --build --preset default -j $(JOBS)
+
+# MODELPOOL_CUDA_ARCHS (default 90: H100, H200) picks the GPUs it compiles for.
+build-cuda:
+	@MODELPOOL_CUDA=1 scripts/setup-deps
+	@cmake --preset cuda >/dev/null
+	@cmake --build --preset cuda -j $(JOBS)
 
 # The server with its embedded default models (a generated small LLM named
 # "default" and an "echo" model) on http://127.0.0.1:8080; ARGS are passed on:
 #   make serve ARGS="--port 9000 --config examples/models.toml"
 ARGS ?=
 serve: build
-	build/bin/modelpool serve $(ARGS)
+	$(if $(filter cuda,$(FLAVOUR)),build-cuda,build)/bin/modelpool serve $(ARGS)
 
 # The pool-size benchmark: how large should the pool be?
-demo: build
+demo: build-cpu
 	build/bin/modelpool bench --backend sim --callers 30 --pool-sizes 1,2,4,8,30 \
 	  --service-ms 100 --service sleep --weights-mb 256 --instance-mb 16 \
 	  --share-weights both --json build/pool-size.json --charts build/charts
 
-test: build
+test: build-cpu
 	ctest --preset default
 
-bench: build
+bench: build-cpu
 	@scripts/setup-deps --bench
 	bench/run-pool-benchmarks
 	bench/llm-vs-engine
@@ -63,4 +83,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-cuda

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "backends/llama/exclusive_context.h"
+#include "backends/llama/offload.h"
 
 namespace modelpool::llama {
 
@@ -45,12 +46,27 @@ const BackendInfo& llama_info() {
           OptionSpec::integer(
               "fault_step_delay_ms", 0, 600'000, "0",
               "fault injection for tests (batched): every decoding step also sleeps this long"),
+          OptionSpec::integer("gpu_layers", -1, 1 << 16, "0",
+                              "layers on the GPU (llama n_gpu_layers): 0 none, -1 all, N the last "
+                              "N; needs a CUDA build (README: With a GPU)"),
+          OptionSpec::string("device", "",
+                             "the GPU for gpu_layers, a ggml device name such as CUDA0; empty: "
+                             "every GPU, the layers split between them"),
       }};
   return info;
 }
 
+std::string context_of(const ModelSpec& spec) {
+  return "llama model '" + spec.name + "'";
+}
+
 Result<OptionValues> read_options(const ModelSpec& spec) {
-  return resolve(llama_info().options, spec.options, "llama model '" + spec.name + "'");
+  return resolve(llama_info().options, spec.options, context_of(spec));
+}
+
+// The load options: where the layers go, on this machine's devices.
+Result<Offload> read_offload(const ModelSpec& spec, const OptionValues& values) {
+  return resolve_offload(values.integer("gpu_layers"), values.string("device"), context_of(spec));
 }
 
 // The rules between options and serving settings (LlamaBackend::check).
@@ -59,6 +75,7 @@ Status check_rules(const ModelSpec& spec, const OptionValues& values, const Serv
     return invalid_argument_error("llama model '" + spec.name +
                                   "': option 'fault_step_delay_ms' applies to mode 'batched' only");
   }
+  if (auto offload = read_offload(spec, values); !offload.ok()) return offload.status();
   return {};
 }
 
@@ -85,6 +102,22 @@ Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve)
   return o;
 }
 
+Result<ModelSpec> weights_spec(const ModelSpec& spec) {
+  auto values = read_options(spec);
+  if (!values.ok()) return values.status();
+  ModelSpec out = spec;
+  out.options.clear();
+  // Written as the defaults are left out and numbers are printed, so that
+  // "gpu_layers = 0", "00" and no gpu_layers at all name one copy.
+  if (const std::int64_t layers = values->integer("gpu_layers"); layers != 0) {
+    out.options["gpu_layers"] = std::to_string(layers);
+  }
+  if (const std::string& device = values->string("device"); !device.empty()) {
+    out.options["device"] = device;
+  }
+  return out;
+}
+
 Status LlamaBackend::check(const ModelSpec& spec, const ServeOptions& serve) const {
   auto values = read_options(spec);
   if (!values.ok()) return values.status();
@@ -97,8 +130,11 @@ const BackendInfo& LlamaBackend::info() const {
 
 Result<std::shared_ptr<const Weights>> LlamaBackend::load(const ModelSpec& spec,
                                                           const ProgressFn& progress) {
-  if (auto o = read_options(spec); !o.ok()) return o.status();
-  auto w = LlamaWeights::load(spec.path, progress);
+  auto values = read_options(spec);
+  if (!values.ok()) return values.status();
+  auto offload = read_offload(spec, *values);
+  if (!offload.ok()) return offload.status();
+  auto w = LlamaWeights::load(spec.path, progress, /*mmap=*/true, *offload);
   if (!w.ok()) return w.status();
   return std::shared_ptr<const Weights>(*w);
 }

@@ -7,8 +7,10 @@
 //
 // Options (ModelSpec::options) are its schema, published in info().options
 // (`modelpool backends` lists them): batch, prefill_chunk and
-// fault_step_delay_ms. A context's size and threads are serving settings
-// (ServeOptions::context, ::threads), not options.
+// fault_step_delay_ms shape the contexts; gpu_layers and device are load
+// options (offload.h: where the layers go), checked against this machine's
+// devices by check() and load(). A context's size and threads are serving
+// settings (ServeOptions::context, ::threads), not options.
 #pragma once
 
 #include "backends/llama/llm_service.h"
@@ -35,6 +37,13 @@ class LlamaBackend final : public Backend {
 // backend's options, read through its schema, and checked as
 // LlamaBackend::check does. kInvalidArgument naming a bad or unknown option.
 Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve);
+
+// The spec a llama model's weights are loaded under (its Registry key): the
+// path and the load options, normalised, without the options that shape
+// only contexts. Models of one file that differ in those share one copy;
+// models with different gpu_layers or device do not. kInvalidArgument as
+// llm_options for a bad option.
+Result<ModelSpec> weights_spec(const ModelSpec& spec);
 
 // The machine's cores, for "0 threads means all of them".
 std::size_t machine_cores();

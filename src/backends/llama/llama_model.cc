@@ -85,11 +85,11 @@ Result<std::unique_ptr<Model>> LlamaBackend::open(Registry& registry, const Mode
                                                   const ServeOptions& serve) {
   auto options = llm_options(spec, serve);
   if (!options.ok()) return options.status();
-  // The options shape the contexts, not the weights: every llama model of
-  // one file shares one copy.
-  ModelSpec weights_spec = spec;
-  weights_spec.options.clear();
-  auto llm = LlmService::create(registry, weights_spec, *options);
+  // Most options shape the contexts, not the weights: every llama model of
+  // one file with the same gpu_layers and device shares one copy.
+  auto weights = weights_spec(spec);
+  if (!weights.ok()) return weights.status();
+  auto llm = LlmService::create(registry, *weights, *options);
   if (!llm.ok()) return llm.status();
   return std::unique_ptr<Model>(std::make_unique<LlamaModel>(std::move(*llm), spec.path, options->mode));
 }

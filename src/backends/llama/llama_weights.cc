@@ -78,7 +78,8 @@ Result<llama_context*> create_context(llama_model* model, const llama_context_pa
 
 Result<std::shared_ptr<const LlamaWeights>> LlamaWeights::load(const std::string& path,
                                                               const ProgressFn& progress,
-                                                              bool mmap) {
+                                                              bool mmap,
+                                                              const Offload& offload) {
   ensure_backend();
   struct stat st{};
   if (path.empty()) return invalid_argument_error("llama model: no path given");
@@ -88,7 +89,17 @@ Result<std::shared_ptr<const LlamaWeights>> LlamaWeights::load(const std::string
   llama_model_params params = llama_model_default_params();
   // Mapped, the weights are shared through the page cache.
   params.load_mode = mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
-  params.n_gpu_layers = 0;
+  // llama.cpp's default is every layer on every GPU it finds; ours, none.
+  // An empty device list (not null: null means "all") keeps llama.cpp off the
+  // GPUs entirely, even for the large batches it would otherwise offload.
+  ggml_backend_dev_t no_devices[] = {nullptr};
+  ggml_backend_dev_t one_device[] = {offload.device, nullptr};
+  params.n_gpu_layers = offload.gpu_layers;
+  if (offload.gpu_layers == 0) {
+    params.devices = no_devices;
+  } else if (offload.device != nullptr) {
+    params.devices = one_device;
+  }
   if (progress) {
     params.progress_callback = [](float p, void* user) {
       (*static_cast<const ProgressFn*>(user))(p);

@@ -12,6 +12,7 @@
 
 #include "modelpool/backend.h"
 #include "backends/llama/llm_service.h"
+#include "backends/llama/offload.h"
 
 namespace modelpool::llama {
 
@@ -35,12 +36,14 @@ Result<llama_context*> create_context(llama_model* model, const llama_context_pa
 class LlamaWeights final : public Weights {
  public:
   // Loads `path`, memory-mapped unless `mmap` is false (then read into this
-  // process's own memory, as an engine that does not share would). Errors:
-  // kNotFound when the file is missing, kModelFailed when llama.cpp cannot
-  // load it.
+  // process's own memory, as an engine that does not share would), with its
+  // layers where `offload` says (offload.h; the default: all on the CPU).
+  // Errors: kNotFound when the file is missing, kModelFailed when llama.cpp
+  // cannot load it (on a GPU: also when the GPU's memory is too small).
   static Result<std::shared_ptr<const LlamaWeights>> load(const std::string& path,
                                                           const ProgressFn& progress,
-                                                          bool mmap = true);
+                                                          bool mmap = true,
+                                                          const Offload& offload = {});
   ~LlamaWeights() override;
   LlamaWeights(const LlamaWeights&) = delete;
   LlamaWeights& operator=(const LlamaWeights&) = delete;
