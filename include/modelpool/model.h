@@ -48,6 +48,15 @@ struct ServeOptions {
   std::size_t threads = 0;      // compute threads for the whole model; 0: the cores
   std::size_t max_queue = 64;   // waiters beyond this get kQueueFull
   bool warmup = true;
+  // Pools of instances between min_instances and max_instances scale with
+  // their load (pool.h); a fixed pool or batched slots ignore it.
+  PoolOptions::Autoscale autoscale;
+  // The process's memory budget, shared by every model: instances (and
+  // what an engine allocates when it opens: contexts, caches) reserve their
+  // bytes before they exist; null: none. The registry reserves weights.
+  std::shared_ptr<MemoryBudget> memory_budget;
+  // Called when the budget first refuses a pool's growth (no lock held).
+  std::function<void(const Status&)> on_growth_refused;
   // Called after each attempt to create an instance (warm-up included; in
   // process isolation, to start a worker), from a service thread with no
   // lock held: start-up shows progress per instance. May be empty.

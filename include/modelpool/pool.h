@@ -33,9 +33,13 @@
 //     waiter that no live instance can serve gets kModelFailed instead of
 //     hanging. The next acquire after the backoff retries.
 //   * Size: eager pools create min_instances at start; lazy pools create on
-//     first demand. Either grows on demand up to max_instances (one creation
-//     per unserved waiter) and, with idle_shrink_after, shrinks back to
-//     min_instances. resize() changes the bounds at run time.
+//     first demand. Between min_instances and max_instances the pool
+//     autoscales from its load (PoolOptions::Autoscale: requests running and
+//     waiting per instance, with up- and down-scale delays), never past its
+//     memory budget when it has one: growth the budget refuses is skipped
+//     (counted, reported once through on_growth_refused) and the waiting
+//     callers are served by the instances that exist. Scaling down destroys
+//     idle instances only. resize() changes the bounds at run time.
 //
 // Thread safety: all methods may be called from any thread.
 #pragma once
@@ -55,6 +59,7 @@
 
 #include "modelpool/backend.h"
 #include "modelpool/histogram.h"
+#include "modelpool/memory_budget.h"
 #include "modelpool/status.h"
 
 namespace modelpool {
@@ -92,8 +97,30 @@ struct PoolOptions {
   bool warmup = true;
   // Run Instance::check() on an instance idle this long. 0 disables.
   std::chrono::milliseconds health_check_interval{0};
-  // Destroy instances idle this long, down to min_instances. 0 disables.
-  std::chrono::milliseconds idle_shrink_after{0};
+  // Autoscaling between min_instances and max_instances. The pool wants
+  //   ceil((running + waiting) / target_ongoing_requests)
+  // instances (plus those being checked), within the bounds. It grows once
+  // it has wanted more than it has (or is making) for upscale_delay, and
+  // shrinks, destroying idle instances only, once it has wanted fewer than
+  // it has for downscale_delay. A pool with no instance, and a pool below
+  // min_instances (a replacement included), grows at once.
+  struct Autoscale {
+    double target_ongoing_requests = 1.0;  // > 0
+    std::chrono::milliseconds upscale_delay{0};
+    std::chrono::milliseconds downscale_delay{0};  // 0: never shrink
+  } autoscale;
+  // Growth reserves each instance's bytes here first; a refusal above
+  // min_instances skips that growth (retried every budget_retry while
+  // wanted), below it counts as a creation failure. Null: no budget.
+  std::shared_ptr<MemoryBudget> memory_budget;
+  // What an instance is expected to cost before one reports it: the pool
+  // reserves the larger of this and the most an instance of it reported
+  // (Instance::bytes()), then holds what each instance reports.
+  std::size_t instance_bytes = 0;
+  std::chrono::milliseconds budget_retry{500};
+  // Called (from a service thread, no lock held) when the budget refuses
+  // growth after having allowed it, with the budget's error.
+  std::function<void(const Status&)> on_growth_refused;
   // Delay after a creation failure: initial, doubling up to max.
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{10000};
@@ -142,6 +169,9 @@ struct PoolSnapshot {
   std::size_t queue_length = 0;
   std::size_t min_instances = 0;
   std::size_t max_instances = 0;
+  std::size_t desired = 0;  // what the autoscaler wants now, within the bounds
+  // The memory budget refuses the growth the pool wants now.
+  bool budget_limited = false;
   bool failed = false;  // creation is backing off after repeated failures
   bool shutting_down = false;
   // Counters since construction.
@@ -155,6 +185,8 @@ struct PoolSnapshot {
   std::uint64_t replaced = 0;
   std::uint64_t destroyed = 0;
   std::uint64_t model_failed = 0;  // acquires answered with kModelFailed
+  std::uint64_t growth_refused = 0;  // creations the memory budget refused
+  std::size_t reserved_bytes = 0;    // held against the budget by its instances
   HistogramSnapshot queue_wait;
   HistogramSnapshot lease_hold;
   // Every instance, in the order of its id: those being made, the live ones
@@ -230,9 +262,16 @@ class Pool {
   // Moves `slot` out of the live set for a service thread to destroy.
   void doom_locked(Slot* slot);
   std::size_t live_locked() const;
+  std::size_t floor_locked() const;
   std::size_t desired_locked() const;
+  // Notes when the load started to want more, or fewer, instances than
+  // there are (the autoscaler's delays). REQUIRES: mu_ held.
+  void track_load_locked();
+  // A creation attempt failed (or the budget refused one below the floor):
+  // backoff, and kModelFailed for waiters after too many. REQUIRES: mu_ held.
+  void record_failure_locked(const Status& status, Clock::time_point now);
   void service_loop();
-  void create_one(std::uint64_t id);
+  void create_one(std::uint64_t id, MemoryReservation reservation);
   // Records that a creation starts and returns its id. REQUIRES: mu_ held.
   std::uint64_t begin_making_locked();
   void end_making_locked(std::uint64_t id);
@@ -262,6 +301,14 @@ class Pool {
   bool failed_ = false;
   Status last_failure_;
   Clock::time_point next_create_at_{};
+  // Since when the load has wanted more (up) or fewer (down) instances than
+  // there are; zero while it has not.
+  Clock::time_point up_since_{};
+  Clock::time_point down_since_{};
+  Clock::time_point budget_retry_at_{};
+  bool budget_limited_ = false;
+  std::size_t learned_instance_bytes_ = 0;  // the most an instance reported
+  std::size_t reserved_bytes_ = 0;
   bool shutting_down_ = false;
   bool stopping_services_ = false;
   bool services_stopped_ = false;
@@ -270,7 +317,7 @@ class Pool {
   std::uint64_t next_instance_id_ = 1;
   std::uint64_t acquired_ = 0, timed_out_ = 0, cancelled_ = 0, rejected_ = 0, created_ = 0,
                 creation_failures_ = 0, broken_total_ = 0, replaced_ = 0, destroyed_ = 0,
-                model_failed_ = 0;
+                model_failed_ = 0, growth_refused_ = 0;
 
   LatencyHistogram queue_wait_;  // lock-free
   LatencyHistogram lease_hold_;  // lock-free

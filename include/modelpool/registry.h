@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "modelpool/backend.h"
+#include "modelpool/memory_budget.h"
 #include "modelpool/status.h"
 
 namespace modelpool {
@@ -37,6 +38,10 @@ struct RegistryOptions {
   std::chrono::milliseconds unload_after_idle{60000};
   // Called during a load with the model key and the fraction done.
   std::function<void(const std::string& key, double fraction)> on_load_progress;
+  // Loaded weights hold Weights::bytes() against this budget for as long as
+  // they live; a load the budget refuses fails with its error (kModelFailed)
+  // and is not cached. Null: no budget.
+  std::shared_ptr<MemoryBudget> memory_budget;
 };
 
 // What the registry holds for one key, for metrics and tests.

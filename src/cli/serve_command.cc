@@ -30,6 +30,7 @@
 
 #include "cli/access_log.h"
 #include "cli/report.h"
+#include "modelpool/memory_budget.h"
 #include "backends/llama/llm_service.h"
 #include "server/api.h"
 #include "server/config.h"
@@ -49,6 +50,7 @@ struct ServeArgs {
   bool allow_unready_models = false;
   bool allow_client_shm = false;
   bool no_access_log = false;
+  std::string memory_budget;
 };
 
 std::string cache_dir() {
@@ -200,6 +202,14 @@ int serve(const ServeArgs& args) {
   if (args.allow_unready_models) config.allow_unready_models = true;
   if (args.no_access_log) config.access_log = false;
   if (args.allow_client_shm) config.allow_client_shm = true;
+  if (!args.memory_budget.empty()) {
+    auto budget = parse_byte_size(args.memory_budget);
+    if (!budget.ok()) {
+      std::fprintf(stderr, "modelpool serve: --memory-budget: %s\n", budget.status().message().c_str());
+      return 2;
+    }
+    config.memory_budget = *budget;
+  }
   auto key = api_key_of(args, config);
   if (!key.ok()) {
     std::fprintf(stderr, "modelpool serve: %s\n", key.status().message().c_str());
@@ -225,7 +235,18 @@ int serve(const ServeArgs& args) {
     access->set_pattern("%Y-%m-%d %H:%M:%S.%e access %v");
   }
 
-  server::ModelManager models(config.models);
+  std::shared_ptr<MemoryBudget> budget;
+  if (config.memory_budget > 0) {
+    budget = MemoryBudget::create(config.memory_budget);
+    spdlog::info("memory budget {}: weights, instances, contexts and caches of all models together; "
+                 "growth past it is refused",
+                 MemoryBudget::format_bytes(config.memory_budget));
+  }
+  server::ModelManager models(config.models, default_catalog(), budget);
+  models.set_on_growth_refused([](const std::string& model, const Status& s) {
+    spdlog::warn("model '{}': not growing: {}; waiting requests are served by the instances there are",
+                 model, s.message());
+  });
   models.set_on_instance([](const std::string& model, const PoolProgress& p) {
     const double secs = std::chrono::duration<double>(p.took).count();
     if (p.last_error.ok()) {
@@ -360,6 +381,9 @@ void add_serve_command(CLI::App& app, int* exit_code) {
                 "Serve Triton's system shared memory: clients register their POSIX shm objects for tensors "
                 "(default: off, register answers 501)");
   cmd->add_flag("--no-access-log", args->no_access_log, "No access log line per request");
+  cmd->add_option("--memory-budget", args->memory_budget,
+                  "What all models together may hold (weights, instances, contexts, caches), e.g. 6GiB; "
+                  "growth past it is refused (default: [server] memory_budget, else none)");
   cmd->callback([args, exit_code] { *exit_code = serve(*args); });
 }
 

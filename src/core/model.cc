@@ -215,6 +215,9 @@ Result<std::unique_ptr<Model>> open_pooled_model(Backend& backend, Registry& reg
   po.warmup = serve.warmup;
   po.eager = true;
   po.on_progress = serve.on_instance;
+  po.autoscale = serve.autoscale;
+  po.memory_budget = serve.memory_budget;
+  po.on_growth_refused = serve.on_growth_refused;
   std::shared_ptr<const Weights> shared = weights->shared();
   Backend* b = &backend;  // the catalog outlives every model
   auto instance_bytes = std::make_shared<std::atomic<std::size_t>>(0);

@@ -1,6 +1,7 @@
 #include "modelpool/pool.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <utility>
@@ -15,6 +16,9 @@ using std::chrono::milliseconds;
 struct Pool::Slot {
   enum class State { kIdle, kBusy, kChecking };
 
+  // Declared before `instance`: the bytes go back to the budget only once
+  // the instance is destroyed.
+  MemoryReservation reservation;
   std::unique_ptr<Instance> instance;
   std::uint64_t id = 0;
   std::string label;  // Instance::label(), read once before the slot went live
@@ -166,10 +170,15 @@ Result<std::unique_ptr<Pool>> Pool::create(InstanceFactory factory, PoolOptions 
   if (options.backoff_initial.count() < 0 || options.backoff_max < options.backoff_initial) {
     return invalid_argument_error(where + "backoff_initial must be >= 0 and <= backoff_max");
   }
-  if (options.health_check_interval.count() < 0 || options.idle_shrink_after.count() < 0 ||
-      options.drain_timeout.count() < 0) {
-    return invalid_argument_error(where + "intervals and timeouts must be >= 0");
+  if (options.health_check_interval.count() < 0 || options.autoscale.upscale_delay.count() < 0 ||
+      options.autoscale.downscale_delay.count() < 0 || options.drain_timeout.count() < 0) {
+    return invalid_argument_error(where + "intervals, delays and timeouts must be >= 0");
   }
+  if (!(options.autoscale.target_ongoing_requests > 0) ||
+      !std::isfinite(options.autoscale.target_ongoing_requests)) {
+    return invalid_argument_error(where + "autoscale.target_ongoing_requests must be > 0");
+  }
+  if (options.budget_retry.count() <= 0) return invalid_argument_error(where + "budget_retry must be > 0");
   return std::unique_ptr<Pool>(new Pool(std::move(factory), std::move(options)));
 }
 
@@ -193,11 +202,35 @@ Pool::~Pool() {
   }
 }
 
+std::size_t Pool::floor_locked() const {
+  return (options_.eager || demanded_) ? options_.min_instances : 0;
+}
+
 std::size_t Pool::desired_locked() const {
   if (shutting_down_) return 0;
-  const std::size_t floor = (options_.eager || demanded_) ? options_.min_instances : 0;
-  const std::size_t demand = busy_ + checking_ + waiters_->size;
-  return std::min(options_.max_instances, std::max(floor, demand));
+  const std::size_t ongoing = busy_ + waiters_->size;
+  std::size_t demand = ongoing;
+  if (options_.autoscale.target_ongoing_requests != 1.0) {
+    demand = static_cast<std::size_t>(
+        std::ceil(static_cast<double>(ongoing) / options_.autoscale.target_ongoing_requests));
+  }
+  return std::min(options_.max_instances, std::max(floor_locked(), demand + checking_));
+}
+
+void Pool::track_load_locked() {
+  if (options_.min_instances == options_.max_instances) return;  // a fixed pool
+  const std::size_t want = desired_locked();
+  const std::size_t live = slots_.size();
+  if (want <= live + creating_) {
+    up_since_ = {};
+  } else if (up_since_ == Clock::time_point{}) {
+    up_since_ = Clock::now();
+  }
+  if (want >= live) {
+    down_since_ = {};
+  } else if (down_since_ == Clock::time_point{}) {
+    down_since_ = Clock::now();
+  }
 }
 
 Lease Pool::make_lease_locked(Slot* slot, std::uint64_t ticket) {
@@ -215,6 +248,7 @@ Result<Lease> Pool::try_acquire() {
   Slot* slot = idle_.back();
   idle_.pop_back();
   Lease lease = make_lease_locked(slot, next_ticket_++);
+  track_load_locked();
   lock.unlock();
   queue_wait_.record(std::chrono::nanoseconds(0));
   return lease;
@@ -227,6 +261,7 @@ Result<Lease> Pool::acquire(Deadline deadline, std::stop_token stop) {
     Slot* slot = idle_.back();
     idle_.pop_back();
     Lease lease = make_lease_locked(slot, next_ticket_++);
+    track_load_locked();
     lock.unlock();
     queue_wait_.record(std::chrono::nanoseconds(0));
     return lease;
@@ -263,6 +298,7 @@ Result<Lease> Pool::acquire(Deadline deadline, std::stop_token stop) {
   Waiter w;
   w.ticket = next_ticket_++;
   waiters_->push_back(&w);
+  track_load_locked();
   if (desired_locked() > slots_.size() + creating_) service_cv_.notify_all();
   lock.unlock();
 
@@ -290,6 +326,7 @@ Result<Lease> Pool::acquire(Deadline deadline, std::stop_token stop) {
       result = w.failure;
     } else {
       waiters_->remove(&w);
+      track_load_locked();
       if (w.cancel_requested) {
         ++cancelled_;
         result = cancelled_error("acquire on pool '" + name + "' cancelled while queued");
@@ -330,8 +367,10 @@ void Pool::fail_waiters_locked(const Status& status) {
 
 void Pool::doom_locked(Slot* slot) {
   auto it = std::find_if(slots_.begin(), slots_.end(), [&](const auto& s) { return s.get() == slot; });
+  reserved_bytes_ -= (*it)->reservation.bytes();
   doomed_.push_back(std::move(*it));
   slots_.erase(it);
+  track_load_locked();
   service_cv_.notify_one();
 }
 
@@ -348,11 +387,12 @@ void Pool::place_locked(Slot* slot, Clock::time_point now) {
     // for them; wake one only when none is already due to, so a release stays
     // free of syscalls in steady state.
     if (!idle_timer_armed_ && (options_.health_check_interval.count() > 0 ||
-                               options_.idle_shrink_after.count() > 0)) {
+                               options_.autoscale.downscale_delay.count() > 0)) {
       idle_timer_armed_ = true;
       service_cv_.notify_one();
     }
   }
+  track_load_locked();
 }
 
 void Pool::release(Slot* slot) {
@@ -398,7 +438,25 @@ void Pool::end_making_locked(std::uint64_t id) {
   --creating_;
 }
 
-void Pool::create_one(std::uint64_t id) {
+void Pool::record_failure_locked(const Status& status, Clock::time_point now) {
+  ++creation_failures_;
+  ++consecutive_failures_;
+  last_failure_ = status;
+  const auto shift = std::min<std::size_t>(consecutive_failures_ - 1, 20);
+  const milliseconds backoff =
+      std::min(options_.backoff_max, milliseconds(options_.backoff_initial.count() << shift));
+  next_create_at_ = now + backoff;
+  if (consecutive_failures_ >= options_.max_creation_failures) {
+    failed_ = true;
+    if (slots_.empty() && creating_ == 0) {
+      fail_waiters_locked(model_failed_error(
+          "pool '" + options_.name + "' failed to create an instance " +
+          std::to_string(consecutive_failures_) + " times in a row; last error: " + status.to_string()));
+    }
+  }
+}
+
+void Pool::create_one(std::uint64_t id, MemoryReservation reservation) {
   const Clock::time_point started = Clock::now();
   Result<std::unique_ptr<Instance>> made = internal_error("instance factory threw");
   Status status = guarded("instance factory", [&] {
@@ -419,11 +477,28 @@ void Pool::create_one(std::uint64_t id) {
     made = status;
   }
   std::string label = status.ok() ? read_label(**made) : std::string();
+  // Hold what the instance says it holds; over budget, it goes at once.
+  std::size_t reported = 0;
+  bool refused = false;
+  if (status.ok()) {
+    reported = (*made)->bytes();
+    Status fits = reservation.resize(reported, "pool '" + options_.name + "': an instance");
+    if (!fits.ok()) {
+      made = fits;  // destroyed here, off the lock
+      status = fits;
+      refused = true;
+    }
+  }
 
   std::unique_lock lock(mu_);
+  learned_instance_bytes_ = std::max(learned_instance_bytes_, reported);
   end_making_locked(id);
   const Clock::time_point now = Clock::now();
-  if (status.ok()) {
+  if (refused && slots_.size() + creating_ >= floor_locked()) {
+    ++growth_refused_;
+    budget_limited_ = true;
+    budget_retry_at_ = now + options_.budget_retry;
+  } else if (status.ok()) {
     consecutive_failures_ = 0;
     failed_ = false;
     ++created_;
@@ -432,6 +507,8 @@ void Pool::create_one(std::uint64_t id) {
       ++replaced_;
     }
     auto slot = std::make_unique<Slot>();
+    reserved_bytes_ += reservation.bytes();
+    slot->reservation = std::move(reservation);
     slot->instance = std::move(*made);
     slot->id = id;
     slot->label = std::move(label);
@@ -440,23 +517,9 @@ void Pool::create_one(std::uint64_t id) {
     slots_.push_back(std::move(slot));
     place_locked(raw, now);
   } else {
-    ++creation_failures_;
-    ++consecutive_failures_;
-    last_failure_ = status;
-    const auto shift = std::min<std::size_t>(consecutive_failures_ - 1, 20);
-    const milliseconds backoff =
-        std::min(options_.backoff_max, milliseconds(options_.backoff_initial.count() << shift));
-    next_create_at_ = now + backoff;
-    if (consecutive_failures_ >= options_.max_creation_failures) {
-      failed_ = true;
-      if (slots_.empty() && creating_ == 0) {
-        fail_waiters_locked(model_failed_error(
-            "pool '" + options_.name + "' failed to create an instance " +
-            std::to_string(consecutive_failures_) + " times in a row; last error: " +
-            status.to_string()));
-      }
-    }
+    record_failure_locked(status, now);
   }
+  track_load_locked();
   state_cv_.notify_all();
   if (options_.on_progress) {
     PoolProgress progress{slots_.size(), desired_locked(), consecutive_failures_, status, now - started};
@@ -502,15 +565,57 @@ void Pool::service_loop() {
     const Clock::time_point now = Clock::now();
     Clock::time_point wake = kNoDeadline;
 
-    const bool deficit = desired_locked() > slots_.size() + creating_;
-    if (deficit && now >= next_create_at_) {
+    // Growth: at once up to the floor (or to one instance when there is
+    // none), beyond it once the load has wanted more for upscale_delay.
+    const std::size_t have = slots_.size() + creating_;
+    const std::size_t want = desired_locked();
+    const std::size_t urgent = std::max(floor_locked(), std::min<std::size_t>(want, 1));
+    Clock::time_point grow_at = kNoDeadline;
+    if (want > have) {
+      if (have < urgent) {
+        grow_at = next_create_at_;
+      } else {
+        if (up_since_ == Clock::time_point{}) up_since_ = now;
+        grow_at = std::max({next_create_at_, up_since_ + options_.autoscale.upscale_delay, budget_retry_at_});
+      }
+    } else {
+      budget_limited_ = false;
+    }
+    if (grow_at <= now) {
+      MemoryReservation reservation;
+      if (options_.memory_budget) {
+        const std::size_t estimate = std::max(options_.instance_bytes, learned_instance_bytes_);
+        Result<MemoryReservation> r =
+            options_.memory_budget->reserve(estimate, "pool '" + options_.name + "': instance " +
+                                                          std::to_string(have + 1));
+        if (!r.ok() && have < urgent) {
+          record_failure_locked(r.status(), now);
+          state_cv_.notify_all();
+          continue;
+        }
+        if (!r.ok()) {
+          ++growth_refused_;
+          budget_retry_at_ = now + options_.budget_retry;
+          const bool first = !budget_limited_;
+          budget_limited_ = true;
+          if (first && options_.on_growth_refused) {
+            lock.unlock();
+            options_.on_growth_refused(r.status());
+            lock.lock();
+          }
+          continue;
+        }
+        reservation = std::move(*r);
+      }
+      budget_limited_ = false;
       const std::uint64_t id = begin_making_locked();
+      track_load_locked();
       lock.unlock();
-      create_one(id);
+      create_one(id, std::move(reservation));
       lock.lock();
       continue;
     }
-    if (deficit) wake = next_create_at_;
+    wake = grow_at;
 
     if (options_.health_check_interval.count() > 0) {
       auto due_at = [&](const Slot* slot) {
@@ -531,18 +636,19 @@ void Pool::service_loop() {
       for (const Slot* slot : idle_) wake = std::min(wake, due_at(slot));
     }
 
-    if (options_.idle_shrink_after.count() > 0) {
-      const std::size_t floor = (options_.eager || demanded_) ? options_.min_instances : 0;
-      if (slots_.size() > floor && !idle_.empty()) {
+    // Shrinking: once the load has wanted fewer instances than there are
+    // for downscale_delay, idle ones go, the one idle longest first.
+    if (options_.autoscale.downscale_delay.count() > 0 && slots_.size() > floor_locked() &&
+        want < slots_.size() && !idle_.empty()) {
+      if (down_since_ == Clock::time_point{}) down_since_ = now;
+      const Clock::time_point due = down_since_ + options_.autoscale.downscale_delay;
+      if (due <= now) {
         Slot* oldest = idle_.front();  // LIFO: the front has been idle longest
-        const Clock::time_point due = oldest->idle_since + options_.idle_shrink_after;
-        if (due <= now) {
-          idle_.erase(idle_.begin());
-          doom_locked(oldest);
-          continue;
-        }
-        wake = std::min(wake, due);
+        idle_.erase(idle_.begin());
+        doom_locked(oldest);
+        continue;
       }
+      wake = std::min(wake, due);
     }
 
     idle_timer_armed_ = wake != kNoDeadline && !idle_.empty();
@@ -641,6 +747,10 @@ PoolSnapshot Pool::snapshot() const {
     s.queue_length = waiters_->size;
     s.min_instances = options_.min_instances;
     s.max_instances = options_.max_instances;
+    s.desired = desired_locked();
+    s.budget_limited = budget_limited_;
+    s.growth_refused = growth_refused_;
+    s.reserved_bytes = reserved_bytes_;
     s.failed = failed_;
     s.shutting_down = shutting_down_;
     s.acquired = acquired_;

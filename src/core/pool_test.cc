@@ -418,7 +418,7 @@ TEST(PoolTest, ResizeGrowsAndShrinksAtRunTime) {
 TEST(PoolTest, IdleInstancesShrinkBackToMin) {
   Ledger ledger;
   PoolOptions o = sized(1, 3);
-  o.idle_shrink_after = 30ms;
+  o.autoscale.downscale_delay = 30ms;
   auto pool = make_pool(ledger, o);
   {
     std::vector<Lease> leases;

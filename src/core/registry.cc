@@ -170,6 +170,22 @@ Result<WeightsRef> Registry::get(const ModelSpec& spec) {
     loaded = internal_error(std::string("loading '") + spec.name + "' threw: " + e.what());
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (loaded.ok() && core_->options.memory_budget) {
+    // The weights hold their bytes against the budget for as long as they
+    // live (instances may keep them past the registry's entry).
+    struct Held {
+      MemoryReservation reservation;  // declared first: given back last
+      std::shared_ptr<const Weights> weights;
+    };
+    Result<MemoryReservation> r =
+        core_->options.memory_budget->reserve((*loaded)->bytes(), "model '" + spec.name + "': its weights");
+    if (r.ok()) {
+      auto held = std::make_shared<Held>(Held{std::move(*r), std::move(*loaded)});
+      loaded = std::shared_ptr<const Weights>(held, held->weights.get());
+    } else {
+      loaded = r.status();  // the weights are freed here, off the lock
+    }
+  }
 
   lock.lock();
   entry->loading = false;

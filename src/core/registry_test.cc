@@ -189,3 +189,43 @@ TEST(RegistryTest, AnUnknownBackendIsNamedInTheError) {
 
 }  // namespace
 }  // namespace modelpool
+
+namespace modelpool {
+namespace {
+
+TEST(RegistryTest, WeightsHoldTheirBytesAgainstTheBudgetWhileTheyLive) {
+  Loads loads;  // each load is 4096 bytes
+  RegistryOptions o = ttl(0ms);
+  o.memory_budget = MemoryBudget::create(3 * 4096);
+  Registry registry(loads.loader(), o);
+
+  Result<WeightsRef> a = registry.get(spec_for("/a"));
+  Result<WeightsRef> b = registry.get(spec_for("/b"));
+  Result<WeightsRef> shared = registry.get(spec_for("/a"));  // the same weights: nothing more
+  ASSERT_TRUE(a.ok() && b.ok() && shared.ok());
+  EXPECT_EQ(o.memory_budget->snapshot().used, 2u * 4096);
+
+  // An instance may keep the weights past the registry: so do the bytes.
+  std::shared_ptr<const Weights> kept = b->shared();
+  b->reset();
+  EXPECT_EQ(o.memory_budget->snapshot().used, 2u * 4096);
+  Result<MemoryReservation> instance = o.memory_budget->reserve(4096, "an instance");
+  ASSERT_TRUE(instance.ok());
+
+  // Full: a third file loads, is refused, freed, and not cached.
+  Result<WeightsRef> c = registry.get(spec_for("/c"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kModelFailed);
+  EXPECT_NE(c.status().message().find("memory budget: model 'm': its weights needs 4.0 KiB"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_EQ(loads.alive, 2);
+
+  kept.reset();
+  EXPECT_EQ(o.memory_budget->snapshot().used, 2u * 4096);
+  EXPECT_TRUE(registry.get(spec_for("/c")).ok());  // loads again once there is room
+  EXPECT_EQ(loads.calls, 4);
+}
+
+}  // namespace
+}  // namespace modelpool

@@ -401,6 +401,9 @@ Result<std::unique_ptr<Model>> ProcessExecutor::open(Backend& backend, Registry&
   po.warmup = false;  // each worker warms its own instance up
   po.eager = true;
   po.on_progress = serve.on_instance;
+  po.autoscale = serve.autoscale;
+  po.memory_budget = serve.memory_budget;
+  po.on_growth_refused = serve.on_growth_refused;
   po.health_check_interval = serve.process.heartbeat_interval;  // a dead worker's idle seats go soon
   po.service_threads = 2;
   auto pool = Pool::create([supervisor] { return supervisor->make_seat(); }, po);

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <limits>
@@ -28,6 +29,7 @@
 #include <system_error>
 #include <utility>
 
+#include "modelpool/memory_budget.h"
 #include "modelpool/options.h"
 
 namespace modelpool::server {
@@ -139,6 +141,9 @@ ServeOptions serve_options_for(const ModelConfig& model, const BackendInfo* info
   serve.process.crash_loop_limit = model.crash_loop_limit;
   serve.process.restart_backoff_max = std::chrono::milliseconds(model.restart_backoff_max_ms);
   serve.process.arena_bytes = model.arena_mb << 20;
+  serve.autoscale.target_ongoing_requests = model.target_ongoing_requests;
+  serve.autoscale.upscale_delay = std::chrono::milliseconds(model.upscale_delay_ms);
+  serve.autoscale.downscale_delay = std::chrono::milliseconds(model.downscale_delay_ms);
   return serve;
 }
 
@@ -209,6 +214,22 @@ std::vector<FieldError> check_model(const ModelConfig& model, const BackendCatal
   fail("process", range_error(model.crash_loop_limit, kPositive));
   fail("process", range_error(model.restart_backoff_max_ms, kPositive));
   fail("process", range_error(model.arena_mb, IntRange{1, 1 << 20}));
+  if (model.has_autoscale_table) {
+    const bool batched_slots =
+        model.mode == "batched" || (model.mode.empty() && backend && backend->info().batching);
+    if (model.min_instances >= model.max_instances) {
+      fail("autoscale", "[model.autoscale] needs instances = [min, max] with min < max, got " +
+                            instances_text(model));
+    } else if (batched_slots && model.isolation != "process") {
+      fail("autoscale", "[model.autoscale] applies to pools of instances; mode 'batched' runs one "
+                        "engine with a fixed number of slots");
+    }
+  }
+  if (!(model.target_ongoing_requests > 0) || !std::isfinite(model.target_ongoing_requests)) {
+    fail("autoscale", "target_ongoing_requests: expected a number > 0");
+  }
+  fail("autoscale", range_error(model.upscale_delay_ms, kNonNegative));
+  fail("autoscale", range_error(model.downscale_delay_ms, kNonNegative));
   if (backend) fail("options", check_options(*backend, model));
   return errors;
 }
@@ -439,6 +460,22 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
        [&](const toml::node& n) {
          return read_int(n, kWriteTimeoutRange, &config->write_timeout_ms);
        }},
+      {"memory_budget",
+       [&](const toml::node& n) -> std::string {
+         if (const auto* bytes = n.as_integer()) {
+           if (bytes->get() < 0) return "expected a size (\"6GiB\", \"512MiB\" or bytes), got " + std::to_string(bytes->get());
+           config->memory_budget = static_cast<std::size_t>(bytes->get());
+           return {};
+         }
+         std::string text;
+         if (std::string e = read_string(n, &text); !e.empty()) {
+           return "expected a size (\"6GiB\", \"512MiB\" or bytes), got " + type_name(n);
+         }
+         auto size = parse_byte_size(text);
+         if (!size.ok()) return size.status().message();
+         config->memory_budget = *size;
+         return {};
+       }},
   };
   read_section(table, "[server]", readers, diag);
 }
@@ -483,6 +520,27 @@ void parse_model(const toml::table& table, std::size_t index, const BackendCatal
     read_section(*t, where + " [model.process]", keys, diag);
     return std::string();
   };
+  const auto autoscale = [&](const toml::node& n) {
+    const auto* t = n.as_table();
+    if (t == nullptr) return "expected a table ([model.autoscale]), got " + type_name(n);
+    model.has_autoscale_table = true;
+    const std::map<std::string_view, Reader> keys = {
+        {"target_ongoing_requests",
+         [&](const toml::node& v) -> std::string {
+           const std::optional<double> value = v.value<double>();
+           if (!value || !(*value > 0) || !std::isfinite(*value)) {
+             return "expected a number > 0, got " + (value ? std::to_string(*value) : type_name(v));
+           }
+           model.target_ongoing_requests = *value;
+           return {};
+         }},
+        {"upscale_delay_ms", [&](const toml::node& v) { return read_int(v, kNonNegative, &model.upscale_delay_ms); }},
+        {"downscale_delay_ms",
+         [&](const toml::node& v) { return read_int(v, kNonNegative, &model.downscale_delay_ms); }},
+    };
+    read_section(*t, where + " [model.autoscale]", keys, diag);
+    return std::string();
+  };
   const std::map<std::string_view, Reader> readers = {
       {"name", [&](const toml::node& n) { return read_string(n, &model.name); }},
       {"backend", [&](const toml::node& n) { return read_string(n, &model.backend); }},
@@ -508,6 +566,7 @@ void parse_model(const toml::table& table, std::size_t index, const BackendCatal
       {"isolation", [&](const toml::node& n) { return read_string(n, &model.isolation); }},
       {"options", options},
       {"process", process},
+      {"autoscale", autoscale},
   };
   const SectionKeys keys = read_section(table, where, readers, diag);
   if (model.mode.empty()) {  // the backend's default, named in the config read back

@@ -24,6 +24,9 @@
 //   allow_client_shm = false      # or --allow-client-shm: serve Triton's system
 //                                 # shared memory (clients register their POSIX
 //                                 # shm objects; the server maps them)
+//   memory_budget = "6GiB"        # or --memory-budget: what all models together may
+//                                 # hold (weights, instances, contexts, caches);
+//                                 # growth past it is refused. Default: none
 //
 //   [[model]]
 //   name = "default"              # required, unique, [A-Za-z0-9._-]+
@@ -48,6 +51,10 @@
 //   crash_loop_limit = 5          # workers in a row dying before finishing a request: unready
 //   restart_backoff_max_ms = 10000  # restart delay cap (doubling from 100 ms) and crash-loop cool-down
 //   arena_mb = 256                # shared memory per worker, half inputs, half outputs
+//   [model.autoscale]             # instances = [min, max] with min < max only; all optional
+//   target_ongoing_requests = 1.0 # requests (running and waiting) per instance to aim for
+//   upscale_delay_ms = 0          # the load must want more instances this long to grow
+//   downscale_delay_ms = 600000   # ... fewer, this long to shrink (idle instances only); 0: never
 //
 // Backends are known through a BackendCatalog (backend.h), default_catalog()
 // unless the caller passes one: the backend's name, whether it needs a path
@@ -100,6 +107,11 @@ struct ModelConfig {
   std::size_t crash_loop_limit = 5;
   std::int64_t restart_backoff_max_ms = 10000;
   std::size_t arena_mb = 256;
+  // [model.autoscale], with instances = [min, max], min < max, only.
+  bool has_autoscale_table = false;
+  double target_ongoing_requests = 1.0;
+  std::int64_t upscale_delay_ms = 0;
+  std::int64_t downscale_delay_ms = 600000;
 };
 
 struct ServerConfig {
@@ -121,6 +133,8 @@ struct ServerConfig {
   // Off by default: a client that may register regions makes the server map
   // any POSIX shm object its user can open (shm_regions.h).
   bool allow_client_shm = false;
+  // Bytes all models together may hold; 0: no budget (memory_budget.h).
+  std::size_t memory_budget = 0;
   std::vector<ModelConfig> models;
 };
 

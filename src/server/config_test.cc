@@ -703,3 +703,57 @@ TEST(ConfigTest, IsolationNamesAnExecutorAndTheProcessTableNeedsProcess) {
 
 }  // namespace
 }  // namespace modelpool::server
+
+namespace modelpool::server {
+namespace {
+
+std::string refused(const std::string& toml) {
+  Result<ServerConfig> parsed = parse_config(toml, "models.toml");
+  EXPECT_FALSE(parsed.ok()) << toml;
+  return parsed.ok() ? std::string() : parsed.status().message();
+}
+
+TEST(ConfigTest, MemoryBudgetIsASizeWithAUnitOrBytes) {
+  EXPECT_EQ(parse_ok("[server]\nmemory_budget = \"6GiB\"\n").memory_budget, std::size_t{6} << 30);
+  EXPECT_EQ(parse_ok("[server]\nmemory_budget = 1048576\n").memory_budget, std::size_t{1} << 20);
+  EXPECT_EQ(parse_ok("").memory_budget, 0u);
+  const std::string bad = refused("[server]\nmemory_budget = \"6 gigs\"\n");
+  EXPECT_NE(bad.find("models.toml:2"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("memory_budget"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("unknown unit 'gigs'"), std::string::npos) << bad;
+  EXPECT_NE(refused("[server]\nmemory_budget = -1\n").find("memory_budget"), std::string::npos);
+  EXPECT_NE(refused("[server]\nmemory_budget = true\n").find("expected a size"), std::string::npos);
+}
+
+TEST(ConfigTest, AutoscaleTableNeedsARangeOfInstancesAndReachesThePool) {
+  const ServerConfig c = parse_ok(sim_model("instances = [1, 4]\n[model.autoscale]\n"
+                                            "target_ongoing_requests = 2.5\nupscale_delay_ms = 200\n"
+                                            "downscale_delay_ms = 0\n"));
+  const ModelConfig& m = c.models.at(0);
+  EXPECT_TRUE(m.has_autoscale_table);
+  const ServeOptions serve = serve_options(m);
+  EXPECT_EQ(serve.autoscale.target_ongoing_requests, 2.5);
+  EXPECT_EQ(serve.autoscale.upscale_delay, std::chrono::milliseconds(200));
+  EXPECT_EQ(serve.autoscale.downscale_delay, std::chrono::milliseconds(0));
+  // Without the table: the defaults (Ray Serve's downscale delay).
+  const ServeOptions plain = serve_options(parse_ok(sim_model("instances = [1, 4]\n")).models.at(0));
+  EXPECT_EQ(plain.autoscale.target_ongoing_requests, 1.0);
+  EXPECT_EQ(plain.autoscale.downscale_delay, std::chrono::milliseconds(600000));
+
+  EXPECT_NE(refused(sim_model("instances = 2\n[model.autoscale]\nupscale_delay_ms = 1\n"))
+                .find("[model.autoscale] needs instances = [min, max] with min < max, got [2, 2]"),
+            std::string::npos);
+  EXPECT_NE(refused(sim_model("instances = [1, 2]\n[model.autoscale]\ntarget_ongoing_requests = 0\n"))
+                .find("target_ongoing_requests"),
+            std::string::npos);
+  EXPECT_NE(refused(sim_model("instances = [1, 2]\n[model.autoscale]\nupscale_delay = 1\n"))
+                .find("unknown key"),
+            std::string::npos);
+  EXPECT_NE(refused("[[model]]\nname = \"m\"\nbackend = \"llama\"\npath = \"/m.gguf\"\n"
+                    "instances = [1, 2]\n[model.autoscale]\n")
+                .find("mode 'batched' runs one engine with a fixed number of slots"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace modelpool::server

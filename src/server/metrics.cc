@@ -13,6 +13,7 @@ MetricsSnapshot Api::metrics_snapshot() const {
   if (const std::size_t pss = pss_.last_bytes(); pss > 0) snapshot.process_pss_bytes = pss;
   snapshot.registry_loads = models_.registry().load_count();
   snapshot.registry_hits = models_.registry().hit_count();
+  if (const auto& budget = models_.memory_budget()) snapshot.memory_budget = budget->snapshot();
   return snapshot;
 }
 

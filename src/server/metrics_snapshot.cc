@@ -144,6 +144,11 @@ void json_model(std::string& out, const ModelSnapshot& m, JsonDetail detail) {
   out += ",\"prompt_tokens\":" + std::to_string(m.prompt_tokens);
   out += ",\"stream_overflows\":" + std::to_string(m.stream_overflows);
   out += ",\"queue_length\":" + std::to_string(m.queue_length);
+  const AutoscaleState& a = m.autoscale;
+  out += ",\"autoscale\":{\"min\":" + std::to_string(a.min) + ",\"max\":" + std::to_string(a.max) +
+         ",\"desired\":" + std::to_string(a.desired) +
+         ",\"budget_limited\":" + (a.budget_limited ? "true" : "false") +
+         ",\"growth_refused\":" + std::to_string(a.growth_refused) + "}";
   const InstanceCounts& i = m.instances;
   out += ",\"instances\":{\"creating\":" + std::to_string(i.creating) + ",\"idle\":" + std::to_string(i.idle) +
          ",\"busy\":" + std::to_string(i.busy) + ",\"checking\":" + std::to_string(i.checking) +
@@ -218,6 +223,7 @@ ModelSnapshot snapshot_model(std::string name, const ModelStats& stats, const Mo
   const PoolSnapshot& p = stats.pool;
   m.queue_length = p.queue_length;
   m.instances = {p.creating, p.idle, p.busy, p.checking, p.broken};
+  m.autoscale = {p.min_instances, p.max_instances, p.desired, p.budget_limited, p.growth_refused};
   m.kv = stats.kv;
   m.prefix_cache = stats.prefix_cache;
   m.weights_bytes = stats.weights_bytes;
@@ -267,6 +273,21 @@ std::string render_prometheus(const MetricsSnapshot& snapshot) {
     for (const auto& [state, n] : states) {
       sample(out, "modelpool_instances", m.name, n, ",state=\"" + std::string(state) + "\"");
     }
+  }
+  header(out, "modelpool_instances_desired", "gauge",
+         "Instances (or batch slots) the autoscaler wants for the load now, within the bounds.");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_instances_desired", m.name, m.autoscale.desired);
+  header(out, "modelpool_instances_max", "gauge", "Most instances (or batch slots) the model may have.");
+  for (const ModelSnapshot& m : models) sample(out, "modelpool_instances_max", m.name, m.autoscale.max);
+  header(out, "modelpool_memory_budget_limited", "gauge",
+         "1 while the memory budget refuses growth the model's load wants; 0 otherwise.");
+  for (const ModelSnapshot& m : models) {
+    sample(out, "modelpool_memory_budget_limited", m.name, m.autoscale.budget_limited ? 1 : 0);
+  }
+  header(out, "modelpool_memory_budget_refusals_total", "counter",
+         "Instances the model wanted and the memory budget refused.");
+  for (const ModelSnapshot& m : models) {
+    sample(out, "modelpool_memory_budget_refusals_total", m.name, m.autoscale.growth_refused);
   }
   header(out, "modelpool_kv_cache_used_cells", "gauge", "KV-cache cells holding tokens now (LLMs).");
   for (const ModelSnapshot& m : models) {
@@ -364,6 +385,14 @@ std::string render_prometheus(const MetricsSnapshot& snapshot) {
   header(out, "modelpool_registry_hits_total", "counter",
          "Times a model found its weights already loaded (or loading) and shared them.");
   out += "modelpool_registry_hits_total " + std::to_string(snapshot.registry_hits) + "\n";
+  if (const std::optional<MemoryBudgetSnapshot>& b = snapshot.memory_budget) {
+    header(out, "modelpool_memory_budget_bytes", "gauge",
+           "The memory budget: bytes all models together may hold ([server] memory_budget).");
+    out += "modelpool_memory_budget_bytes " + std::to_string(b->limit) + "\n";
+    header(out, "modelpool_memory_budget_used_bytes", "gauge",
+           "Bytes reserved against the memory budget now: weights, instances, contexts, caches.");
+    out += "modelpool_memory_budget_used_bytes " + std::to_string(b->used) + "\n";
+  }
   return out;
 }
 
@@ -373,7 +402,14 @@ std::string render_json(const MetricsSnapshot& snapshot, JsonDetail detail) {
   out += "\"process\":{\"pss_bytes\":";
   out += snapshot.process_pss_bytes ? std::to_string(*snapshot.process_pss_bytes) : "null";
   out += "},\"registry\":{\"loads\":" + std::to_string(snapshot.registry_loads) +
-         ",\"hits\":" + std::to_string(snapshot.registry_hits) + "},\"models\":{";
+         ",\"hits\":" + std::to_string(snapshot.registry_hits) + "},\"memory_budget\":";
+  if (const std::optional<MemoryBudgetSnapshot>& b = snapshot.memory_budget) {
+    out += "{\"limit_bytes\":" + std::to_string(b->limit) + ",\"used_bytes\":" + std::to_string(b->used) +
+           ",\"peak_bytes\":" + std::to_string(b->peak) + ",\"refused\":" + std::to_string(b->refused) + "}";
+  } else {
+    out += "null";
+  }
+  out += ",\"models\":{";
   for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
     out += (i ? "," : "") + json_string(snapshot.models[i].name) + ":";
     json_model(out, snapshot.models[i], detail);

@@ -22,6 +22,10 @@
 //   modelpool_time_per_output_token_seconds{model}        histogram
 //   modelpool_queue_length{model}                         gauge
 //   modelpool_instances{model,state}                      gauge
+//   modelpool_instances_desired{model}                    gauge (what the autoscaler wants)
+//   modelpool_instances_max{model}                        gauge
+//   modelpool_memory_budget_limited{model}                gauge (1 while the budget refuses growth)
+//   modelpool_memory_budget_refusals_total{model}         counter (instances refused)
 //   modelpool_kv_cache_used_cells{model}                  gauge (text models)
 //   modelpool_kv_cache_cells{model}                       gauge (text models)
 //   modelpool_tokens_generated_total{model}               counter
@@ -44,12 +48,16 @@
 //   failed_by_crash) modelpool_process_pss_bytes                           gauge (0: unknown)
 //   modelpool_registry_loads_total                        counter (weights loaded)
 //   modelpool_registry_hits_total                         counter (weights shared instead)
+//   modelpool_memory_budget_bytes                         gauge (with a budget only)
+//   modelpool_memory_budget_used_bytes                    gauge (with a budget only)
 //
 // JSON (the same numbers; the shape is documented in api.h):
 //   {"process": {"pss_bytes": N|null}, "registry": {"loads": N, "hits": N},
+//    "memory_budget": {"limit_bytes", "used_bytes", "peak_bytes", "refused"}|null,
 //    "models": {"NAME": {"requests": [{"outcome", "code", "count"}],
 //                        "tokens_generated", "prompt_tokens", "stream_overflows",
-//                        "queue_length", "instances": {"creating", "idle", "busy",
+//                        "queue_length", "autoscale": {"min", "max", "desired",
+//                          "budget_limited", "growth_refused"}, "instances": {"creating", "idle", "busy",
 //                        "checking", "broken"}, "kv_cache": {"used_cells", "cells"}|null,
 //                        "prefix_cache": {"hit_tokens", "miss_tokens", "evictions",
 //                          "tokens", "bytes", "max_tokens", "max_bytes"}|null,
@@ -79,6 +87,7 @@
 #include <vector>
 
 #include "modelpool/histogram.h"
+#include "modelpool/memory_budget.h"
 #include "modelpool/model.h"
 #include "server/model_metrics.h"
 
@@ -101,6 +110,15 @@ struct HistogramBuckets {
 // `h` at `bounds_s` (at the histogram's own bucket resolution).
 HistogramBuckets buckets_of(const HistogramSnapshot& h, std::span<const double> bounds_s);
 
+// The pool's bounds and what its autoscaler wants (PoolSnapshot).
+struct AutoscaleState {
+  std::size_t min = 0;
+  std::size_t max = 0;
+  std::size_t desired = 0;
+  bool budget_limited = false;
+  std::uint64_t growth_refused = 0;
+};
+
 struct InstanceCounts {
   std::size_t creating = 0;
   std::size_t idle = 0;
@@ -120,6 +138,7 @@ struct ModelSnapshot {
   // Gauges.
   std::size_t queue_length = 0;
   InstanceCounts instances;
+  AutoscaleState autoscale;
   std::optional<KvUsage> kv;  // text models only
   std::optional<PrefixCacheStats> prefix_cache;  // text models with a prefix cache
   // Memory.
@@ -152,6 +171,7 @@ struct MetricsSnapshot {
   // already loaded (or loading) and shared them.
   std::uint64_t registry_loads = 0;
   std::uint64_t registry_hits = 0;
+  std::optional<MemoryBudgetSnapshot> memory_budget;  // none: no budget
   // When it was read (the dashboard's rates are differences over this clock).
   std::chrono::system_clock::time_point time = std::chrono::system_clock::now();
 };

@@ -48,6 +48,7 @@ MetricsSnapshot hand_built() {
   echo.name = "echo";
   echo.requests = {{Outcome::kRejected, 429, 4}};
   echo.instances = {1, 2, 0, 0, 1};
+  echo.autoscale = {1, 6, 4, true, 9};
   echo.queue_wait = echo.inference = echo.request_duration = echo.time_to_first_token =
       echo.time_per_output_token = two_buckets(0, 0, 0, 0);
   echo.unready_reason = "model 'echo' is crash-looping: \"3\" in a row\nlast: SIGSEGV";
@@ -67,6 +68,7 @@ MetricsSnapshot hand_built() {
   MetricsSnapshot s;
   s.models = {llm, echo};
   s.process_pss_bytes = 123456789;
+  s.memory_budget = MemoryBudgetSnapshot{std::size_t{8} << 30, std::size_t{1} << 30, std::size_t{2} << 30, 9};
   return s;
 }
 
@@ -99,6 +101,10 @@ TEST(MetricsSnapshotTest, PrometheusListsEveryFamilyInOrder) {
       "modelpool_time_per_output_token_seconds histogram",
       "modelpool_queue_length gauge",
       "modelpool_instances gauge",
+      "modelpool_instances_desired gauge",
+      "modelpool_instances_max gauge",
+      "modelpool_memory_budget_limited gauge",
+      "modelpool_memory_budget_refusals_total counter",
       "modelpool_kv_cache_used_cells gauge",
       "modelpool_kv_cache_cells gauge",
       "modelpool_tokens_generated_total counter",
@@ -121,6 +127,8 @@ TEST(MetricsSnapshotTest, PrometheusListsEveryFamilyInOrder) {
       "modelpool_process_pss_bytes gauge",
       "modelpool_registry_loads_total counter",
       "modelpool_registry_hits_total counter",
+      "modelpool_memory_budget_bytes gauge",
+      "modelpool_memory_budget_used_bytes gauge",
   };
   EXPECT_EQ(types, want);
   EXPECT_EQ(text.back(), '\n');
@@ -144,6 +152,13 @@ TEST(MetricsSnapshotTest, PrometheusSamples) {
            "modelpool_queue_length{model=\"default\"} 3",
            "modelpool_instances{model=\"default\",state=\"idle\"} 5",
            "modelpool_instances{model=\"echo\",state=\"broken\"} 1",
+           "modelpool_instances_desired{model=\"echo\"} 4",
+           "modelpool_instances_max{model=\"echo\"} 6",
+           "modelpool_memory_budget_limited{model=\"echo\"} 1",
+           "modelpool_memory_budget_limited{model=\"default\"} 0",
+           "modelpool_memory_budget_refusals_total{model=\"echo\"} 9",
+           "modelpool_memory_budget_bytes 8589934592",
+           "modelpool_memory_budget_used_bytes 1073741824",
            "modelpool_kv_cache_used_cells{model=\"default\"} 96",
            "modelpool_kv_cache_cells{model=\"default\"} 2048",
            "modelpool_tokens_generated_total{model=\"default\"} 120",
@@ -259,13 +274,25 @@ TEST(MetricsSnapshotTest, JsonHoldsTheSameNumbers) {
   EXPECT_EQ(w.at("requests").at("retried").to_number<int>(), 2);
   EXPECT_EQ(w.at("requests").at("failed_by_crash").to_number<int>(), 1);
   EXPECT_EQ(w.at("last_exit").as_string(), "worker 99 exited with status 3");
+  const json::object& a = e.at("autoscale").as_object();
+  EXPECT_EQ(a.at("min").to_number<int>(), 1);
+  EXPECT_EQ(a.at("max").to_number<int>(), 6);
+  EXPECT_EQ(a.at("desired").to_number<int>(), 4);
+  EXPECT_TRUE(a.at("budget_limited").as_bool());
+  EXPECT_EQ(a.at("growth_refused").to_number<int>(), 9);
+  const json::object& budget = doc.at("memory_budget").as_object();
+  EXPECT_EQ(budget.at("limit_bytes").to_number<std::int64_t>(), std::int64_t{8} << 30);
+  EXPECT_EQ(budget.at("used_bytes").to_number<std::int64_t>(), std::int64_t{1} << 30);
+  EXPECT_EQ(budget.at("peak_bytes").to_number<std::int64_t>(), std::int64_t{2} << 30);
+  EXPECT_EQ(budget.at("refused").to_number<int>(), 9);
   EXPECT_NE(text.find("\"le\":[0.001,1]"), std::string::npos) << text;  // shortest decimals
 
   MetricsSnapshot unknown;
   unknown.registry_loads = 3;
   unknown.registry_hits = 2;
   EXPECT_EQ(render_json(unknown),
-            "{\"process\":{\"pss_bytes\":null},\"registry\":{\"loads\":3,\"hits\":2},\"models\":{}}");
+            "{\"process\":{\"pss_bytes\":null},\"registry\":{\"loads\":3,\"hits\":2},\"memory_budget\":null,"
+            "\"models\":{}}");
 }
 
 TEST(MetricsSnapshotTest, SnapshotOfAModelReadsItsStatsAndMetrics) {

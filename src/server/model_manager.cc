@@ -12,12 +12,15 @@ ServedModel::ServedModel(ModelConfig config, std::unique_ptr<Model> model)
 
 void ServedModel::shutdown(std::chrono::milliseconds timeout) { model_->shutdown(timeout).ignore(); }
 
-ModelManager::ModelManager(std::vector<ModelConfig> configured, const BackendCatalog& catalog)
+ModelManager::ModelManager(std::vector<ModelConfig> configured, const BackendCatalog& catalog,
+                           std::shared_ptr<MemoryBudget> memory_budget)
     : catalog_(catalog),
+      memory_budget_(std::move(memory_budget)),
       registry_(
-          [] {
+          [this] {
             RegistryOptions o;
             o.unload_after_idle = std::chrono::milliseconds(0);  // unload frees memory at once
+            o.memory_budget = memory_budget_;
             return o;
           }(),
           catalog),
@@ -45,6 +48,10 @@ Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
   ServeOptions serve = serve_options(c, catalog_);
   if (on_instance_) {
     serve.on_instance = [fn = on_instance_, name = c.name](const PoolProgress& p) { fn(name, p); };
+  }
+  serve.memory_budget = memory_budget_;
+  if (on_growth_refused_) {
+    serve.on_growth_refused = [fn = on_growth_refused_, name = c.name](const Status& s) { fn(name, s); };
   }
   if (Status s = (*backend)->check(spec, serve); !s.ok()) return s;
   auto executor = catalog_.find_executor(serve.isolation);

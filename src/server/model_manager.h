@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "modelpool/histogram.h"
+#include "modelpool/memory_budget.h"
 #include "modelpool/model.h"
 #include "modelpool/pool.h"
 #include "modelpool/registry.h"
@@ -53,18 +54,28 @@ struct ModelState {
 class ModelManager {
  public:
   // Opens models through the backends in `catalog`, which must outlive it.
+  // With a `memory_budget`, every model's weights, instances and engine
+  // state reserve their bytes in it first (memory_budget.h).
   explicit ModelManager(std::vector<ModelConfig> configured,
-                        const BackendCatalog& catalog = default_catalog());
+                        const BackendCatalog& catalog = default_catalog(),
+                        std::shared_ptr<MemoryBudget> memory_budget = nullptr);
   ~ModelManager();
 
   // The registry the models' weights are shared through (its counters, for
   // metrics).
   const Registry& registry() const { return registry_; }
+  // The process's memory budget; null when there is none.
+  const std::shared_ptr<MemoryBudget>& memory_budget() const { return memory_budget_; }
 
   // Called after each attempt to create an instance of a model (its name,
   // the pool's progress), for start-up progress. Set before loading.
   void set_on_instance(std::function<void(const std::string& model, const PoolProgress&)> fn) {
     on_instance_ = std::move(fn);
+  }
+  // Called when the memory budget first refuses a model's growth (its name,
+  // the budget's error). Set before loading.
+  void set_on_growth_refused(std::function<void(const std::string& model, const Status&)> fn) {
+    on_growth_refused_ = std::move(fn);
   }
 
   // Loads `config` (blocking; call off the I/O threads). A model of that name
@@ -104,6 +115,8 @@ class ModelManager {
 
   const BackendCatalog& catalog_;
   std::function<void(const std::string&, const PoolProgress&)> on_instance_;  // set before loading
+  std::function<void(const std::string&, const Status&)> on_growth_refused_;  // set before loading
+  const std::shared_ptr<MemoryBudget> memory_budget_;
   Registry registry_;
   const std::vector<ModelConfig> configured_;
   mutable std::mutex mu_;

@@ -88,6 +88,10 @@ Result<LlmOptions> llm_options(const ModelSpec& spec, const ServeOptions& serve)
   LlmOptions o;
   o.mode = serve.mode == ServeOptions::Mode::kExclusive ? LlmMode::kExclusive : LlmMode::kBatched;
   o.instances = std::max<std::size_t>(1, serve.max_instances);
+  o.min_instances = serve.min_instances;
+  o.autoscale = serve.autoscale;
+  o.memory_budget = serve.memory_budget;
+  o.on_growth_refused = serve.on_growth_refused;
   o.slots = serve.slots;
   o.context = serve.context;
   o.threads = serve.threads;

@@ -91,6 +91,10 @@ class LlmServiceImpl final : public LlmService {
   Status shutdown(std::chrono::milliseconds timeout) override { return pool_->shutdown(timeout); }
 
  private:
+  // What the engine's context and the prefix cache hold, against the
+  // budget (exclusive contexts reserve through the pool). Declared first:
+  // given back after all of it is freed.
+  MemoryReservation reserved_;
   WeightsRef weights_ref_;
   std::shared_ptr<const LlamaWeights> weights_;
   LlmInfo info_;
@@ -147,6 +151,20 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
   } else {
     info.prefix_cache = "off";
   }
+  // Grows the service's reservation by `bytes` for `what`, or says why not.
+  auto reserve = [&](std::size_t bytes, const std::string& what) -> Status {
+    if (!options.memory_budget) return {};
+    if (!svc->reserved_) {
+      auto r = options.memory_budget->reserve(bytes, "model '" + spec.name + "': " + what);
+      if (!r.ok()) return r.status();
+      svc->reserved_ = std::move(*r);
+      return {};
+    }
+    return svc->reserved_.resize(svc->reserved_.bytes() + bytes, "model '" + spec.name + "': " + what);
+  };
+  if (svc->prefix_cache_) {
+    if (Status s = reserve(options.prefix_cache_bytes, "its prefix cache"); !s.ok()) return s;
+  }
 
   PoolOptions po;
   po.name = spec.name;
@@ -164,6 +182,7 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
                           options.prefill_stall, options.step_delay, svc->prefix_cache_};
     auto engine = BatchEngine::create(weights, eo);
     if (!engine.ok()) return engine.status();
+    if (Status s = reserve((*engine)->buffers().total(), "its batched context"); !s.ok()) return s;
     svc->engine_ = std::move(*engine);
     BatchEngine* e = svc->engine_.get();
     if (!e->prefix_cache_off().empty()) {
@@ -214,7 +233,11 @@ Result<std::unique_ptr<LlmService>> LlmServiceImpl::create(Registry& registry,
       sizes->kv.store((*c)->buffers().kv_bytes);
       return std::unique_ptr<Instance>(std::move(*c));
     };
-    po.min_instances = po.max_instances = options.instances;
+    po.min_instances = std::min(options.min_instances, options.instances);
+    po.max_instances = options.instances;
+    po.autoscale = options.autoscale;
+    po.memory_budget = options.memory_budget;
+    po.on_growth_refused = options.on_growth_refused;
     po.service_threads = std::min<std::size_t>(options.instances, 2);
     info.instances = info.slots = options.instances;
     info.context_tokens = info.sequence_tokens = options.context;

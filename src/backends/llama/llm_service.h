@@ -50,8 +50,16 @@ enum class LlmMode { kExclusive, kBatched };
 
 struct LlmOptions {
   LlmMode mode = LlmMode::kBatched;
-  // kExclusive: contexts in the pool. kBatched: ignored (one context).
+  // kExclusive: contexts in the pool, at most `instances`, at least
+  // `min_instances`, scaling with the load between them (`autoscale`).
+  // kBatched: ignored (one context).
   std::size_t instances = 1;
+  std::size_t min_instances = 1;
+  PoolOptions::Autoscale autoscale;
+  // What the contexts and the prefix cache hold is reserved here (the
+  // registry reserves the weights); null: no budget.
+  std::shared_ptr<MemoryBudget> memory_budget;
+  std::function<void(const Status&)> on_growth_refused;
   // kBatched: sequences one context decodes together.
   std::size_t slots = 8;
   // KV-cache tokens per context; in batched mode shared by its slots (each

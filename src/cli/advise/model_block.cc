@@ -81,6 +81,12 @@ std::string model_block(const server::ModelConfig& c, const BackendInfo& info) {
     out << "restart_backoff_max_ms = " << c.restart_backoff_max_ms << "\n";
     out << "arena_mb = " << c.arena_mb << "\n";
   }
+  if (c.has_autoscale_table) {
+    out << "[model.autoscale]\n";
+    out << "target_ongoing_requests = " << c.target_ongoing_requests << "\n";
+    out << "upscale_delay_ms = " << c.upscale_delay_ms << "\n";
+    out << "downscale_delay_ms = " << c.downscale_delay_ms << "\n";
+  }
   return out.str();
 }
 
