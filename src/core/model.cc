@@ -3,6 +3,7 @@
 // every Instance-based backend serves through.
 #include "modelpool/model.h"
 
+#include "core/deadline_stop.h"
 #include "modelpool/executor.h"
 
 #include <atomic>
@@ -136,7 +137,10 @@ class PooledModel final : public Model {
     const Clock::time_point arrived = Clock::now();
     Result<Lease> lease = pool_->acquire(deadline, stop);
     if (!lease.ok()) return lease.status();
-    return run(*lease, request, sink, stop, arrived);
+    DeadlineStop timed(deadline, stop);  // the run ends at the deadline too
+    Result<InferStats> r = run(*lease, request, sink, timed.token(), arrived);
+    if (!r.ok() && timed.expired()) return past_deadline(arrived);
+    return r;
   }
 
   std::optional<Result<InferStats>> infer_now(const Request& request, Sink& sink) override {
@@ -151,14 +155,16 @@ class PooledModel final : public Model {
     const Clock::time_point t0 = Clock::now();
     Result<Lease> lease = pool_->acquire(deadline, stop);
     if (!lease.ok()) return lease.status();
+    DeadlineStop timed(deadline, stop);
     Result<GenerationResult> r = [&]() -> Result<GenerationResult> {
       try {
-        return (*lease)->generate(request, nullptr, t0, stop);
+        return (*lease)->generate(request, nullptr, t0, timed.token());
       } catch (const std::exception& e) {
         return internal_error(std::string("the model failed: ") + e.what());
       }
     }();
     if (!r.ok() && r.status().code() == StatusCode::kInternal) lease->mark_broken(r.status().message());
+    if (!r.ok() && timed.expired()) return past_deadline(t0);
     return r;
   }
 
@@ -173,6 +179,13 @@ class PooledModel final : public Model {
   Status shutdown(std::chrono::milliseconds timeout) override { return pool_->shutdown(timeout); }
 
  private:
+  Status past_deadline(Clock::time_point arrived) const {
+    return timeout_error("deadline passed while model '" + pool_->options().name + "' ran the request (after " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - arrived)
+                                            .count()) +
+                         " ms)");
+  }
+
   static Result<InferStats> run(Lease& lease, const Request& request, Sink& sink, std::stop_token stop,
                                 Clock::time_point arrived) {
     InferStats stats;
