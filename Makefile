@@ -1,6 +1,6 @@
 # The README's commands. Each sets up what it needs (scripts/setup-deps is
 # idempotent and fast when everything is installed), builds, and runs.
-.PHONY: serve demo test bench build build-cpu build-cuda setup asan tsan sanitize format clean
+.PHONY: serve demo test bench soak build build-cpu build-cuda setup asan tsan sanitize format clean
 
 JOBS ?= $(shell nproc)
 
@@ -66,6 +66,14 @@ bench: build-cpu
 	bench/speech-tts
 	bench/sizing-advisor
 	bench/dashboard-overhead
+
+# Ten minutes at 64 clients of mixed traffic (LLM streams, dropped streams,
+# echo, speech both ways, a model unloaded and loaded again): PSS drift,
+# errors, file descriptors and threads, with a chart (docs/benchmarks.md).
+# SOAK_ARGS are passed on: make soak SOAK_ARGS="--duration 120 --warmup 30"
+SOAK_ARGS ?=
+soak: build-cpu
+	bench/soak --check $(SOAK_ARGS)
 
 asan: setup
 	@cmake --preset asan >/dev/null
