@@ -147,12 +147,13 @@ class Connection {
 
   // Sends `request` and reads the whole response. A connection the server
   // closed while it sat idle is reopened once and the request resent.
-  Sample send(const http::request<http::string_body>& request, bool stream,
+  // `kserve`: the answer is a KServe infer response, else a completion.
+  Sample send(const http::request<http::string_body>& request, bool stream, bool kserve,
               std::chrono::milliseconds timeout) {
     const bool reused = open_;
     bool stale = false;
-    Sample s = attempt(request, stream, timeout, &stale);
-    if (stale && reused) s = attempt(request, stream, timeout, &stale);
+    Sample s = attempt(request, stream, kserve, timeout, &stale);
+    if (stale && reused) s = attempt(request, stream, kserve, timeout, &stale);
     return s;
   }
 
@@ -177,7 +178,7 @@ class Connection {
   }
 
   // `*stale` says the server closed the connection before answering.
-  Sample attempt(const http::request<http::string_body>& request, bool stream,
+  Sample attempt(const http::request<http::string_body>& request, bool stream, bool kserve,
                  std::chrono::milliseconds timeout, bool* stale) {
     const Clock::time_point t0 = Clock::now();
     stream_.expires_after(timeout);
@@ -230,6 +231,12 @@ class Connection {
     if (json_ec || !response.is_object()) {
       return failure("bad response", "response is not JSON: " + body.substr(0, 200));
     }
+    if (kserve) {
+      const json::value* outputs = response.get_object().if_contains("outputs");
+      if (!outputs || !outputs->is_array()) return failure("bad response", "response has no outputs");
+      s.ttft_s = s.latency_s;
+      return s;
+    }
     const std::optional<std::size_t> tokens = usage_completion_tokens(response.get_object());
     if (!tokens) return failure("bad response", "response has no usage.completion_tokens");
     s.ttft_s = s.latency_s;
@@ -270,10 +277,22 @@ json::array conversation(const LoadgenOptions& o, std::size_t index,
   return messages;
 }
 
-// Request number `index`; with turns > 1, turn answers.size() + 1 of
-// conversation `index`.
-http::request<http::string_body> make_request(const LoadgenOptions& o, std::size_t index,
-                                              const std::vector<std::string>& answers = {}) {
+// The path a request goes to, after the URL's prefix.
+std::string target_of(const LoadgenOptions& o) {
+  if (o.kserve) return "/v2/models/" + o.model + "/infer";
+  return o.chat ? "/v1/chat/completions" : "/v1/completions";
+}
+
+// The body of request number `index`; with turns > 1, of turn
+// answers.size() + 1 of conversation `index`.
+json::object body_of(const LoadgenOptions& o, std::size_t index,
+                     const std::vector<std::string>& answers) {
+  if (o.kserve) {
+    return json::object{{"inputs", json::array{json::object{{"name", "x"},
+                                                            {"shape", json::array{1}},
+                                                            {"datatype", "INT64"},
+                                                            {"data", json::array{index}}}}}};
+  }
   json::object body;
   body["model"] = o.model;
   if (o.chat) {
@@ -286,9 +305,12 @@ http::request<http::string_body> make_request(const LoadgenOptions& o, std::size
   body["stream"] = o.stream;
   if (o.stream) body["stream_options"] = json::object{{"include_usage", true}};
   if (o.ignore_eos) body["ignore_eos"] = true;
+  return body;
+}
 
-  const std::string target = o.url.prefix + (o.chat ? "/v1/chat/completions" : "/v1/completions");
-  http::request<http::string_body> request{http::verb::post, target, 11};
+http::request<http::string_body> make_request(const LoadgenOptions& o, std::size_t index,
+                                              const std::vector<std::string>& answers = {}) {
+  http::request<http::string_body> request{http::verb::post, o.url.prefix + target_of(o), 11};
   const bool ipv6 = o.url.host.find(':') != std::string::npos;
   request.set(http::field::host,
               (ipv6 ? "[" + o.url.host + "]" : o.url.host) + ":" + std::to_string(o.url.port));
@@ -296,7 +318,7 @@ http::request<http::string_body> make_request(const LoadgenOptions& o, std::size
   request.set(http::field::content_type, "application/json");
   request.set(http::field::accept, o.stream ? "text/event-stream" : "application/json");
   if (!o.api_key.empty()) request.set(http::field::authorization, "Bearer " + o.api_key);
-  request.body() = json::serialize(body);
+  request.body() = json::serialize(body_of(o, index, answers));
   request.prepare_payload();
   return request;
 }
@@ -313,6 +335,7 @@ LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool 
       ++r.errors;
       ++r.errors_by_kind[s.error_kind];
       if (r.first_error.empty()) r.first_error = s.error_kind + ": " + s.error;
+      r.failures.push_back({i, s.error_kind, s.error});
       continue;
     }
     ++r.ok;
@@ -468,7 +491,7 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
           std::vector<std::string> answers;
           for (std::size_t t = 0; t < turns; ++t) {
             Sample& s = samples[i * turns + t];
-            s = connection.send(make_request(o, i, answers), o.stream, timeout);
+            s = connection.send(make_request(o, i, answers), o.stream, o.kserve, timeout);
             if (!s.error_kind.empty()) break;  // the rest of the conversation is not sent
             answers.push_back(s.text);
           }
@@ -487,14 +510,17 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
 
 void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
   std::printf("loadgen: %zu requests to http://%s:%u%s%s, concurrency %zu, %s\n", o.requests,
-              o.url.host.c_str(), o.url.port, o.url.prefix.c_str(),
-              o.chat ? "/v1/chat/completions" : "/v1/completions", o.concurrency,
-              o.stream ? "streamed" : "not streamed");
+              o.url.host.c_str(), o.url.port, o.url.prefix.c_str(), target_of(o).c_str(),
+              o.concurrency, o.stream ? "streamed" : "not streamed");
   std::printf("  requests        %zu ok, %zu errors\n", r.ok, r.errors);
   std::printf("  wall time       %.3f s\n", r.wall_s);
-  std::printf("  throughput      %.1f completion tokens/s (%zu tokens), %.2f requests/s\n",
-              r.agg_tokens_per_s, r.completion_tokens, r.requests_per_s);
-  std::printf("  TTFT            p50 %.4f s   p99 %.4f s\n", r.ttft_p50_s, r.ttft_p99_s);
+  if (o.kserve) {
+    std::printf("  throughput      %.2f requests/s\n", r.requests_per_s);
+  } else {
+    std::printf("  throughput      %.1f completion tokens/s (%zu tokens), %.2f requests/s\n",
+                r.agg_tokens_per_s, r.completion_tokens, r.requests_per_s);
+    std::printf("  TTFT            p50 %.4f s   p99 %.4f s\n", r.ttft_p50_s, r.ttft_p99_s);
+  }
   std::printf("  latency         p50 %.4f s   p99 %.4f s\n", r.latency_p50_s, r.latency_p99_s);
   if (o.stream) std::printf("  time per token  p50 %.4f s\n", r.tpot_p50_s);
   if (r.cached_tokens > 0) {
@@ -516,11 +542,17 @@ void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
 Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const std::string& path) {
   json::object errors_by_kind;
   for (const auto& [kind, n] : r.errors_by_kind) errors_by_kind[kind] = n;
+  json::array failures;
+  for (const LoadgenFailure& f : r.failures) {
+    failures.push_back(
+        json::object{{"request", f.request}, {"kind", f.kind}, {"message", f.message}});
+  }
   const json::object report{
       {"ok", r.ok},
       {"errors", r.errors},
       {"errors_by_kind", errors_by_kind},
       {"first_error", r.first_error},
+      {"failures", std::move(failures)},
       {"wall_s", r.wall_s},
       {"completion_tokens", r.completion_tokens},
       {"agg_tokens_per_s", r.agg_tokens_per_s},
@@ -533,6 +565,7 @@ Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const 
       {"concurrency", o.concurrency},
       {"requests", o.requests},
       {"stream", o.stream},
+      {"kserve", o.kserve},
       {"max_tokens", o.max_tokens},
       {"prompt_salt", o.prompt_salt},
       {"shared_prefix_tokens", o.shared_prefix_tokens},

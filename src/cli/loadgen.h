@@ -1,10 +1,12 @@
 // `modelpool loadgen`: a load generator for OpenAI-compatible servers (our
-// `modelpool serve`, llama.cpp's llama-server).
+// `modelpool serve`, llama.cpp's llama-server), and for KServe v2 infer
+// endpoints (any model that infers, such as a sim model).
 //
 // `concurrency` worker threads each keep one HTTP/1.1 keep-alive connection
 // and together send `requests` POSTs to /v1/completions (or
-// /v1/chat/completions), taking the next request number from a shared
-// counter. Each request is timed from just before it is written:
+// /v1/chat/completions, or /v2/models/{model}/infer), taking the next
+// request number from a shared counter. Each request is timed from just
+// before it is written:
 //
 //   latency   until the whole response has been read;
 //   TTFT      streams: until the first server-sent event that carries text;
@@ -15,7 +17,8 @@
 //
 // A request fails with an HTTP status other than 200, a transport error
 // (connect, reset, closed), a timeout, or a response that is not the JSON or
-// event stream expected. Failures are values in the report, never exceptions.
+// event stream expected. Failures are values in the report, never exceptions,
+// and each one is listed with its message (what that client was told).
 #pragma once
 
 #include <cstddef>
@@ -46,6 +49,10 @@ struct LoadgenOptions {
   std::size_t requests = 1;     // REQUIRES: >= 1
   bool stream = false;
   bool chat = false;  // /v1/chat/completions with one user message
+  // POST /v2/models/{model}/infer with one INT64 tensor [index] instead of a
+  // completion; succeeds on a 200 whose JSON has "outputs". The prompt and
+  // token options do not apply. REQUIRES: !chat && !stream.
+  bool kserve = false;
   std::string model = "default";
   std::size_t max_tokens = 16;
   // The prompt: `prompt` verbatim when not empty (the same for every
@@ -69,6 +76,15 @@ struct LoadgenOptions {
   std::size_t timeout_ms = 300000;  // whole-request deadline, connect included
 };
 
+// One failed request: its number, its kind (as errors_by_kind counts it)
+// and the message: the start of the answer's body for an HTTP error, else
+// what failed ("read: Connection reset by peer").
+struct LoadgenFailure {
+  std::size_t request = 0;
+  std::string kind;
+  std::string message;
+};
+
 // What one run measured. Percentiles are over successful requests (nearest
 // rank); they are 0 when no request succeeded.
 struct LoadgenReport {
@@ -76,11 +92,12 @@ struct LoadgenReport {
   std::size_t errors = 0;
   // Failed requests by kind: "http 503", "transport", "timeout", "bad response".
   std::map<std::string, std::size_t> errors_by_kind;
-  std::string first_error;            // the message of the first failed request, "" if none
-  double wall_s = 0;                  // first request written to last response read
-  std::size_t completion_tokens = 0;  // summed over successful requests
-  double agg_tokens_per_s = 0;        // completion_tokens / wall_s
-  double requests_per_s = 0;          // ok / wall_s
+  std::string first_error;               // "kind: message" of the first failed request, "" if none
+  std::vector<LoadgenFailure> failures;  // every failed request, by request number
+  double wall_s = 0;                     // first request written to last response read
+  std::size_t completion_tokens = 0;     // summed over successful requests
+  double agg_tokens_per_s = 0;           // completion_tokens / wall_s
+  double requests_per_s = 0;             // ok / wall_s
   double ttft_p50_s = 0, ttft_p99_s = 0;
   double latency_p50_s = 0, latency_p99_s = 0;
   // Streams only: (latency - TTFT) / (tokens - 1) over requests with >= 2
