@@ -42,6 +42,10 @@ struct Sample {
   std::size_t prompt_tokens = 0;  // as usage reports them (0: not reported)
   std::size_t cached_tokens = 0;
   std::string text;  // the answer (for the next turn of a conversation)
+  double ended_s = 0;  // from the run's start to the end of the request
+  // Set when the request was sent twice: the first attempt's error, its
+  // connection having closed before any answer.
+  std::string resent_kind, resent_error;
 };
 
 Sample failure(std::string kind, std::string message) {
@@ -145,15 +149,23 @@ class Connection {
   Connection(tcp::resolver::results_type endpoints, std::string address)
       : endpoints_(std::move(endpoints)), address_(std::move(address)) {}
 
-  // Sends `request` and reads the whole response. A connection the server
-  // closed while it sat idle is reopened once and the request resent.
-  // `kserve`: the answer is a KServe infer response, else a completion.
+  // Sends `request` and reads the whole response. A reused connection that
+  // closes before any answer (the server closed it while it sat idle, or a
+  // proxy closed it to say "retry": HAProxy does when a server dies under a
+  // request that was not the first on the connection) is reopened once and
+  // the request resent; the Sample says so. `kserve`: the answer is a KServe
+  // infer response, else a completion.
   Sample send(const http::request<http::string_body>& request, bool stream, bool kserve,
               std::chrono::milliseconds timeout) {
     const bool reused = open_;
     bool stale = false;
     Sample s = attempt(request, stream, kserve, timeout, &stale);
-    if (stale && reused) s = attempt(request, stream, kserve, timeout, &stale);
+    if (stale && reused) {
+      Sample again = attempt(request, stream, kserve, timeout, &stale);
+      again.resent_kind = std::move(s.error_kind);
+      again.resent_error = std::move(s.error);
+      return again;
+    }
     return s;
   }
 
@@ -335,9 +347,10 @@ LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool 
       ++r.errors;
       ++r.errors_by_kind[s.error_kind];
       if (r.first_error.empty()) r.first_error = s.error_kind + ": " + s.error;
-      r.failures.push_back({i, s.error_kind, s.error});
-      continue;
+      r.failures.push_back({i, s.error_kind, s.error, s.ended_s});
     }
+    if (!s.resent_kind.empty()) r.resent.push_back({i, s.resent_kind, s.resent_error, s.ended_s});
+    if (!s.error_kind.empty()) continue;
     ++r.ok;
     r.completion_tokens += s.completion_tokens;
     r.prompt_tokens += s.prompt_tokens;
@@ -478,6 +491,7 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
   std::atomic<std::size_t> next{0};
   std::latch start(1);
   Clock::time_point t0;
+  double start_unix_s = 0;
   {
     std::vector<std::jthread> workers;
     for (std::size_t w = 0; w < o.concurrency; ++w) {
@@ -492,6 +506,7 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
           for (std::size_t t = 0; t < turns; ++t) {
             Sample& s = samples[i * turns + t];
             s = connection.send(make_request(o, i, answers), o.stream, o.kserve, timeout);
+            s.ended_s = seconds_since(t0);
             if (!s.error_kind.empty()) break;  // the rest of the conversation is not sent
             answers.push_back(s.text);
           }
@@ -499,13 +514,17 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
       });
     }
     t0 = Clock::now();
+    start_unix_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     start.count_down();
   }  // joins the workers
   // Turns never sent because their conversation failed count as failed.
   for (Sample& s : samples) {
     if (s.error_kind.empty() && s.latency_s == 0) s = failure("not sent", "an earlier turn failed");
   }
-  return summarize(samples, seconds_since(t0), o.stream, turns);
+  LoadgenReport report = summarize(samples, seconds_since(t0), o.stream, turns);
+  report.start_unix_s = start_unix_s;
+  return report;
 }
 
 void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
@@ -531,6 +550,10 @@ void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
     std::printf("  turn %-2zu TTFT    p50 %.4f s   p99 %.4f s\n", t + 1, r.ttft_p50_by_turn_s[t],
                 r.ttft_p99_by_turn_s[t]);
   }
+  if (!r.resent.empty()) {
+    std::printf("  resent          %zu (their connection closed before an answer; first: %s: %s)\n",
+                r.resent.size(), r.resent.front().kind.c_str(), r.resent.front().message.c_str());
+  }
   if (r.errors == 0) return;
   std::string kinds;
   for (const auto& [kind, n] : r.errors_by_kind) {
@@ -542,17 +565,22 @@ void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
 Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const std::string& path) {
   json::object errors_by_kind;
   for (const auto& [kind, n] : r.errors_by_kind) errors_by_kind[kind] = n;
-  json::array failures;
-  for (const LoadgenFailure& f : r.failures) {
-    failures.push_back(
-        json::object{{"request", f.request}, {"kind", f.kind}, {"message", f.message}});
-  }
+  const auto to_json = [](const std::vector<LoadgenFailure>& list) {
+    json::array out;
+    for (const LoadgenFailure& f : list) {
+      out.push_back(json::object{
+          {"request", f.request}, {"kind", f.kind}, {"message", f.message}, {"at_s", f.at_s}});
+    }
+    return out;
+  };
   const json::object report{
       {"ok", r.ok},
       {"errors", r.errors},
       {"errors_by_kind", errors_by_kind},
       {"first_error", r.first_error},
-      {"failures", std::move(failures)},
+      {"failures", to_json(r.failures)},
+      {"resent", to_json(r.resent)},
+      {"start_unix_s", r.start_unix_s},
       {"wall_s", r.wall_s},
       {"completion_tokens", r.completion_tokens},
       {"agg_tokens_per_s", r.agg_tokens_per_s},

@@ -76,13 +76,14 @@ struct LoadgenOptions {
   std::size_t timeout_ms = 300000;  // whole-request deadline, connect included
 };
 
-// One failed request: its number, its kind (as errors_by_kind counts it)
-// and the message: the start of the answer's body for an HTTP error, else
-// what failed ("read: Connection reset by peer").
+// One failed request (or failed attempt): its number, its kind (as
+// errors_by_kind counts it) and the message: the start of the answer's body
+// for an HTTP error, else what failed ("read: end of stream").
 struct LoadgenFailure {
   std::size_t request = 0;
   std::string kind;
   std::string message;
+  double at_s = 0;  // from the run's start to the end of the request
 };
 
 // What one run measured. Percentiles are over successful requests (nearest
@@ -94,6 +95,11 @@ struct LoadgenReport {
   std::map<std::string, std::size_t> errors_by_kind;
   std::string first_error;               // "kind: message" of the first failed request, "" if none
   std::vector<LoadgenFailure> failures;  // every failed request, by request number
+  // Requests sent twice, by request number, each with its first attempt's
+  // error: their reused connection closed before any answer (see
+  // run_loadgen). They count as ok or failed by their second attempt.
+  std::vector<LoadgenFailure> resent;
+  double start_unix_s = 0;  // when the first request was written (wall clock, for logs)
   double wall_s = 0;                     // first request written to last response read
   std::size_t completion_tokens = 0;     // summed over successful requests
   double agg_tokens_per_s = 0;           // completion_tokens / wall_s
@@ -116,6 +122,11 @@ struct LoadgenReport {
 std::string make_prompt(const LoadgenOptions& options, std::size_t index);
 
 // Sends all requests and measures them; blocks until every worker is done.
+// A request whose reused connection closes before any answer is sent again,
+// once, on a new connection, as browsers and most HTTP clients do (the
+// server may have closed the connection while it sat idle); it is listed in
+// `resent`, since a proxy's way of saying its server died under the request
+// is the same closed connection.
 LoadgenReport run_loadgen(const LoadgenOptions& options);
 
 // Prints the report as a short table on stdout.
