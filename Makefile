@@ -66,6 +66,7 @@ bench: build-cpu
 	bench/speech-tts
 	bench/sizing-advisor
 	bench/dashboard-overhead
+	bench/replicas
 
 asan: setup
 	@cmake --preset asan >/dev/null
