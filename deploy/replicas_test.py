@@ -2,24 +2,30 @@
 """Three `modelpool serve` replicas behind HAProxy, each replica a host of its
 own (a network namespace with its own address), driven by `modelpool loadgen`.
 
-    replicas_test.py MODELPOOL [--bench ROUNDS] [--json FILE]
+    replicas_test.py MODELPOOL [--bench ROUNDS] [--json FILE] [--sigterm-rounds N]
 
 HAProxy runs deploy/haproxy.cfg as shipped, but for its addresses (the
 replicas', a loopback port to listen on), its log (to a file, one line per
 request with the fields this test reads) and its runtime socket. The model is
 a sleep-bound sim model (4 instances of 100 ms), so the replicas cost almost
 no CPU and throughput is set by the replicas, not by the machine's 2 cores.
+While a replica is stopped, two kinds of client load the replicas: loadgen,
+keeping its connections alive, and clients opening a connection per request
+(as curl or a script does).
 
-Checks what a client sees:
+Checks what the clients see:
 - throughput: 1, 2, then 3 replicas serve at least 0.75x per replica what one
   serves (the test's margin; the goal, 0.9x, is bench/replicas' verdict);
-- SIGTERM to one replica under load loses no request: it finishes what it
-  has (it drains) and exits 0, and HAProxy sends it nothing new (its
-  listener is closed: a refused connect is retried on another replica);
-- SIGKILL to one replica under load loses exactly the requests in flight on
-  it, each a 502 from HAProxy at the client, and nothing else; HAProxy marks
-  it down within its health-check interval (1 s) and no request goes to it
-  after that.
+- SIGTERM to one replica under load loses no request and disturbs none (no
+  retry either): it finishes what it has (it drains) and exits 0, and
+  HAProxy sends it nothing new (its listener is closed: a refused connect is
+  retried on another replica);
+- SIGKILL to one replica under load costs exactly the requests in flight on
+  it, each seen by its client: a 502 from HAProxy for the first request on a
+  connection, a connection closed with no answer for a later one (HAProxy's
+  signal to retry; loadgen resends it and lists it); every other request is
+  answered; HAProxy takes the replica out within its health-check interval
+  (1 s) and sends it nothing after.
 
 Needs root (network namespaces): exits 77, which ctest reports as skipped,
 when not root or when `ip netns` cannot make a namespace. Everything it makes
@@ -27,7 +33,9 @@ when not root or when `ip netns` cannot make a namespace. Everything it makes
 its children die with it (PR_SET_PDEATHSIG), and a later run removes the
 namespaces of a run that was killed. --bench ROUNDS measures the throughput
 ROUNDS times (1, 2, 3 replicas in each) and prints the medians instead of
-checking behaviour; --json writes the figures. MODELPOOL_KEEP_WORK=1 keeps
+checking behaviour; --json writes the figures; --sigterm-rounds N repeats
+the SIGTERM check N times, restarting the replica in between (the run stays
+bounded by MODELPOOL_DEADLINE_S, 150 s by default). MODELPOOL_KEEP_WORK=1 keeps
 the work directory (logs, HAProxy's configuration and log, loadgen's reports).
 """
 import argparse
@@ -58,12 +66,13 @@ ONE_SHOT_CLIENTS = 6   # beside loadgen while a replica is stopped: a connection
 PHASE_S = 3            # seconds of load per throughput measurement
 TEST_RATIO = 0.75      # per-replica scaling this test requires (the goal is 0.9)
 CHECK_INTER_S = 1.0    # deploy/haproxy.cfg: check inter 1s fall 2 (fastinter 250ms)
-DEADLINE_S = 150       # the whole test; ctest's TIMEOUT is above it
+DEADLINE_S = int(os.environ.get("MODELPOOL_DEADLINE_S", 150))  # the whole test; ctest's TIMEOUT is above it
 
 parser = argparse.ArgumentParser()
 parser.add_argument("modelpool")
 parser.add_argument("--bench", type=int, metavar="ROUNDS", default=0)
 parser.add_argument("--json", metavar="FILE")
+parser.add_argument("--sigterm-rounds", type=int, metavar="N", default=1)
 ARGS = parser.parse_args()
 MP = os.path.abspath(ARGS.modelpool)
 
@@ -584,10 +593,12 @@ try:
                   "throughput: %d replica(s) %.1f requests/s, %.3f x per replica of 1 (>= %.2f)"
                   % (row["replicas"], row["requests_per_s"], row["per_replica_ratio"], TEST_RATIO))
         use_replicas(3)
-        results["sigterm"] = sigterm_under_load(replicas[2])
-        replicas[2].start()  # back, in the same namespace
-        if not wait_until(lambda: server_states().get("r3") == "UP", 10):
-            raise RuntimeError("HAProxy did not take r3 back: %s" % server_states())
+        results["sigterm"] = []
+        for _ in range(ARGS.sigterm_rounds):
+            results["sigterm"].append(sigterm_under_load(replicas[2]))
+            replicas[2].start()  # back, in the same namespace
+            if not wait_until(lambda: server_states().get("r3") == "UP", 10):
+                raise RuntimeError("HAProxy did not take r3 back: %s" % server_states())
         results["sigkill"] = sigkill_under_load(replicas[2])
     results["seconds"] = round(time.time() - t0, 1)
 except Deadline as e:
