@@ -15,6 +15,7 @@
 # Usage: configs_test.sh MODELPOOL
 set -euo pipefail
 bin="$1"
+export PATH="$PATH:/usr/sbin:/sbin"  # haproxy and nginx, for a user whose PATH has no sbin
 root="$(cd "$(dirname "$0")/.." && pwd)"
 check="$root/tests/deploy-check"
 work=$(mktemp -d)
