@@ -245,7 +245,9 @@ class Connection {
     }
     if (kserve) {
       const json::value* outputs = response.get_object().if_contains("outputs");
-      if (!outputs || !outputs->is_array()) return failure("bad response", "response has no outputs");
+      if (!outputs || !outputs->is_array()) {
+        return failure("bad response", "response has no outputs");
+      }
       s.ttft_s = s.latency_s;
       return s;
     }

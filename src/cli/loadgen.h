@@ -93,17 +93,11 @@ struct LoadgenReport {
   std::size_t errors = 0;
   // Failed requests by kind: "http 503", "transport", "timeout", "bad response".
   std::map<std::string, std::size_t> errors_by_kind;
-  std::string first_error;               // "kind: message" of the first failed request, "" if none
-  std::vector<LoadgenFailure> failures;  // every failed request, by request number
-  // Requests sent twice, by request number, each with its first attempt's
-  // error: their reused connection closed before any answer (see
-  // run_loadgen). They count as ok or failed by their second attempt.
-  std::vector<LoadgenFailure> resent;
-  double start_unix_s = 0;  // when the first request was written (wall clock, for logs)
-  double wall_s = 0;                     // first request written to last response read
-  std::size_t completion_tokens = 0;     // summed over successful requests
-  double agg_tokens_per_s = 0;           // completion_tokens / wall_s
-  double requests_per_s = 0;             // ok / wall_s
+  std::string first_error;            // the message of the first failed request, "" if none
+  double wall_s = 0;                  // first request written to last response read
+  std::size_t completion_tokens = 0;  // summed over successful requests
+  double agg_tokens_per_s = 0;        // completion_tokens / wall_s
+  double requests_per_s = 0;          // ok / wall_s
   double ttft_p50_s = 0, ttft_p99_s = 0;
   double latency_p50_s = 0, latency_p99_s = 0;
   // Streams only: (latency - TTFT) / (tokens - 1) over requests with >= 2
@@ -115,6 +109,14 @@ struct LoadgenReport {
   std::size_t cached_tokens = 0;
   // turns > 1: TTFT percentiles of each turn (index 0: the first).
   std::vector<double> ttft_p50_by_turn_s, ttft_p99_by_turn_s;
+  // Every failed request, by request number.
+  std::vector<LoadgenFailure> failures;
+  // Requests sent twice, by request number, each with its first attempt's
+  // error: their reused connection closed before any answer (see
+  // run_loadgen). They count as ok or failed by their second attempt.
+  std::vector<LoadgenFailure> resent;
+  // When the first request was written, by the wall clock (to match logs).
+  double start_unix_s = 0;
 };
 
 // The prompt of request number `index` (see LoadgenOptions::prompt); with
@@ -123,10 +125,10 @@ std::string make_prompt(const LoadgenOptions& options, std::size_t index);
 
 // Sends all requests and measures them; blocks until every worker is done.
 // A request whose reused connection closes before any answer is sent again,
-// once, on a new connection, as browsers and most HTTP clients do (the
-// server may have closed the connection while it sat idle); it is listed in
-// `resent`, since a proxy's way of saying its server died under the request
-// is the same closed connection.
+// once, on a new connection, as browsers and some clients (the OpenAI SDKs)
+// do: the server may have closed the connection while it sat idle. It is
+// listed in `resent`, since a proxy's way of saying its server died under
+// the request is the same closed connection.
 LoadgenReport run_loadgen(const LoadgenOptions& options);
 
 // Prints the report as a short table on stdout.
