@@ -66,6 +66,7 @@ bench: build-cpu
 	bench/speech-tts
 	bench/sizing-advisor
 	bench/dashboard-overhead
+	bench/replicas
 
 # Ten minutes at 64 clients of mixed traffic (LLM streams, dropped streams,
 # echo, speech both ways, a model unloaded and loaded again): PSS drift,

@@ -42,6 +42,10 @@ struct Sample {
   std::size_t prompt_tokens = 0;  // as usage reports them (0: not reported)
   std::size_t cached_tokens = 0;
   std::string text;  // the answer (for the next turn of a conversation)
+  double ended_s = 0;  // from the run's start to the end of the request
+  // Set when the request was sent twice: the first attempt's error, its
+  // connection having closed before any answer.
+  std::string resent_kind, resent_error;
 };
 
 Sample failure(std::string kind, std::string message) {
@@ -145,14 +149,23 @@ class Connection {
   Connection(tcp::resolver::results_type endpoints, std::string address)
       : endpoints_(std::move(endpoints)), address_(std::move(address)) {}
 
-  // Sends `request` and reads the whole response. A connection the server
-  // closed while it sat idle is reopened once and the request resent.
-  Sample send(const http::request<http::string_body>& request, bool stream,
+  // Sends `request` and reads the whole response. A reused connection that
+  // closes before any answer (the server closed it while it sat idle, or a
+  // proxy closed it to say "retry": HAProxy does when a server dies under a
+  // request that was not the first on the connection) is reopened once and
+  // the request resent; the Sample says so. `kserve`: the answer is a KServe
+  // infer response, else a completion.
+  Sample send(const http::request<http::string_body>& request, bool stream, bool kserve,
               std::chrono::milliseconds timeout) {
     const bool reused = open_;
     bool stale = false;
-    Sample s = attempt(request, stream, timeout, &stale);
-    if (stale && reused) s = attempt(request, stream, timeout, &stale);
+    Sample s = attempt(request, stream, kserve, timeout, &stale);
+    if (stale && reused) {
+      Sample again = attempt(request, stream, kserve, timeout, &stale);
+      again.resent_kind = std::move(s.error_kind);
+      again.resent_error = std::move(s.error);
+      return again;
+    }
     return s;
   }
 
@@ -177,7 +190,7 @@ class Connection {
   }
 
   // `*stale` says the server closed the connection before answering.
-  Sample attempt(const http::request<http::string_body>& request, bool stream,
+  Sample attempt(const http::request<http::string_body>& request, bool stream, bool kserve,
                  std::chrono::milliseconds timeout, bool* stale) {
     const Clock::time_point t0 = Clock::now();
     stream_.expires_after(timeout);
@@ -230,6 +243,14 @@ class Connection {
     if (json_ec || !response.is_object()) {
       return failure("bad response", "response is not JSON: " + body.substr(0, 200));
     }
+    if (kserve) {
+      const json::value* outputs = response.get_object().if_contains("outputs");
+      if (!outputs || !outputs->is_array()) {
+        return failure("bad response", "response has no outputs");
+      }
+      s.ttft_s = s.latency_s;
+      return s;
+    }
     const std::optional<std::size_t> tokens = usage_completion_tokens(response.get_object());
     if (!tokens) return failure("bad response", "response has no usage.completion_tokens");
     s.ttft_s = s.latency_s;
@@ -270,10 +291,22 @@ json::array conversation(const LoadgenOptions& o, std::size_t index,
   return messages;
 }
 
-// Request number `index`; with turns > 1, turn answers.size() + 1 of
-// conversation `index`.
-http::request<http::string_body> make_request(const LoadgenOptions& o, std::size_t index,
-                                              const std::vector<std::string>& answers = {}) {
+// The path a request goes to, after the URL's prefix.
+std::string target_of(const LoadgenOptions& o) {
+  if (o.kserve) return "/v2/models/" + o.model + "/infer";
+  return o.chat ? "/v1/chat/completions" : "/v1/completions";
+}
+
+// The body of request number `index`; with turns > 1, of turn
+// answers.size() + 1 of conversation `index`.
+json::object body_of(const LoadgenOptions& o, std::size_t index,
+                     const std::vector<std::string>& answers) {
+  if (o.kserve) {
+    return json::object{{"inputs", json::array{json::object{{"name", "x"},
+                                                            {"shape", json::array{1}},
+                                                            {"datatype", "INT64"},
+                                                            {"data", json::array{index}}}}}};
+  }
   json::object body;
   body["model"] = o.model;
   if (o.chat) {
@@ -286,9 +319,12 @@ http::request<http::string_body> make_request(const LoadgenOptions& o, std::size
   body["stream"] = o.stream;
   if (o.stream) body["stream_options"] = json::object{{"include_usage", true}};
   if (o.ignore_eos) body["ignore_eos"] = true;
+  return body;
+}
 
-  const std::string target = o.url.prefix + (o.chat ? "/v1/chat/completions" : "/v1/completions");
-  http::request<http::string_body> request{http::verb::post, target, 11};
+http::request<http::string_body> make_request(const LoadgenOptions& o, std::size_t index,
+                                              const std::vector<std::string>& answers = {}) {
+  http::request<http::string_body> request{http::verb::post, o.url.prefix + target_of(o), 11};
   const bool ipv6 = o.url.host.find(':') != std::string::npos;
   request.set(http::field::host,
               (ipv6 ? "[" + o.url.host + "]" : o.url.host) + ":" + std::to_string(o.url.port));
@@ -296,7 +332,7 @@ http::request<http::string_body> make_request(const LoadgenOptions& o, std::size
   request.set(http::field::content_type, "application/json");
   request.set(http::field::accept, o.stream ? "text/event-stream" : "application/json");
   if (!o.api_key.empty()) request.set(http::field::authorization, "Bearer " + o.api_key);
-  request.body() = json::serialize(body);
+  request.body() = json::serialize(body_of(o, index, answers));
   request.prepare_payload();
   return request;
 }
@@ -313,8 +349,10 @@ LoadgenReport summarize(const std::vector<Sample>& samples, double wall_s, bool 
       ++r.errors;
       ++r.errors_by_kind[s.error_kind];
       if (r.first_error.empty()) r.first_error = s.error_kind + ": " + s.error;
-      continue;
+      r.failures.push_back({i, s.error_kind, s.error, s.ended_s});
     }
+    if (!s.resent_kind.empty()) r.resent.push_back({i, s.resent_kind, s.resent_error, s.ended_s});
+    if (!s.error_kind.empty()) continue;
     ++r.ok;
     r.completion_tokens += s.completion_tokens;
     r.prompt_tokens += s.prompt_tokens;
@@ -455,6 +493,7 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
   std::atomic<std::size_t> next{0};
   std::latch start(1);
   Clock::time_point t0;
+  double start_unix_s = 0;
   {
     std::vector<std::jthread> workers;
     for (std::size_t w = 0; w < o.concurrency; ++w) {
@@ -468,7 +507,8 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
           std::vector<std::string> answers;
           for (std::size_t t = 0; t < turns; ++t) {
             Sample& s = samples[i * turns + t];
-            s = connection.send(make_request(o, i, answers), o.stream, timeout);
+            s = connection.send(make_request(o, i, answers), o.stream, o.kserve, timeout);
+            s.ended_s = seconds_since(t0);
             if (!s.error_kind.empty()) break;  // the rest of the conversation is not sent
             answers.push_back(s.text);
           }
@@ -476,25 +516,32 @@ LoadgenReport run_loadgen(const LoadgenOptions& o) {
       });
     }
     t0 = Clock::now();
+    start_unix_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     start.count_down();
   }  // joins the workers
   // Turns never sent because their conversation failed count as failed.
   for (Sample& s : samples) {
     if (s.error_kind.empty() && s.latency_s == 0) s = failure("not sent", "an earlier turn failed");
   }
-  return summarize(samples, seconds_since(t0), o.stream, turns);
+  LoadgenReport report = summarize(samples, seconds_since(t0), o.stream, turns);
+  report.start_unix_s = start_unix_s;
+  return report;
 }
 
 void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
   std::printf("loadgen: %zu requests to http://%s:%u%s%s, concurrency %zu, %s\n", o.requests,
-              o.url.host.c_str(), o.url.port, o.url.prefix.c_str(),
-              o.chat ? "/v1/chat/completions" : "/v1/completions", o.concurrency,
-              o.stream ? "streamed" : "not streamed");
+              o.url.host.c_str(), o.url.port, o.url.prefix.c_str(), target_of(o).c_str(),
+              o.concurrency, o.stream ? "streamed" : "not streamed");
   std::printf("  requests        %zu ok, %zu errors\n", r.ok, r.errors);
   std::printf("  wall time       %.3f s\n", r.wall_s);
-  std::printf("  throughput      %.1f completion tokens/s (%zu tokens), %.2f requests/s\n",
-              r.agg_tokens_per_s, r.completion_tokens, r.requests_per_s);
-  std::printf("  TTFT            p50 %.4f s   p99 %.4f s\n", r.ttft_p50_s, r.ttft_p99_s);
+  if (o.kserve) {
+    std::printf("  throughput      %.2f requests/s\n", r.requests_per_s);
+  } else {
+    std::printf("  throughput      %.1f completion tokens/s (%zu tokens), %.2f requests/s\n",
+                r.agg_tokens_per_s, r.completion_tokens, r.requests_per_s);
+    std::printf("  TTFT            p50 %.4f s   p99 %.4f s\n", r.ttft_p50_s, r.ttft_p99_s);
+  }
   std::printf("  latency         p50 %.4f s   p99 %.4f s\n", r.latency_p50_s, r.latency_p99_s);
   if (o.stream) std::printf("  time per token  p50 %.4f s\n", r.tpot_p50_s);
   if (r.cached_tokens > 0) {
@@ -504,6 +551,10 @@ void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
   for (std::size_t t = 0; t < r.ttft_p50_by_turn_s.size(); ++t) {
     std::printf("  turn %-2zu TTFT    p50 %.4f s   p99 %.4f s\n", t + 1, r.ttft_p50_by_turn_s[t],
                 r.ttft_p99_by_turn_s[t]);
+  }
+  if (!r.resent.empty()) {
+    std::printf("  resent          %zu (their connection closed before an answer; first: %s: %s)\n",
+                r.resent.size(), r.resent.front().kind.c_str(), r.resent.front().message.c_str());
   }
   if (r.errors == 0) return;
   std::string kinds;
@@ -516,11 +567,22 @@ void print_report(const LoadgenOptions& o, const LoadgenReport& r) {
 Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const std::string& path) {
   json::object errors_by_kind;
   for (const auto& [kind, n] : r.errors_by_kind) errors_by_kind[kind] = n;
+  const auto to_json = [](const std::vector<LoadgenFailure>& list) {
+    json::array out;
+    for (const LoadgenFailure& f : list) {
+      out.push_back(json::object{
+          {"request", f.request}, {"kind", f.kind}, {"message", f.message}, {"at_s", f.at_s}});
+    }
+    return out;
+  };
   const json::object report{
       {"ok", r.ok},
       {"errors", r.errors},
       {"errors_by_kind", errors_by_kind},
       {"first_error", r.first_error},
+      {"failures", to_json(r.failures)},
+      {"resent", to_json(r.resent)},
+      {"start_unix_s", r.start_unix_s},
       {"wall_s", r.wall_s},
       {"completion_tokens", r.completion_tokens},
       {"agg_tokens_per_s", r.agg_tokens_per_s},
@@ -533,6 +595,7 @@ Status write_report_json(const LoadgenOptions& o, const LoadgenReport& r, const 
       {"concurrency", o.concurrency},
       {"requests", o.requests},
       {"stream", o.stream},
+      {"kserve", o.kserve},
       {"max_tokens", o.max_tokens},
       {"prompt_salt", o.prompt_salt},
       {"shared_prefix_tokens", o.shared_prefix_tokens},

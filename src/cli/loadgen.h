@@ -1,10 +1,12 @@
 // `modelpool loadgen`: a load generator for OpenAI-compatible servers (our
-// `modelpool serve`, llama.cpp's llama-server).
+// `modelpool serve`, llama.cpp's llama-server), and for KServe v2 infer
+// endpoints (any model that infers, such as a sim model).
 //
 // `concurrency` worker threads each keep one HTTP/1.1 keep-alive connection
 // and together send `requests` POSTs to /v1/completions (or
-// /v1/chat/completions), taking the next request number from a shared
-// counter. Each request is timed from just before it is written:
+// /v1/chat/completions, or /v2/models/{model}/infer), taking the next
+// request number from a shared counter. Each request is timed from just
+// before it is written:
 //
 //   latency   until the whole response has been read;
 //   TTFT      streams: until the first server-sent event that carries text;
@@ -15,7 +17,8 @@
 //
 // A request fails with an HTTP status other than 200, a transport error
 // (connect, reset, closed), a timeout, or a response that is not the JSON or
-// event stream expected. Failures are values in the report, never exceptions.
+// event stream expected. Failures are values in the report, never exceptions,
+// and each one is listed with its message (what that client was told).
 #pragma once
 
 #include <cstddef>
@@ -46,6 +49,10 @@ struct LoadgenOptions {
   std::size_t requests = 1;     // REQUIRES: >= 1
   bool stream = false;
   bool chat = false;  // /v1/chat/completions with one user message
+  // POST /v2/models/{model}/infer with one INT64 tensor [index] instead of a
+  // completion; succeeds on a 200 whose JSON has "outputs". The prompt and
+  // token options do not apply. REQUIRES: !chat && !stream.
+  bool kserve = false;
   std::string model = "default";
   std::size_t max_tokens = 16;
   // The prompt: `prompt` verbatim when not empty (the same for every
@@ -67,6 +74,16 @@ struct LoadgenOptions {
   bool ignore_eos = false;          // sent as "ignore_eos": true (llama-server, vLLM)
   std::string api_key;              // sent as "Authorization: Bearer KEY" when set
   std::size_t timeout_ms = 300000;  // whole-request deadline, connect included
+};
+
+// One failed request (or failed attempt): its number, its kind (as
+// errors_by_kind counts it) and the message: the start of the answer's body
+// for an HTTP error, else what failed ("read: end of stream").
+struct LoadgenFailure {
+  std::size_t request = 0;
+  std::string kind;
+  std::string message;
+  double at_s = 0;  // from the run's start to the end of the request
 };
 
 // What one run measured. Percentiles are over successful requests (nearest
@@ -92,6 +109,14 @@ struct LoadgenReport {
   std::size_t cached_tokens = 0;
   // turns > 1: TTFT percentiles of each turn (index 0: the first).
   std::vector<double> ttft_p50_by_turn_s, ttft_p99_by_turn_s;
+  // Every failed request, by request number.
+  std::vector<LoadgenFailure> failures;
+  // Requests sent twice, by request number, each with its first attempt's
+  // error: their reused connection closed before any answer (see
+  // run_loadgen). They count as ok or failed by their second attempt.
+  std::vector<LoadgenFailure> resent;
+  // When the first request was written, by the wall clock (to match logs).
+  double start_unix_s = 0;
 };
 
 // The prompt of request number `index` (see LoadgenOptions::prompt); with
@@ -99,6 +124,11 @@ struct LoadgenReport {
 std::string make_prompt(const LoadgenOptions& options, std::size_t index);
 
 // Sends all requests and measures them; blocks until every worker is done.
+// A request whose reused connection closes before any answer is sent again,
+// once, on a new connection, as browsers and some clients (the OpenAI SDKs)
+// do: the server may have closed the connection while it sat idle. It is
+// listed in `resent`, since a proxy's way of saying its server died under
+// the request is the same closed connection.
 LoadgenReport run_loadgen(const LoadgenOptions& options);
 
 // Prints the report as a short table on stdout.

@@ -23,8 +23,9 @@ void add_loadgen_command(CLI::App& app, int* exit_code) {
   LoadgenOptions* o = &args->options;
   CLI::App* cmd = app.add_subcommand(
       "loadgen",
-      "Send concurrent requests to an OpenAI-compatible server (modelpool serve, llama-server) "
-      "and report throughput, time to first token and latency");
+      "Send concurrent requests to an OpenAI-compatible server (modelpool serve, llama-server), "
+      "or KServe v2 infer requests (--kserve), and report throughput, time to first token and "
+      "latency");
   cmd->add_option("--url", args->url, "Server base URL, e.g. http://127.0.0.1:8080")
       ->required()
       ->check([](const std::string& url) {
@@ -37,8 +38,15 @@ void add_loadgen_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--requests", o->requests, "Requests in all, shared by the workers")
       ->check(CLI::Range(1, 100000000))
       ->capture_default_str();
-  cmd->add_flag("--stream", o->stream, "Stream the responses (server-sent events); measures TTFT");
-  cmd->add_flag("--chat", o->chat, "Use /v1/chat/completions instead of /v1/completions");
+  CLI::Option* stream = cmd->add_flag("--stream", o->stream,
+                                      "Stream the responses (server-sent events); measures TTFT");
+  CLI::Option* chat =
+      cmd->add_flag("--chat", o->chat, "Use /v1/chat/completions instead of /v1/completions");
+  cmd->add_flag("--kserve", o->kserve,
+                "POST /v2/models/MODEL/infer with one INT64 tensor instead of a completion "
+                "(any model that infers, e.g. a sim model); prompt and token options do not apply")
+      ->excludes(stream)
+      ->excludes(chat);
   cmd->add_option("--model", o->model, "Model name sent in each request")->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate per request")
       ->check(CLI::Range(1, 1 << 20))
