@@ -322,6 +322,7 @@ int serve(const ServeArgs& args) {
   sigwait(&signals, &sig);
   const Clock::time_point signalled = Clock::now();
   const bool fatal = sig == SIGUSR1;
+  const auto delay = std::chrono::milliseconds(fatal ? 0 : config.drain_delay_ms);
   const auto drain = std::chrono::milliseconds(fatal ? 0 : config.drain_timeout_ms);
   // A second SIGTERM or SIGINT: out now.
   std::thread([signals, logger] {
@@ -331,7 +332,17 @@ int serve(const ServeArgs& args) {
     sigwait(&s, &again);
     exit_now(*logger, std::string(again == SIGTERM ? "SIGTERM" : "SIGINT") + " again: exiting now", 128 + again);
   }).detach();
-  ExitWatchdog watchdog(signalled + drain + std::chrono::milliseconds(950), logger);
+  ExitWatchdog watchdog(signalled + delay + drain + std::chrono::milliseconds(950), logger);
+  if (delay.count() > 0) {
+    // Readiness fails, everything else goes on: balancers take this replica
+    // out by their checks while it still accepts, so no connection of theirs
+    // meets a closed listener (or is reset in its accept queue).
+    spdlog::info("{}: unready, serving {} ms more before draining (drain_delay_ms)",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT", delay.count());
+    api->set_leaving();
+    std::this_thread::sleep_until(signalled + delay);  // a second signal still exits at once
+  }
+  const Clock::time_point drain_start = signalled + delay;
   if (!fatal) {
     spdlog::info("{}: draining ({} request(s) in flight, up to {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  http.in_flight(), drain.count());
@@ -341,12 +352,12 @@ int serve(const ServeArgs& args) {
   const auto wait_idle = [&](Clock::time_point until) {
     while (http.in_flight() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   };
-  wait_idle(signalled + drain);
+  wait_idle(drain_start + drain);
   const std::size_t left = http.in_flight();
   if (left > 0) {
     spdlog::warn("drain timeout: cutting off {} request(s)", left);
     http.cut_off();  // streams end with an error event, the others get 503
-    wait_idle(signalled + drain + std::chrono::milliseconds(800));
+    wait_idle(drain_start + drain + std::chrono::milliseconds(800));
   }
   if (loading) exit_now(*logger, "stopped while a model was loading", fatal ? 1 : 0);  // a load cannot be interrupted
   loader.join();

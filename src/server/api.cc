@@ -165,9 +165,9 @@ void Api::handle(std::shared_ptr<Exchange> ex) {
   }
   if (path == "/v2/health/ready") {
     if (!only(http::verb::get)) return;
-    const bool ok = !draining_ && models_.all_ready() && live();
+    const bool ok = !leaving_ && models_.all_ready() && live();
     boost::json::object body{{"ready", ok}};
-    if (!ok && !draining_) {
+    if (!ok && !leaving_) {
       if (std::string why = models_.unready_reason(); !why.empty()) body["reason"] = why;
     }
     return ex->respond(ok ? http::status::ok : http::status::service_unavailable, boost::json::serialize(body));
@@ -261,10 +261,10 @@ void Api::retrieve_model(Exchange& ex, const std::string& id) {
 }
 
 void Api::health(Exchange& ex) {
-  if (!draining_ && models_.all_ready()) {
+  if (!leaving_ && models_.all_ready()) {
     return ex.respond(http::status::ok, boost::json::serialize(boost::json::object{{"status", "ok"}}));
   }
-  std::string why = draining_ ? "Shutting down" : models_.unready_reason();
+  std::string why = leaving_ ? "Shutting down" : models_.unready_reason();
   if (why.empty()) why = "Loading model";
   ex.respond(http::status::service_unavailable, error_body(ErrorFormat::kOpenAI, why, "unavailable_error", 503));
 }

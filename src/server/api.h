@@ -164,8 +164,14 @@ class Api {
   // server's default. Cheap; called on an I/O thread.
   BodyLimit body_limit(const HttpRequest& request) const;
 
-  // From now on new inference requests get 503.
-  void set_draining() { draining_ = true; }
+  // From now on readiness (/v2/health/ready, /health, a model's ready)
+  // answers 503, while requests are still served (drain_delay_ms).
+  void set_leaving() { leaving_ = true; }
+  // From now on new inference requests get 503 too.
+  void set_draining() {
+    leaving_ = true;
+    draining_ = true;
+  }
   bool draining() const { return draining_; }
   // Handlers queued or running now.
   std::size_t busy_handlers() const { return handlers_.busy(); }
@@ -244,6 +250,7 @@ class Api {
   ModelManager& models_;
   const ApiOptions options_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> leaving_{false};  // readiness only; set with draining_ too
   std::atomic<std::uint64_t> cut_off_{0};
   // The process's PSS, read every second on the sampler's own thread:
   // reading smaps_rollup walks every mapping, too slow for an I/O thread.

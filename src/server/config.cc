@@ -56,6 +56,7 @@ constexpr IntRange kMaxBodyBytesRange = kPositive;
 constexpr IntRange kMaxAudioUploadRange{1, 4096};
 constexpr IntRange kReadTimeoutRange = kPositive;
 constexpr IntRange kDrainTimeoutRange = kNonNegative;  // 0: stop without draining
+constexpr IntRange kDrainDelayRange{0, 600000};
 constexpr IntRange kStallTimeoutRange = kPositive;
 constexpr IntRange kHandlerThreadsRange = kPositive;
 constexpr IntRange kStreamBufferBytesRange = kPositive;
@@ -444,6 +445,8 @@ void parse_server(const toml::table& table, ServerConfig* config, Diagnostics& d
        [&](const toml::node& n) {
          return read_int(n, kDrainTimeoutRange, &config->drain_timeout_ms);
        }},
+      {"drain_delay_ms",
+       [&](const toml::node& n) { return read_int(n, kDrainDelayRange, &config->drain_delay_ms); }},
       {"stall_timeout_ms",
        [&](const toml::node& n) {
          return read_int(n, kStallTimeoutRange, &config->stall_timeout_ms);

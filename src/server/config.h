@@ -13,6 +13,7 @@
 //                                 # form fields) in MiB; OpenAI's limit is 25 MB
 //   read_timeout_ms = 30000
 //   drain_timeout_ms = 10000
+//   drain_delay_ms = 0            # after SIGTERM: unready but serving this long, then drain
 //   stall_timeout_ms = 10000      # a decoding loop with work that has not
 //                                 # stepped for this long: not live (503)
 //   handler_threads = 300         # most threads running blocking handlers;
@@ -126,6 +127,10 @@ struct ServerConfig {
   std::size_t max_audio_upload_mb = 25;
   std::int64_t read_timeout_ms = 30000;
   std::int64_t drain_timeout_ms = 10000;
+  // After SIGTERM, before draining: readiness answers 503 but the listener
+  // stays open and requests are served as usual, so load balancers take the
+  // replica out by their health checks first. 0: drain at once.
+  std::int64_t drain_delay_ms = 0;
   std::int64_t stall_timeout_ms = 10000;
   std::size_t handler_threads = 0;  // 0: not set, default_handler_threads(models)
   std::size_t stream_buffer_bytes = 1 << 20;

@@ -757,3 +757,17 @@ TEST(ConfigTest, AutoscaleTableNeedsARangeOfInstancesAndReachesThePool) {
 
 }  // namespace
 }  // namespace modelpool::server
+
+namespace modelpool::server {
+namespace {
+
+TEST(ConfigTest, DrainDelayIsMillisecondsUpToTenMinutes) {
+  EXPECT_EQ(parse_ok("").drain_delay_ms, 0);
+  EXPECT_EQ(parse_ok("[server]\ndrain_delay_ms = 2500\n").drain_delay_ms, 2500);
+  Result<ServerConfig> bad = parse_config("[server]\ndrain_delay_ms = 600001\n", "models.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("drain_delay_ms"), std::string::npos) << bad.status().message();
+}
+
+}  // namespace
+}  // namespace modelpool::server

@@ -10,6 +10,8 @@ serve` (sim models) with the outcome a client and an operator rely on.
                         reason, 503 naming it, the other models serve
   client disconnects    (not streaming) the run is cancelled, counted 499, the instance freed
   memory budget         weights that do not fit: the model is UNAVAILABLE naming the budget
+  drain delay           after SIGTERM: readiness 503 at once, requests still served for
+                        drain_delay_ms, then the listener closes and the server exits 0
   disk full             generating a model on a full file system: exit 1 naming the path and
                         ENOSPC, no file (or .partial) left; `serve` exits 1 likewise
 
@@ -191,6 +193,39 @@ finally:
     try:
         server.wait(20)
     except subprocess.TimeoutExpired:
+        server.kill()
+
+# SIGTERM with drain_delay_ms: unready at once, still serving until the delay
+# is over, then draining (the listener closes) and a clean exit.
+port = free_port()
+with open(config, "w") as f:
+    f.write("""
+[server]
+port = %d
+drain_delay_ms = 1500
+
+[[model]]
+name = "echo"
+backend = "sim"
+""" % port)
+server = subprocess.Popen([MP, "serve", "--config", config], stdout=log, stderr=log)
+try:
+    check(wait_until(lambda: request(port, "GET", "/v2/health/ready")[0] == 200, 30), "drain delay: server ready")
+    import signal
+    t_term = time.time()
+    server.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    ready = request(port, "GET", "/v2/health/ready")
+    check(ready[0] == 503, "drain delay: readiness answers 503 at once: %s" % (ready,))
+    served = request(port, "POST", "/v2/models/echo/infer", infer_body(7))
+    check(served[0] == 200, "drain delay: a new connection is still served during the delay: %s" % (served,))
+    check(wait_until(lambda: request(port, "GET", "/v2/health/live", timeout=1)[0] is None, 5),
+          "drain delay: the listener closes after it")
+    closed_after = time.time() - t_term
+    check(1.4 <= closed_after <= 3.0, "drain delay: the listener closed %.2f s after SIGTERM (delay 1.5 s)" % closed_after)
+    check(server.wait(10) == 0, "drain delay: exit 0")
+finally:
+    if server.poll() is None:
         server.kill()
 
 # disk full while generating a model (a 1 MiB tmpfs in a mount namespace of its own)

@@ -103,7 +103,7 @@ void Api::kserve(std::shared_ptr<Exchange> ex, const std::string& path) {
         return respond_error(*ex, not_found_error("unknown model '" + name + "'"));
       }
       const std::string unready = m != nullptr ? m->model().stats().unready_reason : std::string();
-      const bool ready = m != nullptr && !draining_ && unready.empty();
+      const bool ready = m != nullptr && !leaving_ && unready.empty();
       json::object body{{"name", name}, {"ready", ready}};
       if (!unready.empty()) body["reason"] = unready;
       return ex->respond(ready ? http::status::ok : http::status::service_unavailable, json::serialize(body));
