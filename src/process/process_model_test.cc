@@ -201,12 +201,13 @@ TEST(ProcessModel, AStoppedWorkerMissesItsHeartbeatsAndIsReplaced) {
 }
 
 TEST(ProcessModel, AHungRequestKillsItsWorkerAfterTheGraceAndFailsNamingIt) {
-  auto model = open(sim({{"hang_run_every", "1"}}), process_serve(2));
+  // A run that ignores its stop: the worker cannot end it at the deadline.
+  auto model = open(sim({{"hang_run_every", "1"}, {"hang_ignores_stop", "true"}}), process_serve(2));
   ASSERT_TRUE(model);
   CollectSink sink;
   const Clock::time_point start = Clock::now();
   Result<InferStats> r = model->infer(echo_request("x"), sink, Clock::now() + 200ms, {});
-  ASSERT_EQ(r.status().code(), StatusCode::kModelFailed);
+  ASSERT_EQ(r.status().code(), StatusCode::kModelFailed) << r.status().to_string();
   EXPECT_LT(Clock::now() - start, 5s);
   const std::string m = r.status().message();
   EXPECT_NE(m.find("model 'm'"), std::string::npos) << m;
@@ -217,6 +218,21 @@ TEST(ProcessModel, AHungRequestKillsItsWorkerAfterTheGraceAndFailsNamingIt) {
   EXPECT_EQ(w.hang_kills, 2u) << "the first worker and the one it was retried on";
   EXPECT_EQ(w.retried, 1u);
   EXPECT_EQ(w.failed_by_crash, 1u);
+}
+
+TEST(ProcessModel, ARunPastItsDeadlineIsStoppedInItsWorkerWhichServesOn) {
+  auto model = open(sim({{"hang_run_every", "2"}}), process_serve(1));
+  ASSERT_TRUE(model);
+  CollectSink sink;
+  EXPECT_TRUE(model->infer(echo_request("a"), sink, Clock::now() + 5s, {}).ok());
+  const Clock::time_point start = Clock::now();
+  Result<InferStats> late = model->infer(echo_request("b"), sink, Clock::now() + 200ms, {});
+  EXPECT_EQ(late.status().code(), StatusCode::kTimeout) << late.status().to_string();
+  EXPECT_LT(Clock::now() - start, 2s);  // well before hang_grace would kill it
+  EXPECT_TRUE(model->infer(echo_request("c"), sink, Clock::now() + 5s, {}).ok());
+  WorkerStats w = *model->stats().workers;
+  EXPECT_EQ(w.hang_kills, 0u);
+  EXPECT_EQ(w.restarts, 0u);
 }
 
 TEST(ProcessModel, ACancelledRequestEndsAndItsWorkerServesOn) {

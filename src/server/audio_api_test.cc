@@ -37,7 +37,8 @@ bool contains(std::string_view text, std::string_view part) {
 //
 // Its "audio files" are "FAKEWAV" and the words said, segments separated by
 // '|', each segment 1.5 s long and its words evenly spread. "FAKEWAV SLOW"
-// holds its instance until stopped (or 5 s); "FAKEWAV NO TEXT" answers
+// holds its instance until stopped (or 5 s); "FAKEWAV STUCK" holds it for
+// 800 ms whatever its stop says; "FAKEWAV NO TEXT" answers
 // without the "text" output. Speech is the format, voice, speed and text,
 // joined by '|'.
 
@@ -88,6 +89,10 @@ class FakeSpeechInstance final : public Instance {
     }
     const std::string said(file.substr(std::string_view("FAKEWAV").size()));
     if (said == " SLOW") return hold(stop);
+    if (said == " STUCK") {
+      std::this_thread::sleep_for(800ms);
+      return cancelled_error("stopped late");
+    }
     speech::Transcript t;
     t.language = in->options.language.empty() ? "en" : in->options.language;
     double at = 0;
@@ -611,23 +616,33 @@ TEST_F(AudioApiTest, RecordsMetricsAndTheModelInTheAccessLog) {
   EXPECT_EQ(m.request_duration.snapshot().count, 2u);
 }
 
-TEST_F(AudioApiTest, ADeadlinePassedWhileQueuedIsA504) {
-  // The one instance is held; the second request waits past timeout_ms.
-  std::thread holder([&] { transcribe(Form().file("FAKEWAV SLOW").field("model", "speech")); });
+TEST_F(AudioApiTest, ADeadlinePassedWhileQueuedOrRunningIsA504) {
+  // The one instance is held past timeout_ms (300 ms) by a run that does
+  // not stop in time; the second request waits past its deadline.
+  Reply held;
+  std::thread holder([&] { held = transcribe(Form().file("FAKEWAV STUCK").field("model", "speech")); });
   while (speech_model().model().stats().pool.busy == 0) std::this_thread::sleep_for(1ms);
   const auto start = Clock::now();
   const Reply r = speak(R"({"model":"speech","input":"hi"})");
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_TRUE(contains(r.body, R"("type":"timeout_error")")) << r.body;
   EXPECT_LT(Clock::now() - start, 3s);
-  // Ending the server stops the held run: its client is cut off.
-  http_->cut_off();
   holder.join();
-  bool timed_out = false;
+  EXPECT_EQ(held.status, 504) << held.body;
+  EXPECT_TRUE(contains(held.body, "deadline passed while model 'speech' ran the request")) << held.body;
+  std::uint64_t timed_out = 0;
   for (const OutcomeCount& c : speech_model().metrics.outcomes()) {
-    if (c.outcome == Outcome::kTimeout && c.code == 504) timed_out = c.count == 1;
+    if (c.outcome == Outcome::kTimeout && c.code == 504) timed_out = c.count;
   }
-  EXPECT_TRUE(timed_out);
+  EXPECT_EQ(timed_out, 2u);
+
+  // A run that stops when told ends at its deadline, and its instance
+  // serves the next request at once.
+  const auto slow_start = Clock::now();
+  const Reply slow = transcribe(Form().file("FAKEWAV SLOW").field("model", "speech"));
+  EXPECT_EQ(slow.status, 504) << slow.body;
+  EXPECT_LT(Clock::now() - slow_start, 2s);
+  EXPECT_EQ(speak(R"({"model":"speech","input":"hi"})").status, 200);
 }
 
 TEST_F(AudioApiTest, OutputsTheRouteCannotReadAreA500CountedAsAnError) {

@@ -50,6 +50,8 @@ slots = 2
 context = 2048
 threads = 2
 max_queue = 64
+# 640 streams through 2 slots on a loaded 2-core machine may queue a while
+timeout_ms = 180000
 
 # every decoding step of this one takes 1.5 s: a wedged loop
 [[model]]
@@ -75,6 +77,13 @@ max_queue = 1
 timeout_ms = 400
 [model.options]
 service_ms = 1500
+
+# runs 1 s, well within its deadline: what a drain lets finish
+[[model]]
+name = "drainer"
+backend = "sim"
+[model.options]
+service_ms = 1000
 TOML
 
 # ---- config errors are refused at start, naming file, line and key
@@ -173,7 +182,7 @@ expect "format type" 400 "response_format.type: 'xml'" -- POST /v1/chat/completi
 
 # ---- many keep-alive connections streaming at once: every response arrives whole
 if ! "$MP" loadgen --url "$URL" --api-key "$KEY" --model default --concurrency 32 --requests 640 --stream \
-  --max-tokens 8 --prompt-tokens 16 --ignore-eos --timeout-ms 30000 >"$WORK/load" 2>&1; then
+  --max-tokens 8 --prompt-tokens 16 --ignore-eos --timeout-ms 170000 >"$WORK/load" 2>&1; then
   counts=$(curl -s "$URL/metrics" | grep '^modelpool_requests_total{model="default"' | tr '\n' ' ')
   fail "concurrent streams: $(grep -i 'error' "$WORK/load") (server counts: $counts)"
 fi
@@ -311,7 +320,8 @@ else
   fail "promtool not installed"
 fi
 grep -q 'modelpool_requests_total{model="slow",outcome="rejected",code="429"} 1' "$WORK/metrics" || fail "metrics: no queue_full count"
-grep -q 'modelpool_requests_total{model="slow",outcome="timeout",code="504"} 1' "$WORK/metrics" || fail "metrics: no timeout count"
+# two timeouts: the queued request, and the running one stopped at its deadline
+grep -q 'modelpool_requests_total{model="slow",outcome="timeout",code="504"} 2' "$WORK/metrics" || fail "metrics: no timeout count"
 grep -q 'modelpool_requests_total{model="default",outcome="cancelled",code="499"} [1-9]' "$WORK/metrics" || fail "metrics: disconnected streams not counted cancelled"
 for family in time_to_first_token_seconds time_per_output_token_seconds request_duration_seconds queue_wait_seconds; do
   grep -q "^modelpool_${family}_count{model=\"default\"} [1-9]" "$WORK/metrics" || fail "metrics: no modelpool_${family} for default"
@@ -342,7 +352,7 @@ expect "reloaded infer" 200 '"outputs"' -- POST /v2/models/echo/infer '{"inputs"
 expect "load unknown" 404 'no model named' -- POST /v2/repository/models/nope/load
 
 # ---- SIGTERM drains: a request in flight finishes, then the server exits 0
-curl -s -o "$WORK/drain" -w "%{http_code}" -H "Authorization: Bearer $KEY" -d "$slow" "$URL/v2/models/slow/infer" >"$WORK/drain.code" &
+curl -s -o "$WORK/drain" -w "%{http_code}" -H "Authorization: Bearer $KEY" -d "$slow" "$URL/v2/models/drainer/infer" >"$WORK/drain.code" &
 inflight=$!
 sleep 0.3
 kill -TERM "$pid"
