@@ -230,9 +230,10 @@ TEST(BinaryTensorsTest, BinaryOutputsFollowTheJsonHeader) {
   EXPECT_EQ(one.header.at("outputs").as_array().size(), 1u);
 }
 
-// Found by fuzzing (fuzz/crashes/kserve): a binary BYTES input echoed as a
-// JSON output wrote its bytes into a JSON string as they were, so the
-// answer was not JSON when they were not UTF-8.
+// Seen while fixing what the fuzzer found (fuzz/crashes/kserve: an error
+// quoting bytes that are not UTF-8): a binary BYTES input echoed as a JSON
+// output wrote its bytes into a JSON string as they were, so the answer was
+// not JSON when they were not UTF-8.
 TEST(BinaryTensorsTest, BytesThatAreNotUtf8GoOnlyAsBinaryData) {
   const std::vector<Tensor> outputs{
       {"t", "BYTES", {2}, Buffer::adopt(encode_bytes_element("ok") + encode_bytes_element("\xff\xfe"))}};
