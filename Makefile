@@ -1,6 +1,6 @@
 # The README's commands. Each sets up what it needs (scripts/setup-deps is
 # idempotent and fast when everything is installed), builds, and runs.
-.PHONY: serve demo test bench soak build build-cpu build-cuda setup asan tsan sanitize format clean
+.PHONY: serve demo test bench soak build build-cpu build-cuda setup asan tsan sanitize fuzz format clean
 
 JOBS ?= $(shell nproc)
 
@@ -88,8 +88,15 @@ tsan: setup
 
 sanitize: asan tsan
 
+# Every parser of untrusted input under libFuzzer with ASan and UBSan
+# (fuzz/run; clang, in build-fuzz/): FUZZ_SECONDS (600) each, two at a time,
+# then a table of what each did. Fails on any crash, hang or leak.
+# FUZZ_TARGETS="http wire" runs some. `make test` replays the corpora.
+fuzz:
+	@fuzz/run
+
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf build build-asan build-tsan build-cuda
+	rm -rf build build-asan build-tsan build-cuda build-fuzz

@@ -15,6 +15,8 @@
 #            libraries only. The server neither includes nor links it: audio
 #            is decoded and encoded by a model's instances (in a worker, in
 #            process isolation), never on the server's threads.
+# Tests (*_test.cc) and fuzz targets (*_fuzz.cc) are programs of their own,
+# each with the engines it chooses: they are in no library and not checked.
 #
 # Usage: layering_test.sh SOURCE_DIR LIBMODELPOOL_CORE.a LIBMODELPOOL_SERVER.a
 set -u
@@ -68,11 +70,11 @@ check_process_includes "$tmp/process.cc" > /dev/null || fail "the process includ
 check_audio_includes "$tmp/audio.cc" > /dev/null || fail "the audio include check misses a planted server include"
 check_page_names "$tmp/page.js" > /dev/null || fail "the dashboard name check misses a planted engine name"
 
-core_files=$(find "$src/include/modelpool" "$src/src/core" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$')
+core_files=$(find "$src/include/modelpool" "$src/src/core" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$' | grep -v '_fuzz\.cc$')
 backend_files=$(find "$src/src/backends" -name '*.h' -o -name '*.cc')
-process_files=$(find "$src/src/process" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$')
-audio_files=$(find "$src/src/audio" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$')
-server_files=$(find "$src/src/server" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$')
+process_files=$(find "$src/src/process" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_benchmark\.cc$' | grep -v '_fuzz\.cc$')
+audio_files=$(find "$src/src/audio" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_fuzz\.cc$')
+server_files=$(find "$src/src/server" -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$' | grep -v '_fuzz\.cc$')
 page_files=$(find "$src/src/server/dashboard" -type f)
 
 if out=$(check_core_includes $core_files); then fail "core includes a higher layer or a library:"; echo "$out"; fi

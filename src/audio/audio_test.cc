@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sndfile.h>
 
+#include <chrono>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "audio/memory_file.h"
@@ -22,13 +25,13 @@ Pcm tone(int rate, double seconds = 1.0) {
 
 // A WAV file written straight with libsndfile, for shapes encode() never
 // makes (several channels, unusual rates).
-std::string raw_wav(int rate, int channels, std::size_t frames) {
+std::string raw_wav(int rate, int channels, std::size_t frames, int format = SF_FORMAT_WAV | SF_FORMAT_PCM_16) {
   std::string out;
   MemoryFile file(&out);
   SF_INFO info{};
   info.samplerate = rate;
   info.channels = channels;
-  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  info.format = format;
   SNDFILE* sf = file.open(SFM_WRITE, &info);
   EXPECT_NE(sf, nullptr) << sf_strerror(nullptr);
   std::vector<float> data(frames * static_cast<std::size_t>(channels), 0.25f);
@@ -114,6 +117,79 @@ TEST(Audio, BadAudioIsNamed) {
   EXPECT_NE(message(raw_wav(2000, 1, 100)).find("sample rate 2000 Hz cannot be used"), std::string::npos);
   EXPECT_NE(message(raw_wav(8000, 12, 100)).find("12 channels cannot be used"), std::string::npos);
   EXPECT_NE(message(wav, {.max_seconds = 0.5}).find("audio is 1.0 s long; the limit is 0.5 s"), std::string::npos);
+}
+
+// Found by fuzzing (fuzz/crashes/audio/): libsndfile leaks libvorbis's
+// header state when a Vorbis stream's headers are corrupt, so decode()
+// refuses such a stream before libsndfile opens it (precheck.h). The
+// leak itself shows in the ASan build (make asan) and under the fuzzer.
+TEST(Audio, CorruptVorbisHeadersAreRefusedBeforeLibsndfileSeesThem) {
+  const std::string ogg = raw_wav(16000, 1, 16000, SF_FORMAT_OGG | SF_FORMAT_VORBIS);
+  Result<Pcm> whole = decode(ogg, {});
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  EXPECT_NEAR(whole->seconds(), 1.0, 0.05);
+
+  // The first page holds the identification header alone (27 bytes of page
+  // header, its segment table, then the packet): cut after it, the comment
+  // and setup headers are missing.
+  ASSERT_GT(ogg.size(), 27u);
+  const auto segments = static_cast<unsigned char>(ogg[26]);
+  std::size_t first_page = 27 + segments;
+  for (std::size_t i = 0; i < segments; ++i) first_page += static_cast<unsigned char>(ogg[27 + i]);
+  Result<Pcm> cut = decode(ogg.substr(0, first_page + 10), {});
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.status().message(), "corrupt OGG Vorbis header: the file ends before its three headers");
+
+  // The reproducer the fuzzer found.
+  std::ifstream in(std::string(MODELPOOL_SOURCE_DIR) +
+                   "/fuzz/crashes/audio/leak-68fd906502b65a65b81cccc9e5d2655efee1b93b", std::ios::binary);
+  const std::string found((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(found.empty());
+  Result<Pcm> r = decode(found, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("corrupt OGG Vorbis header"), std::string::npos) << r.status().message();
+}
+
+// Found by fuzzing (fuzz/crashes/audio/): libsndfile walks a LIST chunk's
+// sub-chunks by their declared sizes, past the end of the file: a 127-byte
+// WAV claiming a 4 GiB LIST, or a LIST holding a 4 GiB sub-chunk, took
+// minutes. decode() hands libsndfile only the chunks that carry audio
+// (precheck.h).
+TEST(Audio, WavMetadataNeverReachesLibsndfile) {
+  const std::string wav = raw_wav(16000, 1, 1600);
+  // A LIST chunk before the audio, as many writers put one.
+  auto with_list = [&](std::uint32_t declared, std::string_view body) {
+    std::string chunk = "LIST";
+    for (int i = 0; i < 4; ++i) chunk += static_cast<char>((declared >> (8 * i)) & 0xFF);
+    return wav.substr(0, 12) + chunk + std::string(body) + wav.substr(12);
+  };
+  Result<Pcm> ok = decode(with_list(12, std::string_view("INFOISFT\0\0\0\0", 12)), {});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->samples.size(), 1600u);
+
+  const auto start = std::chrono::steady_clock::now();
+  Result<Pcm> bad = decode(with_list(0xFFFFFF66, "INFO"), {});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unreadable WAV"), std::string::npos) << bad.status().message();
+
+  // A LIST within the file whose sub-chunk claims 4 GiB: dropped, so the
+  // audio after it decodes.
+  std::string sub = "INFOISFT";
+  sub += std::string("\xF0\xFF\xFF\xFF", 4) + "lavf";
+  Result<Pcm> dropped = decode(with_list(static_cast<std::uint32_t>(sub.size()), sub), {});
+  ASSERT_TRUE(dropped.ok()) << dropped.status().message();
+  EXPECT_EQ(dropped->samples.size(), 1600u);
+
+  for (std::string_view name : {"timeout-0be39422f3f30c8ae067d6abf9da7b827adb7c1d",
+                                "timeout-54799a00ecc388460309edfe1de1e9da2c9f5f12"}) {
+    std::ifstream in(std::string(MODELPOOL_SOURCE_DIR) + "/fuzz/crashes/audio/" + std::string(name), std::ios::binary);
+    const std::string found((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(found.empty()) << name;
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(decode(found, {}).ok()) << name;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1)) << name;
+  }
 }
 
 TEST(Audio, MpegLengthIsCheckedWhileDecoding) {

@@ -10,6 +10,7 @@
 
 #include "audio/audio.h"
 #include "audio/memory_file.h"
+#include "audio/precheck.h"
 
 namespace modelpool::audio {
 namespace {
@@ -87,7 +88,10 @@ Result<Pcm> decode(std::string_view bytes, const DecodeLimits& limits) {
     return invalid_argument_error("not audio: the bytes start with " + describe_start(bytes) +
                                   "; expected WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF");
   }
-  MemoryFile file(bytes);
+  std::string storage;
+  Result<std::string_view> prepared = prepare_for_libsndfile(bytes, container, &storage);
+  if (!prepared.ok()) return prepared.status();
+  MemoryFile file(*prepared);
   SF_INFO info{};
   std::unique_ptr<SNDFILE, CloseFile> sf(file.open(SFM_READ, &info));
   if (!sf) {

@@ -333,4 +333,86 @@ void get(WireReader& r, WorkerInfo* info) {
   info->describe = r.str();
 }
 
+Status read_hello(std::string_view message, HelloMessage* out) {
+  WireReader r(message);
+  get(r, &out->spec);
+  get(r, &out->serve);
+  return r.finish();
+}
+
+Status read_infer_call(std::string_view message, InferCall* out) {
+  WireReader r(message);
+  out->id = r.str();
+  get(r, &out->inputs);
+  get(r, &out->parameters);
+  out->remaining_ns = r.i64();
+  return r.finish();
+}
+
+Status read_generate_call(std::string_view message, GenerateCall* out) {
+  WireReader r(message);
+  get(r, &out->request, &out->stream_text, &out->stream_logprobs);
+  out->remaining_ns = r.i64();
+  return r.finish();
+}
+
+Status read_count_tokens_call(std::string_view message, std::string* text) {
+  WireReader r(message);
+  *text = r.str();
+  return r.finish();
+}
+
+Status read_load_failed(std::string_view message, Status* why) {
+  WireReader r(message);
+  get(r, why);
+  return r.finish();
+}
+
+Status read_ready(std::string_view message, WorkerInfo* info) {
+  WireReader r(message);
+  get(r, info);
+  return r.finish();
+}
+
+Status read_text(std::string_view message, TextMessage* out) {
+  WireReader r(message);
+  out->is_logprobs = r.u8() != 0;
+  if (out->is_logprobs) {
+    get(r, &out->logprobs);
+  } else {
+    out->piece = r.str();
+  }
+  return r.finish();
+}
+
+Status read_infer_reply(std::string_view message, InferReply* out) {
+  WireReader r(message);
+  get(r, &out->status);
+  if (r.ok() && out->status.ok()) {
+    out->worker_wait_ns = r.i64();
+    out->run_ns = r.i64();
+    get(r, &out->outputs);
+    if (r.boolean()) {
+      GenerationResult g;
+      get(r, &g);
+      out->generation = std::move(g);
+    }
+  }
+  return r.finish();
+}
+
+Status read_generate_reply(std::string_view message, Status* status, GenerationResult* result) {
+  WireReader r(message);
+  get(r, status);
+  if (r.ok() && status->ok()) get(r, result);
+  return r.finish();
+}
+
+Status read_count_tokens_reply(std::string_view message, Status* status, std::uint64_t* count) {
+  WireReader r(message);
+  get(r, status);
+  if (r.ok() && status->ok()) *count = r.u64();
+  return r.finish();
+}
+
 }  // namespace modelpool::process

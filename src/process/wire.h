@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -166,5 +167,69 @@ struct WorkerInfo {
 };
 void put(WireWriter& w, const WorkerInfo& info);
 void get(WireReader& r, WorkerInfo* info);
+
+// ---- Whole messages, as their receivers read them (the senders write them
+// in worker_client.cc and worker_main.cc). Each takes a message, header
+// included, whose type its receiver has already dispatched on, and returns
+// kInvalidArgument "worker protocol: ..." when its body is not that
+// message's: a field cut short or out of range, bytes left over. Nothing
+// else is checked here: offsets are checked against the arena by the side
+// that maps it. src/process/wire_fuzz.cc runs every one of them on
+// arbitrary bytes.
+
+// Server -> worker.
+struct HelloMessage {  // kHello (the arena's descriptor rides along)
+  ModelSpec spec;
+  ServeOptions serve;
+};
+Status read_hello(std::string_view message, HelloMessage* out);
+
+struct InferCall {  // kInfer
+  std::string id;
+  std::vector<TensorRef> inputs;  // in the arena's input half
+  Parameters parameters;
+  std::int64_t remaining_ns = -1;  // until the deadline; < 0: none
+};
+Status read_infer_call(std::string_view message, InferCall* out);
+
+struct GenerateCall {  // kGenerate
+  GenerationRequest request;  // without its callbacks
+  bool stream_text = false;   // whether the caller wants on_text pieces (kText)
+  bool stream_logprobs = false;
+  std::int64_t remaining_ns = -1;
+};
+Status read_generate_call(std::string_view message, GenerateCall* out);
+
+// kCountTokens: the text.
+Status read_count_tokens_call(std::string_view message, std::string* text);
+
+// Worker -> server.
+// kLoadFailed: why.
+Status read_load_failed(std::string_view message, Status* why);
+// kReady.
+Status read_ready(std::string_view message, WorkerInfo* info);
+
+struct TextMessage {  // kText: a streamed piece of text, or of logprobs
+  bool is_logprobs = false;
+  std::string piece;
+  std::vector<TokenLogprob> logprobs;
+};
+Status read_text(std::string_view message, TextMessage* out);
+
+// kDone of a kInfer call.
+struct InferReply {
+  Status status;  // the call's; the rest is set only when it is ok
+  std::int64_t worker_wait_ns = 0;
+  std::int64_t run_ns = 0;
+  std::vector<TensorRef> outputs;  // in the arena (an echoed input: the input half)
+  std::optional<GenerationResult> generation;
+};
+Status read_infer_reply(std::string_view message, InferReply* out);
+
+// kDone of a kGenerate call: its status and, when ok, its result.
+Status read_generate_reply(std::string_view message, Status* status, GenerationResult* result);
+
+// kDone of a kCountTokens call: its status and, when ok, the count.
+Status read_count_tokens_reply(std::string_view message, Status* status, std::uint64_t* count);
 
 }  // namespace modelpool::process

@@ -187,18 +187,16 @@ Result<std::shared_ptr<WorkerClient>> WorkerClient::start(const WorkerLaunch& la
     if (!got->peer || got->peer->pid != pid || got->peer->uid != geteuid()) {
       return fail("refused a worker message that did not come from worker " + std::to_string(pid));
     }
-    WireReader r(got->bytes);
-    if (r.header().type == MessageType::kLoadFailed) {
+    const MessageType type = WireReader(got->bytes).header().type;
+    if (type == MessageType::kLoadFailed) {
       Status why;
-      get(r, &why);
-      if (Status s = r.finish(); !s.ok()) return fail(s.message());
+      if (Status s = read_load_failed(got->bytes, &why); !s.ok()) return fail(s.message());
       fail("").ignore();
       return model_failed_error(why.message());
     }
-    if (r.header().type != MessageType::kReady) return fail("worker protocol: expected ready");
+    if (type != MessageType::kReady) return fail("worker protocol: expected ready");
     WorkerInfo info;
-    get(r, &info);
-    if (Status s = r.finish(); !s.ok()) return fail(s.message());
+    if (Status s = read_ready(got->bytes, &info); !s.ok()) return fail(s.message());
     std::shared_ptr<WorkerClient> client(
         new WorkerClient(pid, pidfd, std::move(server_end), std::move(*arena), serve.process, std::move(on_exit)));
     client->info_ = std::move(info);
@@ -299,20 +297,17 @@ void WorkerClient::dispatch(Received& message) {
         if (auto it = calls_.find(h.call); it != calls_.end()) call = it->second;
       }
       if (!call) return;
-      if (r.u8() == 0) {
-        const std::string piece = r.str();
-        if (!r.finish().ok()) return kill("sent a malformed message");
+      TextMessage text;
+      if (!read_text(message.bytes, &text).ok()) return kill("sent a malformed message");
+      if (!text.is_logprobs) {
         call->streamed.store(true, std::memory_order_release);
-        if (call->on_text && !call->on_text(piece) && call->cancelled_at_ns.load() == 0) {
+        if (call->on_text && !call->on_text(text.piece) && call->cancelled_at_ns.load() == 0) {
           call->cancelled_at_ns.store(now_ns());
           WireWriter cancel({.type = MessageType::kCancel, .call = h.call});
           channel_.send(cancel.bytes()).ignore();
         }
-      } else {
-        std::vector<TokenLogprob> entries;
-        get(r, &entries);
-        if (!r.finish().ok()) return kill("sent a malformed message");
-        if (call->on_logprobs) call->on_logprobs(entries);
+      } else if (call->on_logprobs) {
+        call->on_logprobs(text.logprobs);
       }
       return;
     }
@@ -478,27 +473,22 @@ Result<InferStats> WorkerClient::infer(const Request& request, Sink& sink, Deadl
   Result<std::string> reply = finish_call(call, w.bytes(), stop, trace);
   if (!reply.ok()) return reply.status();
 
-  WireReader r(*reply);
-  Status status;
-  get(r, &status);
-  if (!status.ok()) {
-    if (Status s = r.finish(); !s.ok()) return s;
-    return status;
+  InferReply answer;
+  const Status read = read_infer_reply(*reply, &answer);
+  if (read.ok() && !answer.status.ok()) return answer.status;
+  if (!read.ok()) {
+    // A failed call ends with the reply's own error; a reply claiming
+    // success that does not parse is the worker's fault.
+    if (!answer.status.ok()) return read;
+    kill("sent a malformed reply");
+    return internal_error(read.message());
   }
   InferStats stats;
-  r.i64();  // the worker's own wait: part of the time it did not run, below
-  stats.run = std::chrono::nanoseconds(r.i64());
-  std::vector<TensorRef> outs;
-  get(r, &outs);
-  if (r.boolean()) {
-    GenerationResult g;
-    get(r, &g);
-    stats.generation = std::move(g);
-  }
-  if (Status s = r.finish(); !s.ok()) {
-    kill("sent a malformed reply");
-    return internal_error(s.message());
-  }
+  // answer.worker_wait_ns, the worker's own wait, is part of the time it
+  // did not run, below.
+  stats.run = std::chrono::nanoseconds(answer.run_ns);
+  const std::vector<TensorRef>& outs = answer.outputs;
+  stats.generation = std::move(answer.generation);
   stats.queue_wait = (Clock::now() - sent_at) - stats.run;  // waiting and transport
   std::vector<Tensor> tensors;
   for (const TensorRef& o : outs) {
@@ -544,12 +534,9 @@ Result<GenerationResult> WorkerClient::generate(const GenerationRequest& request
   w.i64(remaining_ns(deadline));
   Result<std::string> reply = finish_call(call, w.bytes(), stop, trace);
   if (!reply.ok()) return reply.status();
-  WireReader r(*reply);
   Status status;
-  get(r, &status);
   GenerationResult result;
-  if (status.ok()) get(r, &result);
-  if (Status s = r.finish(); !s.ok()) {
+  if (Status s = read_generate_reply(*reply, &status, &result); !s.ok()) {
     kill("sent a malformed reply");
     return internal_error(s.message());
   }
@@ -564,12 +551,9 @@ Result<std::size_t> WorkerClient::count_tokens(std::string_view text) {
   CallTrace trace;
   Result<std::string> reply = finish_call(call, w.bytes(), {}, &trace);
   if (!reply.ok()) return reply.status();
-  WireReader r(*reply);
   Status status;
-  get(r, &status);
   std::uint64_t n = 0;
-  if (status.ok()) n = r.u64();
-  if (Status s = r.finish(); !s.ok()) return internal_error(s.message());
+  if (Status s = read_count_tokens_reply(*reply, &status, &n); !s.ok()) return internal_error(s.message());
   if (!status.ok()) return status;
   return static_cast<std::size_t>(n);
 }

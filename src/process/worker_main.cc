@@ -118,15 +118,13 @@ class Worker {
   }
 
   void infer(const std::string& message, std::stop_token stop, WireWriter& done) {
-    WireReader r(message);
+    InferCall in;
+    Status s = read_infer_call(message, &in);
     Request request;
-    request.id = r.str();
-    std::vector<TensorRef> refs;
-    get(r, &refs);
-    get(r, &request.parameters);
-    const Deadline deadline = deadline_from(r.i64());
-    Status s = r.finish();
-    if (s.ok()) s = inputs_of(refs, &request.inputs);
+    request.id = std::move(in.id);
+    request.parameters = std::move(in.parameters);
+    const Deadline deadline = deadline_from(in.remaining_ns);
+    if (s.ok()) s = inputs_of(in.inputs, &request.inputs);
     if (!s.ok()) return put(done, s);
     CollectSink sink;
     Result<InferStats> stats = model_->infer(request, sink, deadline, stop);
@@ -151,13 +149,11 @@ class Worker {
   }
 
   void generate(std::uint64_t call, const std::string& message, std::stop_token stop, WireWriter& done) {
-    WireReader r(message);
-    GenerationRequest request;
-    bool stream_text = false, stream_logprobs = false;
-    get(r, &request, &stream_text, &stream_logprobs);
-    const Deadline deadline = deadline_from(r.i64());
-    if (Status s = r.finish(); !s.ok()) return put(done, s);
-    if (stream_text) {
+    GenerateCall in;
+    if (Status s = read_generate_call(message, &in); !s.ok()) return put(done, s);
+    GenerationRequest& request = in.request;
+    const Deadline deadline = deadline_from(in.remaining_ns);
+    if (in.stream_text) {
       request.on_text = [this, call, stop](std::string_view piece) {
         WireWriter w({.type = MessageType::kText, .call = call});
         w.u8(0);
@@ -166,7 +162,7 @@ class Worker {
         return !stop.stop_requested();
       };
     }
-    if (stream_logprobs) {
+    if (in.stream_logprobs) {
       request.on_logprobs = [this, call](std::span<const TokenLogprob> entries) {
         WireWriter w({.type = MessageType::kText, .call = call});
         w.u8(1);
@@ -180,9 +176,8 @@ class Worker {
   }
 
   void count_tokens(const std::string& message, WireWriter& done) {
-    WireReader r(message);
-    const std::string text = r.str();
-    if (Status s = r.finish(); !s.ok()) return put(done, s);
+    std::string text;
+    if (Status s = read_count_tokens_call(message, &text); !s.ok()) return put(done, s);
     Result<std::size_t> n = model_->count_tokens(text);
     put(done, n.status());
     if (n.ok()) done.u64(*n);
@@ -227,12 +222,11 @@ int run_worker(const BackendCatalog& catalog, int channel_fd, pid_t parent) {
 
   Result<Received> hello = channel.receive();
   if (!hello.ok()) return 1;
-  WireReader r(hello->bytes);
-  ModelSpec spec;
-  ServeOptions serve;
-  get(r, &spec);
-  get(r, &serve);
-  if (Status s = r.finish(); !s.ok() || r.header().type != MessageType::kHello || hello->fd < 0) {
+  HelloMessage in;
+  const Status s = read_hello(hello->bytes, &in);
+  const ModelSpec& spec = in.spec;
+  const ServeOptions& serve = in.serve;
+  if (!s.ok() || WireReader(hello->bytes).header().type != MessageType::kHello || hello->fd < 0) {
     if (hello->fd >= 0) close(hello->fd);
     refuse(channel, s.ok() ? invalid_argument_error("worker protocol: expected a hello with the arena") : s).ignore();
     return 1;

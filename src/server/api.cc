@@ -4,6 +4,8 @@
 #include <ctime>
 #include <thread>
 
+#include "server/utf8.h"
+
 namespace modelpool::server {
 
 ErrorFormat error_format_of(std::string_view target) {
@@ -12,8 +14,10 @@ ErrorFormat error_format_of(std::string_view target) {
 }
 
 std::string error_body(ErrorFormat format, std::string_view message, std::string_view type, int code) {
-  if (format == ErrorFormat::kKServe) return boost::json::serialize(boost::json::object{{"error", message}});
-  boost::json::object inner{{"message", message}, {"type", type}, {"code", code}};
+  // A message may quote what the client sent, in any bytes.
+  const std::string text = valid_utf8(message);
+  if (format == ErrorFormat::kKServe) return boost::json::serialize(boost::json::object{{"error", text}});
+  boost::json::object inner{{"message", text}, {"type", type}, {"code", code}};
   return boost::json::serialize(boost::json::object{{"error", std::move(inner)}});
 }
 

@@ -76,11 +76,12 @@
 // nothing and infer refuses shared-memory parameters (400).
 //   register   body {"key": "/shm_name", "offset": N (default 0),
 //              "byte_size": N}: maps the range of the client's POSIX shm
-//              object (shm_regions.h). 200 {}; 400 bad or missing field
+//              object (shm_regions.h). 200 with an empty body (as
+//              Triton); 400 bad or missing field
 //              (named), name already registered, range past the object's
 //              end; 500 the object cannot be opened (as Triton).
 //   unregister one region or, without a name, all; an unknown name is a
-//              no-op (200 {}, as Triton). A region in use by a request is
+//              no-op (200, empty, as Triton). A region in use by a request is
 //              unmapped when that request ends.
 //   status     200 [{"name", "key", "offset", "byte_size"}, ...]; a named
 //              region that is not registered: 404.
@@ -275,6 +276,8 @@ enum class ErrorFormat { kOpenAI, kKServe };
 ErrorFormat error_format_of(std::string_view target);
 
 // The error body in `format`; kKServe has no place for `type` and `code`.
+// Bytes of `message` that are not UTF-8 (a quoted request target, header
+// or form field) are written as U+FFFD, so the body is always JSON.
 std::string error_body(ErrorFormat format, std::string_view message, std::string_view type, int code);
 // The error body for an error the HTTP layer answers itself (HttpOptions::
 // error_body): KServe's {"error": "message"} on /v2 routes, OpenAI's shape

@@ -166,8 +166,12 @@ Result<InferResponse> write_infer_response(json::object head, const std::vector<
       chosen.push_back({found, shm == nullptr && w.binary.value_or(choice.binary_by_default), shm});
     }
   }
-  // Every shared-memory output must fit before any is written.
+  // Every shared-memory output must fit before any is written, and every
+  // JSON one be JSON.
   for (const Chosen& c : chosen) {
+    if (c.shm == nullptr && !c.binary) {
+      if (Status s = check_json_data(*c.tensor); !s.ok()) return s;
+    }
     if (c.shm != nullptr && c.tensor->data.size() > c.shm->size()) {
       return invalid_argument_error(
           "output '" + c.tensor->name + "': shared memory region '" + c.shm->region() + "': " + kShmByteSize +

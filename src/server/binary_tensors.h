@@ -124,7 +124,9 @@ struct InferResponse {
 // `head` (model_name, id...) with "outputs" added as `choice` says, then the
 // binary outputs' bytes; shared-memory outputs are written into their
 // regions. kInvalidArgument naming an output asked for that is not among
-// `outputs`, or one larger than its region's range.
+// `outputs`, one larger than its region's range, or a JSON one whose BYTES
+// are not UTF-8 text (check_json_data, tensor_json.h); nothing is written
+// into a region then.
 Result<InferResponse> write_infer_response(boost::json::object head,
                                            const std::vector<Tensor>& outputs,
                                            const OutputChoice& choice);

@@ -230,6 +230,30 @@ TEST(BinaryTensorsTest, BinaryOutputsFollowTheJsonHeader) {
   EXPECT_EQ(one.header.at("outputs").as_array().size(), 1u);
 }
 
+// Seen while fixing what the fuzzer found (fuzz/crashes/kserve: an error
+// quoting bytes that are not UTF-8): a binary BYTES input echoed as a JSON
+// output wrote its bytes into a JSON string as they were, so the answer was
+// not JSON when they were not UTF-8.
+TEST(BinaryTensorsTest, BytesThatAreNotUtf8GoOnlyAsBinaryData) {
+  const std::vector<Tensor> outputs{
+      {"t", "BYTES", {2}, Buffer::adopt(encode_bytes_element("ok") + encode_bytes_element("\xff\xfe"))}};
+  auto doc = parse_object("{}");
+  Parameters params;
+  auto choice = output_choice_from_json(*doc, &params);
+  ASSERT_TRUE(choice.ok());
+  auto r = write_infer_response(json::object{{"model_name", "m"}}, outputs, *choice);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(contains(r.status().message(), "output 't': BYTES element 1 is not UTF-8 text"))
+      << r.status().message();
+
+  Parameters binary;
+  binary.set("binary_data_output", true);
+  Read read = respond(outputs, "{}", binary);
+  ASSERT_TRUE(read.is_binary);
+  EXPECT_EQ(read.binary, outputs[0].data.view());
+}
+
 TEST(BinaryTensorsTest, OutputChoicesTheServerDoesNotImplementAreRefused) {
   auto refused = [](const std::string& request, Parameters params, std::string_view needle) {
     auto choice = output_choice_from_json(parse_object(request).value(), &params);

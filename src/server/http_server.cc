@@ -12,7 +12,6 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-namespace detail {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
@@ -26,6 +25,59 @@ std::string_view trim(std::string_view s) {
 bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == make_error_code(http::error::bad_method).category();
 }
+
+// The 413 for a body over `limit`.
+Refusal body_refusal(const BodyLimit& limit) {
+  return {http::status::payload_too_large,
+          limit.refusal.empty() ? "request body over the limit of " + std::to_string(limit.bytes) + " bytes"
+                                : limit.refusal};
+}
+
+}  // namespace
+
+void prepare_request_parser(RequestParser& parser, const HttpOptions& options) {
+  // The body's limit depends on the request (HttpOptions::body_limit): it
+  // is set once the headers are read, and checked against Content-Length.
+  parser.body_limit(boost::none);
+  parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+}
+
+std::optional<Refusal> check_request_head(RequestParser& parser, const HttpOptions& options, BodyLimit* limit) {
+  const HttpRequest& req = parser.get();
+  *limit = options.body_limit ? options.body_limit(req) : BodyLimit{};
+  if (limit->bytes == 0) limit->bytes = options.max_body_bytes;
+  if (auto length = parser.content_length(); length && *length > limit->bytes) return body_refusal(*limit);
+  parser.body_limit(limit->bytes);  // a chunked body counts its chunks against it
+  if (auto te = req.find(http::field::transfer_encoding); te != req.end() && !iequals(trim(te->value()), "chunked")) {
+    return Refusal{http::status::not_implemented,
+                   "Transfer-Encoding '" + std::string(te->value()) + "' is not supported (only chunked)"};
+  }
+  if (auto expect = req.find(http::field::expect); expect != req.end() && req.version() >= 11 &&
+                                                    !iequals(trim(expect->value()), "100-continue")) {
+    return Refusal{http::status::expectation_failed,
+                   "Expect '" + std::string(expect->value()) + "' is not supported (only 100-continue)"};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> refusal_for_read_error(const beast::error_code& ec, const HttpOptions& options,
+                                              const BodyLimit& limit) {
+  if (ec == http::error::body_limit) return body_refusal(limit);
+  if (ec == http::error::header_limit) {
+    return Refusal{http::status::request_header_fields_too_large,
+                   "request headers over the limit of " + std::to_string(options.max_header_bytes) + " bytes"};
+  }
+  if (ec == http::error::bad_transfer_encoding) {
+    return Refusal{http::status::not_implemented, "unsupported Transfer-Encoding (only chunked)"};
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message || !is_parse_error(ec)) {
+    return std::nullopt;
+  }
+  return Refusal{http::status::bad_request, "malformed request: " + ec.message()};
+}
+
+namespace detail {
+namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -82,8 +134,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(beast::error_code ec);
   void on_error(beast::error_code ec);
   void refuse(http::status status, std::string_view message);
-  // The 413 for a body over limit_.
-  void refuse_body();
   void watch();
   void on_watch(beast::error_code ec, std::size_t n);
   void pump();
@@ -202,10 +252,7 @@ class Call final : public Exchange, public std::enable_shared_from_this<Call> {
 void Connection::read() {
   if (closed_) return;
   parser_.emplace();
-  // The body's limit depends on the request (HttpOptions::body_limit): it
-  // is set once the headers are read, and checked against Content-Length.
-  parser_->body_limit(boost::none);
-  parser_->header_limit(static_cast<std::uint32_t>(server_.options().max_header_bytes));
+  prepare_request_parser(*parser_, server_.options());
   stream_.expires_after(server_.options().read_timeout);
   read_pending_ = true;
   http::async_read_header(stream_, buffer_, *parser_,
@@ -216,29 +263,16 @@ void Connection::on_header(beast::error_code ec) {
   read_pending_ = false;
   if (closed_) return linger();
   if (ec) return on_error(ec);
-  const HttpRequest& req = parser_->get();
-  const auto& options = server_.options();
-  limit_ = options.body_limit ? options.body_limit(req) : BodyLimit{};
-  if (limit_.bytes == 0) limit_.bytes = options.max_body_bytes;
-  if (auto length = parser_->content_length(); length && *length > limit_.bytes)
-    return refuse_body();
-  parser_->body_limit(limit_.bytes);  // a chunked body counts its chunks against it
-  if (auto te = req.find(http::field::transfer_encoding); te != req.end() && !iequals(trim(te->value()), "chunked")) {
-    return refuse(http::status::not_implemented,
-                  "Transfer-Encoding '" + std::string(te->value()) + "' is not supported (only chunked)");
+  if (auto refusal = check_request_head(*parser_, server_.options(), &limit_)) {
+    return refuse(refusal->status, refusal->message);
   }
-  if (auto expect = req.find(http::field::expect); expect != req.end() && req.version() >= 11) {
-    if (!iequals(trim(expect->value()), "100-continue")) {
-      return refuse(http::status::expectation_failed,
-                    "Expect '" + std::string(expect->value()) + "' is not supported (only 100-continue)");
-    }
-    if (!parser_->is_done()) {
-      return net::async_write(stream_, net::buffer(kContinue),
-                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                if (ec) return self->close();
-                                self->read_body();
-                              });
-    }
+  const HttpRequest& req = parser_->get();
+  if (req.version() >= 11 && req.find(http::field::expect) != req.end() && !parser_->is_done()) {
+    return net::async_write(stream_, net::buffer(kContinue),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->read_body();
+                            });
   }
   if (parser_->is_done()) return on_read({});
   read_body();
@@ -251,20 +285,10 @@ void Connection::read_body() {
 }
 
 void Connection::on_error(beast::error_code ec) {
-  const auto& o = server_.options();
-  if (ec == http::error::body_limit) return refuse_body();
-  if (ec == http::error::header_limit) {
-    return refuse(http::status::request_header_fields_too_large,
-                  "request headers over the limit of " + std::to_string(o.max_header_bytes) + " bytes");
+  if (auto refusal = refusal_for_read_error(ec, server_.options(), limit_)) {
+    return refuse(refusal->status, refusal->message);
   }
-  if (ec == http::error::bad_transfer_encoding) {
-    return refuse(http::status::not_implemented, "unsupported Transfer-Encoding (only chunked)");
-  }
-  // The peer closed, timed out or reset: nothing to answer.
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message || !is_parse_error(ec)) {
-    return close();
-  }
-  refuse(http::status::bad_request, "malformed request: " + ec.message());
+  close();  // the peer closed, timed out or reset: nothing to answer
 }
 
 void Connection::on_read(beast::error_code ec) {
@@ -282,13 +306,6 @@ void Connection::on_read(beast::error_code ec) {
   // A request answered inline is done with; one handed to another thread is
   // watched for a disconnect.
   if (!answering_ && call_ != nullptr) watch();
-}
-
-void Connection::refuse_body() {
-  refuse(http::status::payload_too_large,
-         limit_.refusal.empty()
-             ? "request body over the limit of " + std::to_string(limit_.bytes) + " bytes"
-             : limit_.refusal);
 }
 
 // A malformed or refused request: answer and close.

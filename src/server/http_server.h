@@ -43,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -92,6 +93,40 @@ struct HttpOptions {
 };
 
 using Handler = std::function<void(std::shared_ptr<Exchange>)>;
+
+// ---- How a connection reads a request, as functions of the parser and the
+// options alone (no socket), so that the rules can be tested and fuzzed on
+// bytes (src/server/http_fuzz.cc) exactly as a connection applies them.
+
+using RequestParser = http::request_parser<http::string_body>;
+
+// An answer the HTTP layer gives itself instead of handing the request on;
+// the connection closes after it.
+struct Refusal {
+  http::status status;
+  std::string message;
+};
+
+// Makes a fresh `parser` ready for the next request of a connection: the
+// header limit from `options`; no body limit yet (check_request_head sets it).
+void prepare_request_parser(RequestParser& parser, const HttpOptions& options);
+
+// Once `parser` has read a request's line and headers: sets `*limit` to the
+// request's own body limit (HttpOptions::body_limit, else max_body_bytes)
+// and makes the parser count the body against it. A refusal for a
+// Content-Length over the limit (413, with the limit's own refusal), a
+// Transfer-Encoding other than chunked (501), an Expect other than
+// 100-continue on HTTP/1.1 (417); nullopt when the body is to be read
+// (after answering "100 Continue" when the request expects it).
+std::optional<Refusal> check_request_head(RequestParser& parser, const HttpOptions& options,
+                                          BodyLimit* limit);
+
+// The answer to a read of a request that failed with `ec`, its body limit
+// being `limit`: 413 over the body limit, 431 over the header limit, 501 a
+// bad Transfer-Encoding, 400 any other parse error; nullopt when the peer
+// closed, timed out or reset (nothing to answer: close).
+std::optional<Refusal> refusal_for_read_error(const boost::system::error_code& ec, const HttpOptions& options,
+                                              const BodyLimit& limit);
 
 namespace detail {
 class Connection;

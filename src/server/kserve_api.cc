@@ -27,8 +27,10 @@ json::object model_metadata(const ServedModel& m) {
 }
 
 // "/v2/models/NAME/rest" → NAME and rest ("" , "ready", "infer", ...); also
-// "versions/V/rest" → V and rest.
+// "versions/V/rest" → V and rest. A path that does not start with `prefix`:
+// both empty (no route).
 std::pair<std::string, std::string> split_model_path(const std::string& path, std::string_view prefix) {
+  if (!path.starts_with(prefix)) return {};
   std::string rest = path.substr(prefix.size());
   const auto slash = rest.find('/');
   if (slash == std::string::npos) return {rest, ""};

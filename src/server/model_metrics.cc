@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "server/utf8.h"
+
 namespace modelpool::server {
 namespace {
 
@@ -70,7 +72,9 @@ std::vector<OutcomeCount> ModelMetrics::outcomes() const {
   return out;
 }
 
-void ModelMetrics::record_error(int http_status, std::string_view message) {
+void ModelMetrics::record_error(int http_status, std::string_view raw) {
+  const std::string text = valid_utf8(raw);
+  const std::string_view message = text;
   RecentError e;
   e.time = std::chrono::system_clock::now();
   e.code = http_status;

@@ -81,7 +81,9 @@ class ModelMetrics {
 
   // Keeps a failed request in the ring of recent errors (the oldest goes
   // when it is full); a message longer than kErrorMessageBytes is cut at a
-  // character boundary and ends with "...". Takes the ring's mutex.
+  // character boundary and ends with "...", and bytes that are not UTF-8
+  // are kept as U+FFFD (the dashboard's JSON quotes it). Takes the ring's
+  // mutex.
   void record_error(int http_status, std::string_view message);
   // The recent errors, oldest first (at most kRecentErrors).
   std::vector<RecentError> recent_errors() const;

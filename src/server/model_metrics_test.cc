@@ -95,5 +95,13 @@ TEST(ModelMetricsTest, ALongErrorMessageIsCutAtACharacterBoundary) {
   EXPECT_NE(static_cast<unsigned char>(body.back()), 0xc3);  // no half character
 }
 
+// The dashboard's JSON quotes the message: bytes that are not UTF-8 (a
+// quoted request target) are kept as U+FFFD.
+TEST(ModelMetricsTest, AMessageIsKeptAsUtf8) {
+  ModelMetrics m;
+  m.record_error(404, "no route /v2/\xff\xfe/x");
+  EXPECT_EQ(m.recent_errors().at(0).message, "no route /v2/\xef\xbf\xbd\xef\xbf\xbd/x");
+}
+
 }  // namespace
 }  // namespace modelpool::server

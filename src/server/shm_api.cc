@@ -5,6 +5,7 @@
 #include "server/api.h"
 #include "server/request_fields.h"
 #include "server/shm_parameters.h"
+#include "server/utf8.h"
 
 namespace modelpool::server {
 namespace {
@@ -14,7 +15,8 @@ namespace json = boost::json;
 constexpr std::string_view kPrefix = "/v2/systemsharedmemory";
 
 json::object status_json(const ShmRegionStatus& s) {
-  return {{"name", s.name}, {"key", s.key}, {"offset", s.offset}, {"byte_size", s.byte_size}};
+  // A region's name comes from the request target: any bytes.
+  return {{"name", valid_utf8(s.name)}, {"key", s.key}, {"offset", s.offset}, {"byte_size", s.byte_size}};
 }
 
 // A required integer >= min, or the error naming the field.

@@ -8,6 +8,7 @@
 
 #include "server/request_fields.h"
 #include "server/shm_parameters.h"
+#include "server/utf8.h"
 
 namespace modelpool::server {
 
@@ -410,6 +411,25 @@ Result<Tensor> tensor_from_json(const json::value& input, std::size_t index,
   }
   t.data = Buffer::adopt(std::move(bytes));
   return t;
+}
+
+Status check_json_data(const Tensor& t) {
+  const TypeInfo* type = find_type(t.datatype);
+  if (type == nullptr || type->kind != TypeInfo::kBytes) return {};
+  const char* p = t.data.data();
+  const char* end = p + t.data.size();
+  for (std::size_t i = 0; end - p >= 4; ++i) {
+    const auto len = read<std::uint32_t>(p);
+    p += 4;
+    if (static_cast<std::size_t>(end - p) < len) break;
+    if (!is_utf8(std::string_view(p, len))) {
+      return invalid_argument_error("output '" + valid_utf8(t.name) + "': BYTES element " + std::to_string(i) +
+                                    " is not UTF-8 text, which JSON cannot hold: ask for it as binary data "
+                                    "(\"parameters\": {\"binary_data\": true})");
+    }
+    p += len;
+  }
+  return {};
 }
 
 json::object tensor_to_json(const Tensor& t, bool binary) {

@@ -71,6 +71,12 @@ Result<Tensor> tensor_from_json(const boost::json::value& input, std::size_t ind
 // {"binary_data_size": its byte size} instead (the bytes go after the JSON).
 boost::json::object tensor_to_json(const Tensor& tensor, bool binary = false);
 
+// Whether `tensor`'s data can be written as JSON "data" (tensor_to_json
+// without `binary`): kInvalidArgument naming the output and the element
+// when a BYTES element is not UTF-8 text, which a JSON string cannot hold
+// (such an output goes as binary data: "binary_data": true).
+Status check_json_data(const Tensor& tensor);
+
 // A KServe "parameters" object as typed Parameters: booleans, integers
 // (int64, or uint64 above INT64_MAX), other numbers (double) and strings keep
 // their type. kInvalidArgument naming the key for anything else (null, an
