@@ -121,6 +121,16 @@ if os.geteuid() != 0:
     skip("needs root for network namespaces (ip netns)")
 if shutil.which("ip") is None:
     skip("no `ip` command (iproute2)")
+# Root in a container or chroot may still lack what `ip -n` needs (a mount
+# namespace of its own): try once with a namespace of our own.
+_probe = "mp%dprobe" % os.getpid()
+_made = subprocess.run(["ip", "netns", "add", _probe], capture_output=True, text=True)
+_works = _made.returncode == 0 and subprocess.run(["ip", "-n", _probe, "link", "set", "lo", "up"],
+                                                  capture_output=True, text=True).returncode == 0
+subprocess.run(["ip", "netns", "del", _probe], capture_output=True)
+if not _works:
+    skip("cannot use network namespaces here (ip netns / ip -n failed: %s)" % _made.stderr.strip()
+         if _made.returncode != 0 else "cannot use network namespaces here (`ip -n` failed: no mount namespace)")
 if shutil.which("haproxy") is None:
     print("FAIL: haproxy is not installed (scripts/setup-deps installs it)")
     sys.exit(1)
