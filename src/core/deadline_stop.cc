@@ -55,7 +55,9 @@ struct DeadlineTimer {
       if (due.empty()) {
         cv.wait(lock);
       } else {
-        cv.wait_until(lock, due.begin()->first.first);
+        // A copy: the entry may be erased while this waits.
+        const Deadline next = due.begin()->first.first;
+        cv.wait_until(lock, next);
       }
     }
   }
