@@ -53,5 +53,17 @@ TEST(DeadlineStopTest, ManyDeadlinesFireInOrderAndFinishedOnesUnregister) {
   for (int i = 1; i < 50; i += 2) EXPECT_TRUE(stops[i]->expired());
 }
 
+TEST(DeadlineStopTest, AStopThatEndsWhileTheTimerWaitsForItLeavesTheTimerSound) {
+  // The timer sleeps until the earliest deadline; that entry goes away
+  // while it sleeps, and a new earlier one wakes it (AddressSanitizer
+  // fails this if the timer still reads the erased entry).
+  auto first = std::make_unique<DeadlineStop>(Clock::now() + 10s, std::stop_token{});
+  std::this_thread::sleep_for(20ms);
+  first.reset();
+  DeadlineStop second(Clock::now() + 30ms, {});
+  ASSERT_TRUE(stops_within(second.token(), 5s));
+  EXPECT_TRUE(second.expired());
+}
+
 }  // namespace
 }  // namespace modelpool
