@@ -56,6 +56,13 @@ import time
 import urllib.error
 import urllib.request
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import e2e  # noqa: E402
+from e2e import check, failures, free_port, wait_until  # noqa: E402
+
+e2e.say_ok = True
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP = 77
 
@@ -76,28 +83,9 @@ parser.add_argument("--sigterm-rounds", type=int, metavar="N", default=1)
 ARGS = parser.parse_args()
 MP = os.path.abspath(ARGS.modelpool)
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok:   " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
 def skip(why):
     print("SKIP: " + why, flush=True)
     sys.exit(SKIP)
-
-
-def wait_until(pred, timeout, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def run(*cmd, check_rc=True):
@@ -278,14 +266,6 @@ class Replica:
 ADMIN = os.path.join(WORK, "admin.sock")
 ACCESS_LOG = os.path.join(WORK, "haproxy.log")
 LOG_FORMAT = '"%Ts.%ms %Th %Ti %Ta %s %ST %tsc %rc %{+Q}r"'
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def haproxy_config(port):
@@ -505,8 +485,6 @@ def sigterm_under_load(victim):
     race above)."""
     run = under_load(victim, signal.SIGTERM, "sigterm")
     report, t_term, entries = run["report"], run["t"], run["entries"]
-    at = lambda f: report["start_unix_s"] + f["at_s"]
-    near = lambda t, after: t_term - 0.01 <= t <= t_term + after
     failed, resent = report["failures"], report["resent"]
     one_shot_bad = [r for r in run["one_shot"] if r[2] != 200]
     victim_errors = [e for e in entries if e["server"] == victim.name and e["status"] != 200]

@@ -29,24 +29,12 @@ import time
 import urllib.error
 import urllib.request
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from e2e import check, failures, wait_until  # noqa: E402
+
 MP, MODEL = sys.argv[1], sys.argv[2]
 WORK = tempfile.mkdtemp()
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
-def wait_until(pred, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def call(port, method, path, body=None, timeout=60):

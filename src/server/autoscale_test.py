@@ -14,52 +14,23 @@ to 1 after downscale_delay_ms, and the budget's used bytes fall with it.
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from e2e import check, failures, free_port, request, wait_until  # noqa: E402
 
 MP = sys.argv[1]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return None, ""
 
 
 def infer(port, results, i):
-    body = json.dumps({"inputs": [{"name": "x", "datatype": "INT32", "shape": [1], "data": [i]}]}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%d/v2/models/echo/infer" % port, data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            results[i] = (r.status, json.loads(r.read())["outputs"][0]["data"])
-    except urllib.error.HTTPError as e:
-        results[i] = (e.code, e.read().decode())
-    except OSError as e:
-        results[i] = (None, str(e))
+    body = {"inputs": [{"name": "x", "datatype": "INT32", "shape": [1], "data": [i]}]}
+    status, text = request(port, "POST", "/v2/models/echo/infer", body)
+    results[i] = (status, json.loads(text)["outputs"][0]["data"] if status == 200 else text)
 
 
 def metric(text, name, model="echo"):
@@ -68,21 +39,12 @@ def metric(text, name, model="echo"):
 
 
 def instances(port):
-    _, text = get(port, "/metrics")
+    _, text = request(port, "GET", "/metrics", timeout=10)
     live = 0
     for state in ("idle", "busy", "checking", "creating"):
         m = re.search(r'^modelpool_instances\{model="echo",state="%s"\} (\d+)$' % state, text, re.M)
         live += int(m.group(1)) if m else 0
     return live, text
-
-
-def wait_until(pred, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 port = free_port()
@@ -109,7 +71,7 @@ config.close()
 log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
 server = subprocess.Popen([MP, "serve", "--config", config.name, "--no-access-log"], stdout=log, stderr=log)
 try:
-    check(wait_until(lambda: get(port, "/v2/health/ready")[0] == 200, 30), "server ready")
+    check(wait_until(lambda: request(port, "GET", "/v2/health/ready", timeout=10)[0] == 200, 30), "server ready")
     live, text = instances(port)
     check(live == 1, "starts with min_instances = 1, has %d" % live)
     check(metric(text, "modelpool_instances_max") == 6, "instances_max 6")

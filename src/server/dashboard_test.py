@@ -25,7 +25,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 import serverlib  # noqa: E402
+from e2e import check, failures  # noqa: E402
 
 serverlib.MP = sys.argv[1]
 ARTIFACTS = sys.argv[2]
@@ -48,13 +50,6 @@ instances = 2
 timeout_ms = 60000
 options = { service_ms = 150, service = "sleep", weights_mb = 16, instance_mb = 2 }
 """
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def request(url, path, key=None, body=None, follow=True):

@@ -36,15 +36,12 @@ import tempfile
 import threading
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from e2e import check, failures, wait_until  # noqa: E402
+
 MP, MODEL = sys.argv[1], sys.argv[2]
 WORK = tempfile.mkdtemp()
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 class Server:
@@ -169,15 +166,6 @@ def metric(port, name, labels):
 
 def busy_slots(port, model="default"):
     return metric(port, "modelpool_instances", {"model": model, "state": "busy"})
-
-
-def wait_until(pred, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 # Every decoding step of "default" takes >= 40 ms, so a generation of

@@ -35,19 +35,14 @@ from multiprocessing import shared_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 import serverlib  # noqa: E402
+from e2e import check, failures  # noqa: E402
 from speechlib import speak, synthesize, transcribe, wav_seconds, words  # noqa: E402
 
 serverlib.MP = sys.argv[1]
 WORK = tempfile.mkdtemp(prefix="mp-speech-test-")
-failures = []
 SAID = "can you tell me how to get to the train station"
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def wav_bytes(rate, channels, frames, value=1000):
