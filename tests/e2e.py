@@ -1,5 +1,6 @@
 """What the end-to-end test scripts share: checks that count their
-failures, a free port, polling, and one JSON request over HTTP.
+failures, a free port, polling, one JSON request over HTTP, and stopping
+a server.
 
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     from e2e import check, failures, free_port, request, wait_until
@@ -14,6 +15,7 @@ is the one list a script's exit status comes from.
 """
 import json
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -62,3 +64,15 @@ def request(port, method, path, body=None, timeout=30):
         return e.code, e.read().decode()
     except OSError as e:
         return None, str(e)
+
+
+def stop(proc, grace=20):
+    """SIGTERM to `proc`, SIGKILL if it has not exited `grace` seconds later;
+    its exit status (None if killed)."""
+    proc.terminate()
+    try:
+        return proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None

@@ -22,7 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from e2e import check, failures, free_port, request, wait_until  # noqa: E402
+from e2e import check, failures, free_port, request, stop, wait_until  # noqa: E402
 
 MP = sys.argv[1]
 
@@ -116,11 +116,7 @@ try:
     used = float(re.search(r"^modelpool_memory_budget_used_bytes (\S+)$", text, re.M).group(1))
     check(used == 14 * 2**20, "the budget got the bytes back: %s" % used)
 finally:
-    server.terminate()
-    try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    stop(server)
     os.unlink(config.name)
 
 if failures:

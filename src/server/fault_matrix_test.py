@@ -31,7 +31,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import e2e  # noqa: E402
-from e2e import check, failures, free_port, request, wait_until  # noqa: E402
+from e2e import check, failures, free_port, request, stop, wait_until  # noqa: E402
 
 e2e.say_ok = True
 MP = sys.argv[1]
@@ -155,11 +155,7 @@ try:
     check(wait_until(lambda: model_json(port, "slow").get("instances", {}).get("busy", 1) == 0, 1.0),
           "disconnect: the instance is freed")
 finally:
-    server.terminate()
-    try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    stop(server)
 
 # SIGTERM with drain_delay_ms: unready at once, still serving until the delay
 # is over, then draining (the listener closes) and a clean exit.
