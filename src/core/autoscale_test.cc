@@ -120,7 +120,9 @@ TEST(AutoscaleTest, GrowsUnderABurstOnlyAfterTheUpscaleDelay) {
   ASSERT_TRUE(eventually([&] { return pool->snapshot().queue_length == 3; }));
   EXPECT_EQ(pool->snapshot().desired, 4u);
   std::this_thread::sleep_for(100ms);
-  if (Clock::now() - burst < 250ms) EXPECT_EQ(counts.created, 1) << "grew before upscale_delay";
+  if (Clock::now() - burst < 250ms) {
+    EXPECT_EQ(counts.created, 1) << "grew before upscale_delay";
+  }
 
   ASSERT_TRUE(eventually([&] { return callers.served == 4; }));
   EXPECT_GE(Clock::now() - burst, 300ms);
@@ -169,7 +171,9 @@ TEST(AutoscaleTest, ShrinksIdleInstancesAfterTheDownscaleDelayNeverOneWithWork) 
   leases[3].release();
   const auto idle_at = Clock::now();
   std::this_thread::sleep_for(100ms);
-  if (Clock::now() - idle_at < 250ms) EXPECT_EQ(counts.destroyed, 0) << "shrank before downscale_delay";
+  if (Clock::now() - idle_at < 250ms) {
+    EXPECT_EQ(counts.destroyed, 0) << "shrank before downscale_delay";
+  }
   ASSERT_TRUE(eventually([&] { return counts.destroyed == 2; }));
   EXPECT_GE(Clock::now() - idle_at, 300ms);
   std::this_thread::sleep_for(400ms);  // the busy two stay busy: nothing more goes
