@@ -260,6 +260,15 @@ struct BackendInfo {
   OptionSchema options;
 };
 
+// The compute threads a model keeps busy at its peak (every instance or
+// slot running), and how many threads of one run work in lock-step: they
+// meet at a barrier every operation, so while one waits for a core the
+// others wait with it. What `serve` checks against the machine's cores.
+struct ComputeThreads {
+  std::size_t busy = 0;
+  std::size_t lock_step = 1;  // 1: each run computes on one thread
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -272,6 +281,10 @@ class Backend {
   // (for example an option that applies to one mode only), checked after
   // the schema without loading anything. kInvalidArgument naming the key.
   virtual Status check(const ModelSpec& spec, const ServeOptions& serve) const;
+
+  // The threads a model of `spec` served with `serve` computes on, at most.
+  // Default: one per instance, max_instances at once.
+  virtual ComputeThreads compute_threads(const ModelSpec& spec, const ServeOptions& serve) const;
 
   // Loads the weights described by `spec`. Called at most once per model key
   // at a time (the Registry's single-flight loading). May be slow; reports

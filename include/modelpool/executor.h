@@ -36,6 +36,12 @@ class Executor {
   // them elsewhere may ignore it). Errors as Backend::open.
   virtual Result<std::unique_ptr<Model>> open(Backend& backend, Registry& registry, const ModelSpec& spec,
                                               const ServeOptions& serve) = 0;
+
+  // The threads a model of `backend` computes on when this executor runs it:
+  // Backend::compute_threads of the settings its engines get. Default: the
+  // backend's for `serve` itself.
+  virtual ComputeThreads compute_threads(const Backend& backend, const ModelSpec& spec,
+                                         const ServeOptions& serve) const;
 };
 
 // The in-process executor: Backend::open.

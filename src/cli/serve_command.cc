@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -33,6 +34,7 @@
 #include "modelpool/memory_budget.h"
 #include "backends/llama/llm_service.h"
 #include "server/api.h"
+#include "server/compute_fit.h"
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/model_manager.h"
@@ -242,6 +244,8 @@ int serve(const ServeArgs& args) {
                  "growth past it is refused",
                  MemoryBudget::format_bytes(config.memory_budget));
   }
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  if (const std::string w = server::compute_fit_warning(config.models, cores); !w.empty()) spdlog::warn("{}", w);
   server::ModelManager models(config.models, default_catalog(), budget);
   models.set_on_growth_refused([](const std::string& model, const Status& s) {
     spdlog::warn("model '{}': not growing: {}; waiting requests are served by the instances there are",

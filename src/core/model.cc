@@ -42,6 +42,10 @@ Result<GenerationResult> Instance::generate(const GenerationRequest&, std::uniqu
 
 Status Backend::check(const ModelSpec&, const ServeOptions&) const { return {}; }
 
+ComputeThreads Backend::compute_threads(const ModelSpec&, const ServeOptions& serve) const {
+  return {std::max<std::size_t>(1, serve.max_instances), 1};
+}
+
 Result<std::unique_ptr<Model>> Backend::open(Registry& registry, const ModelSpec& spec,
                                              const ServeOptions& serve) {
   return open_pooled_model(*this, registry, spec, serve);
@@ -55,6 +59,11 @@ Result<GenerationResult> Model::generate(const GenerationRequest&, Deadline, std
   return unsupported(Capability::kGenerate);
 }
 Result<std::size_t> Model::count_tokens(std::string_view) const { return unsupported(Capability::kGenerate); }
+
+ComputeThreads Executor::compute_threads(const Backend& backend, const ModelSpec& spec,
+                                         const ServeOptions& serve) const {
+  return backend.compute_threads(spec, serve);
+}
 
 Result<std::unique_ptr<Model>> ThreadExecutor::open(Backend& backend, Registry& registry, const ModelSpec& spec,
                                                     const ServeOptions& serve) {

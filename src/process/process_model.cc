@@ -379,18 +379,31 @@ class ProcessModel final : public Model {
   const std::string describe_;
 };
 
+// What one worker serves with: one instance on its share of the threads.
+ServeOptions worker_options(const ServeOptions& serve) {
+  ServeOptions worker = serve;
+  worker.min_instances = worker.max_instances = 1;
+  worker.isolation = "thread";
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  worker.threads = std::max<std::size_t>(
+      1, (serve.threads != 0 ? serve.threads : cores) / std::max<std::size_t>(1, serve.max_instances));
+  return worker;
+}
+
 }  // namespace
+
+ComputeThreads ProcessExecutor::compute_threads(const Backend& backend, const ModelSpec& spec,
+                                                const ServeOptions& serve) const {
+  const ComputeThreads one = backend.compute_threads(spec, worker_options(serve));
+  return {one.busy * std::max<std::size_t>(1, serve.max_instances), one.lock_step};
+}
 
 Result<std::unique_ptr<Model>> ProcessExecutor::open(Backend& backend, Registry&, const ModelSpec& spec,
                                                      const ServeOptions& serve) {
   if (Status s = backend.check(spec, serve); !s.ok()) return s;
   const bool batched = serve.mode == ServeOptions::Mode::kBatched;
   const std::size_t seats = batched ? serve.slots : 1;
-  ServeOptions worker = serve;
-  worker.min_instances = worker.max_instances = 1;
-  worker.isolation = "thread";
-  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  worker.threads = std::max<std::size_t>(1, (serve.threads != 0 ? serve.threads : cores) / serve.max_instances);
+  const ServeOptions worker = worker_options(serve);
   auto supervisor = std::make_shared<Supervisor>(launch_, spec, worker, serve.process, seats, serve.max_instances);
 
   PoolOptions po;

@@ -53,6 +53,10 @@ class ProcessExecutor final : public Executor {
   }
   Result<std::unique_ptr<Model>> open(Backend& backend, Registry& registry, const ModelSpec& spec,
                                       const ServeOptions& serve) override;
+  // A worker's, times the workers: each runs one instance on its share of
+  // the model's threads.
+  ComputeThreads compute_threads(const Backend& backend, const ModelSpec& spec,
+                                 const ServeOptions& serve) const override;
 
  private:
   const WorkerLaunch launch_;

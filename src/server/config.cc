@@ -694,6 +694,15 @@ Status validate_model(const ModelConfig& model, const BackendCatalog& catalog) {
   return invalid_argument_error(std::move(text));
 }
 
+ModelSpec model_spec(const ModelConfig& model) {
+  ModelSpec spec;
+  spec.name = model.name;
+  spec.backend = model.backend;
+  spec.path = model.path;
+  spec.options = model.options;
+  return spec;
+}
+
 ServeOptions serve_options(const ModelConfig& model, const BackendCatalog& catalog) {
   auto backend = catalog.find(model.backend);
   return serve_options_for(model, backend.ok() ? &(*backend)->info() : nullptr);

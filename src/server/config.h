@@ -180,4 +180,7 @@ Status validate_model(const ModelConfig& model, const BackendCatalog& catalog = 
 ServeOptions serve_options(const ModelConfig& model,
                            const BackendCatalog& catalog = default_catalog());
 
+// What `model` names to load: its name, backend, path and options.
+ModelSpec model_spec(const ModelConfig& model);
+
 }  // namespace modelpool::server

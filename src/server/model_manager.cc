@@ -40,11 +40,7 @@ const ModelConfig* ModelManager::configured(const std::string& name) const {
 Result<std::shared_ptr<ServedModel>> ModelManager::build(const ModelConfig& c) {
   auto backend = catalog_.find(c.backend);
   if (!backend.ok()) return backend.status();
-  ModelSpec spec;
-  spec.name = c.name;
-  spec.backend = c.backend;
-  spec.path = c.path;
-  spec.options = c.options;
+  const ModelSpec spec = model_spec(c);
   ServeOptions serve = serve_options(c, catalog_);
   if (on_instance_) {
     serve.on_instance = [fn = on_instance_, name = c.name](const PoolProgress& p) { fn(name, p); };

@@ -122,6 +122,13 @@ Result<ModelSpec> weights_spec(const ModelSpec& spec) {
   return out;
 }
 
+ComputeThreads LlamaBackend::compute_threads(const ModelSpec&, const ServeOptions& serve) const {
+  const std::size_t threads = serve.threads != 0 ? serve.threads : machine_cores();
+  const bool batched = serve.mode == ServeOptions::Mode::kBatched;
+  const std::size_t contexts = std::max<std::size_t>(1, serve.max_instances);
+  return {threads, batched ? threads : std::max<std::size_t>(1, threads / contexts)};
+}
+
 Status LlamaBackend::check(const ModelSpec& spec, const ServeOptions& serve) const {
   auto values = read_options(spec);
   if (!values.ok()) return values.status();

@@ -27,6 +27,9 @@ class LlamaBackend final : public Backend {
   Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights> weights,
                                                 const ModelSpec& spec) override;
   Status check(const ModelSpec& spec, const ServeOptions& serve) const override;
+  // Its `threads` (0: the cores) in lock-step: batched, one context on all
+  // of them; exclusive, each context on its share (a gate keeps the total).
+  ComputeThreads compute_threads(const ModelSpec& spec, const ServeOptions& serve) const override;
   // An LlmService (llm_service.h) behind the Model seam: batched mode runs
   // continuous batching, exclusive mode a pool of contexts.
   Result<std::unique_ptr<Model>> open(Registry& registry, const ModelSpec& spec,

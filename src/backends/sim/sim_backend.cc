@@ -332,6 +332,12 @@ Status SimBackend::check(const ModelSpec& spec, const ServeOptions& serve) const
                                 ": it needs isolation = \"process\"");
 }
 
+ComputeThreads SimBackend::compute_threads(const ModelSpec& spec, const ServeOptions& serve) const {
+  auto config = SimConfig::from_options(spec);
+  if (config.ok() && config->service == SimConfig::Service::kSleep) return {0, 1};
+  return Backend::compute_threads(spec, serve);
+}
+
 const BackendInfo& SimBackend::info() const {
   return sim_info();
 }

@@ -100,6 +100,8 @@ class SimBackend final : public Backend {
   // (crash_after, crash_probability, hang_ignores_stop) need
   // serve.isolation == "process"; kInvalidArgument naming the option.
   Status check(const ModelSpec& spec, const ServeOptions& serve) const override;
+  // service = "sleep" computes on no thread; "cpu", one per instance.
+  ComputeThreads compute_threads(const ModelSpec& spec, const ServeOptions& serve) const override;
   Result<std::shared_ptr<const Weights>> load(const ModelSpec& spec,
                                               const ProgressFn& progress) override;
   Result<std::unique_ptr<Instance>> instantiate(std::shared_ptr<const Weights> weights,
